@@ -1,0 +1,5 @@
+"""Allow ``python -m sropt``."""
+
+from sropt.cli import main
+
+main()

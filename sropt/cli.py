@@ -1,0 +1,96 @@
+"""The `sropt` command line: a thin shell over the stage libraries.
+
+Each module in ``sropt.commands`` registers its subcommands with
+``register(app)``; they are discovered here, so adding a command never means
+editing this file. Command modules import their stage library inside the
+command function, which keeps ``sropt --help`` instant (no TensorFlow import).
+
+``main()`` maps sropt's errors to the exit codes documented in
+``sropt.core.errors`` and prints the message without a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+
+from sropt import __version__
+from sropt.core.errors import SroptError
+
+app = typer.Typer(
+    name="sropt",
+    help="Turn super-resolution networks into pruned, quantized, validated artifacts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sropt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """sropt: prune, quantize, export and validate super-resolution models.
+
+    Exit codes: 0 ok, 1 quality gate failed, 2 usage/input error, 3 fetch error,
+    4 stage error (converter/runtime failure), 130 interrupted.
+    """
+
+
+def _register_commands() -> None:
+    from sropt import commands
+
+    modules = sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_"))
+    for name in modules:
+        module = importlib.import_module(f"sropt.commands.{name}")
+        module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return (and exit with) the documented exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except SroptError as exc:
+        _print_error(exc)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        _print_error("interrupted; no partial artifacts were kept")
+        code = 130
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.Abort:
+        code = 130
+    except Exception as exc:  # click usage errors arrive as ClickException
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            code = exc.exit_code
+        else:
+            raise
+    else:
+        code = 0
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def _print_error(exc: object) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    # escape(): messages contain shapes like [1,H,W,1] that rich would eat as markup.
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(exc))}")
