@@ -12,6 +12,7 @@ command function, which keeps ``sropt --help`` instant (no TensorFlow import).
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -61,6 +62,10 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and exit with) the documented exit code."""
+    # TensorFlow's C++ INFO/WARNING lines (oneDNN, CUDA stubs) bury the tool's
+    # own output; errors still show. Set here, not in the library, so Python
+    # users keep control of their own logging.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         app(args=argv, standalone_mode=False)
     except SroptError as exc:

@@ -1,0 +1,174 @@
+"""Facts about a frozen SR graph: family, scale, I/O, parameters, MACs, layers.
+
+Everything is derived from ops, edges and constant shapes, so no TensorFlow
+session is needed. Multiply-adds are counted per low-resolution input pixel:
+a conv whose output is at k x the input resolution (LapSRN's later levels)
+costs k^2 times its per-pixel MACs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sropt.convert.detect import detect_family, summarize_structure
+from sropt.convert.graph_index import GraphIndex
+from sropt.core.errors import UnsupportedModelError
+from sropt.core.families import Family, family_spec
+
+if TYPE_CHECKING:
+    from tensorflow.core.framework.graph_pb2 import GraphDef
+
+# Ops that consume a parameter tensor (weights, biases, PReLU alphas).
+_PARAM_CONSUMERS = {"Conv2D", "Add", "AddV2", "BiasAdd", "Mul", "Sub"}
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """One convolution: its weights, shape and cost."""
+
+    name: str
+    weight_node: str
+    kernel: tuple[int, int]
+    in_channels: int
+    out_channels: int
+    macs_per_pixel: int  # per low-resolution input pixel
+    resolution: float  # spatial factor of its output relative to the input
+    group: str | None = None  # channel group (filled by sropt.convert.groups)
+
+
+@dataclass(frozen=True)
+class GraphInfo:
+    """What sropt knows about a frozen SR graph."""
+
+    family: Family
+    scale: int
+    inputs: list[str]
+    outputs: list[str]
+    input_channels: int
+    params: int
+    macs_per_pixel: int
+    weight_storage: str  # "float32" or "quint8"
+    dequantize_nodes: int
+    main_output: str  # the full-scale output; LapSRN also exposes lower levels
+    layers: list[ConvLayer] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `sropt inspect --json` object."""
+        d = asdict(self)
+        d["family"] = self.family.value
+        d["contract"] = family_spec(self.family).contract.name
+        for layer in d["layers"]:
+            layer["kernel"] = list(layer["kernel"])
+        return d
+
+
+def spatial_factors(index: GraphIndex) -> dict[str, float]:
+    """Resolution of every node's output relative to the model input."""
+    factor: dict[str, float] = {}
+    for name in index.topological_order:
+        node = index.nodes[name]
+        ins = [i for i in index.inputs(name) if not index.is_constant(i)]
+        f = max((factor.get(i, 1.0) for i in ins), default=1.0)
+        if node.op == "DepthToSpace":
+            f *= node.attr["block_size"].i
+        elif node.op == "SpaceToDepth":
+            f /= node.attr["block_size"].i
+        elif node.op == "Conv2D":
+            strides = list(node.attr["strides"].list.i) or [1, 1, 1, 1]
+            f /= strides[1]
+        factor[name] = f
+    return factor
+
+
+def _input_channels(index: GraphIndex, placeholder: str) -> int:
+    node = index.nodes[placeholder]
+    dims = [d.size for d in node.attr["shape"].shape.dim] if "shape" in node.attr else []
+    if len(dims) == 4 and dims[3] > 0:
+        return dims[3]
+    for consumer in index.consumers.get(placeholder, []):
+        if index.op(consumer) == "Conv2D":
+            return index.const_shape(index.inputs(consumer)[1])[2]
+    return 0
+
+
+def analyze_graph(graph_def: "GraphDef", source: str = "graph") -> GraphInfo:
+    """Analyse ``graph_def``; UnsupportedModelError if it is not an SR model we know."""
+    index = GraphIndex(graph_def)
+    placeholders = index.placeholders()
+    not_sr = f"{source}: not a super-resolution model sropt understands"
+    if len(placeholders) != 1:
+        raise UnsupportedModelError(
+            f"{not_sr}: expected one input Placeholder, found {len(placeholders)} ({', '.join(placeholders) or 'none'}). "
+            "sropt handles the OpenCV dnn_superres zoo (EDSR, ESPCN, FSRCNN, LapSRN)."
+        )
+    if index.nodes[placeholders[0]].attr["dtype"].type != 1:
+        raise UnsupportedModelError(f"{not_sr}: input '{placeholders[0]}' is not float32.")
+    if not any(n.op == "DepthToSpace" for n in graph_def.node):
+        raise UnsupportedModelError(
+            f"{not_sr}: it has no DepthToSpace (sub-pixel upsampling) node, which every supported family ends with. "
+            "Is this a classifier or another kind of network?"
+        )
+    channels = _input_channels(index, placeholders[0])
+    summary = summarize_structure(index, channels)
+    family = detect_family(summary)
+    if family is None:
+        raise UnsupportedModelError(
+            f"{not_sr}: its structure matches no known family "
+            f"(input channels {channels}, DepthToSpace x{summary.depth_to_space}, "
+            f"scaled residual adds {summary.scaled_residual_adds}, PReLU patterns {summary.prelu_patterns}, "
+            f"Tanh {summary.ops['Tanh']})."
+        )
+
+    factors = spatial_factors(index)
+    outputs = index.sinks()
+    scale_f = max(factors[n] for n in outputs)
+    # LapSRN x4/x8 expose the full-scale tensor twice (NCHW_output and
+    # NCHW_output_<s>x read the same node); the first in graph order is main.
+    main_output = next(n for n in outputs if factors[n] == scale_f)
+    scale = int(round(scale_f))
+    notes = []
+    if abs(scale - scale_f) > 1e-6 or scale < 2:
+        raise UnsupportedModelError(f"{not_sr}: output '{main_output}' is at {scale_f}x the input, not an integer upscale.")
+    if scale not in family_spec(family).scales:
+        notes.append(f"scale x{scale} is not one the {family.value} zoo publishes")
+
+    layers = []
+    for name in index.topological_order:
+        if index.op(name) != "Conv2D":
+            continue
+        weight = index.inputs(name)[1]
+        kh, kw, cin, cout = index.const_shape(weight)
+        res = factors[name]
+        layers.append(ConvLayer(name, index.skip_identity(weight), (kh, kw), cin, cout,
+                                int(round(kh * kw * cin * cout * res * res)), res))
+
+    params = 0
+    for name, node in index.nodes.items():
+        if not index.is_float_const(name) or index.nodes[name].op == "Identity":
+            continue
+        if not any(index.op(c) in _PARAM_CONSUMERS for c in index.consumers.get(name, [])):
+            continue
+        shape = index.const_shape(name)
+        if len(shape) >= 1:
+            count = 1
+            for d in shape:
+                count *= d
+            params += count
+
+    dequantize = sum(1 for n in graph_def.node if n.op == "Dequantize")
+    return GraphInfo(
+        family=family,
+        scale=scale,
+        inputs=placeholders,
+        outputs=outputs,
+        input_channels=channels,
+        params=params,
+        macs_per_pixel=sum(layer.macs_per_pixel for layer in layers),
+        weight_storage="quint8" if dequantize else "float32",
+        dequantize_nodes=dequantize,
+        main_output=main_output,
+        layers=layers,
+        notes=notes,
+    )

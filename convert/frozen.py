@@ -1,0 +1,83 @@
+"""A loaded frozen SR graph: the typed artifact plus its GraphDef and facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sropt.convert.analysis import GraphInfo, analyze_graph
+from sropt.convert.graph import make_session, read_graph_def, run_session
+from sropt.core.artifacts import Artifact, ArtifactKind
+from sropt.core.errors import InputError
+
+if TYPE_CHECKING:
+    from tensorflow.core.framework.graph_pb2 import GraphDef
+
+
+@dataclass
+class FrozenGraph:
+    """A frozen GraphDef with what sropt knows about it, runnable in TF."""
+
+    artifact: Artifact
+    graph_def: "GraphDef"
+    info: GraphInfo
+    _sessions: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    def predict(self, x_nhwc: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """Run the model on one preprocessed NHWC input; return the NHWC float32 output."""
+        sess = self._sessions.get(threads)
+        if sess is None:
+            sess = self._sessions[threads] = make_session(self.graph_def, threads)
+        (out,) = run_session(sess, {self.info.inputs[0]: x_nhwc.astype(np.float32)}, [self.info.main_output])
+        if self.artifact.output_layout == "NCHW":
+            out = out.transpose(0, 2, 3, 1)
+        return out
+
+    def close(self) -> None:
+        """Release the TF sessions."""
+        for sess in self._sessions.values():
+            sess.close()
+        self._sessions.clear()
+
+
+def frozen_graph_from_def(graph_def: "GraphDef", path: Path, provenance: tuple[dict, ...] = ()) -> FrozenGraph:
+    """Wrap an in-memory GraphDef (e.g. a stage's output before it is written)."""
+    info = analyze_graph(graph_def, str(path))
+    main = next(n for n in graph_def.node if n.name == info.main_output)
+    # The zoo graphs end in Transpose(0,3,1,2) named NCHW_output.
+    artifact = Artifact(
+        path=Path(path),
+        kind=ArtifactKind.FROZEN_GRAPH,
+        family=info.family,
+        scale=info.scale,
+        precision="quint8-weights" if info.weight_storage == "quint8" else "float32",
+        input_name=info.inputs[0],
+        output_name=info.main_output,
+        output_layout="NCHW" if main.op == "Transpose" else "NHWC",
+        provenance=provenance,
+    )
+    return FrozenGraph(artifact, graph_def, info)
+
+
+def resolve_model_path(ref: str | Path) -> Path:
+    """A path for ``ref``: an existing file, or a registry name resolved by sropt.models."""
+    path = Path(ref)
+    if path.exists():
+        return path
+    from sropt.models import resolve_model  # registry: cache, then mirror, then URL
+
+    return resolve_model(ref)
+
+
+def load_frozen_graph(ref: str | Path) -> FrozenGraph:
+    """Load a frozen SR graph from a path or registry name; InputError if unusable."""
+    path = resolve_model_path(ref)
+    if path.suffix.lower() in (".tflite", ".onnx"):
+        raise InputError(f"{path}: this step needs a frozen TensorFlow graph (.pb), not a {path.suffix} file.")
+    graph_def = read_graph_def(path)
+    sidecar = Artifact.from_sidecar(path)
+    loaded = frozen_graph_from_def(graph_def, path, sidecar.provenance if sidecar else ())
+    return loaded

@@ -1,0 +1,117 @@
+"""Reading, writing and running frozen TensorFlow 1 GraphDefs (.pb).
+
+Reading checks integrity before anyone analyses the graph: a truncated file
+can still parse as a valid prefix, so every node input must resolve to a node
+of the graph. Writing is atomic and refuses to overwrite the input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sropt.core.atomic import write_bytes_atomic
+from sropt.core.errors import InputError, StageError
+
+if TYPE_CHECKING:
+    from tensorflow.core.framework.graph_pb2 import GraphDef
+
+
+def node_name(tensor_ref: str) -> str:
+    """``'^a'``, ``'a:1'`` -> ``'a'``: the node a GraphDef input string refers to."""
+    return tensor_ref.lstrip("^").split(":")[0]
+
+
+def read_graph_def(path: Path | str) -> "GraphDef":
+    """Parse ``path`` as a frozen GraphDef; InputError if it is not a usable one."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(
+            f"{path}: no such file. Check the path, or give a registry name (see `sropt models list`)."
+        )
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give the frozen graph file (.pb) inside it.")
+    data = path.read_bytes()
+    if not data:
+        raise InputError(f"{path}: the file is empty. Re-download it (`sropt models fetch NAME`) or re-export it.")
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.framework.graph_pb2 import GraphDef
+
+    graph_def = GraphDef()
+    try:
+        graph_def.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise InputError(
+            f"{path}: not a TensorFlow frozen graph (GraphDef protobuf could not be parsed: {exc}). "
+            "The file may be truncated or corrupt; re-download or re-export it."
+        ) from exc
+    problems = check_graph_integrity(graph_def)
+    if not graph_def.node:
+        problems.insert(0, "the graph has no nodes")
+    if problems:
+        raise InputError(
+            f"{path}: not a usable frozen graph (truncated, corrupt or not a GraphDef). "
+            "Re-download or re-export it.",
+            problems=problems[:10],
+        )
+    return graph_def
+
+
+def check_graph_integrity(graph_def: "GraphDef") -> list[str]:
+    """Every problem that makes ``graph_def`` unrunnable: dangling inputs, missing tensors."""
+    names = {n.name for n in graph_def.node}
+    problems = []
+    for node in graph_def.node:
+        if not node.op:
+            problems.append(f"node '{node.name}' has no op")
+        for ref in node.input:
+            if node_name(ref) not in names:
+                problems.append(f"node '{node.name}' ({node.op}) reads '{ref}', which is not in the graph")
+        if node.op == "Const" and "value" not in node.attr:
+            problems.append(f"Const node '{node.name}' has no value")
+    return problems
+
+
+def write_graph_def(graph_def: "GraphDef", out: Path | str, inputs: tuple[Path, ...] = ()) -> Path:
+    """Serialize ``graph_def`` to ``out`` atomically; never over one of ``inputs``."""
+    return write_bytes_atomic(Path(out), graph_def.SerializeToString(), inputs=tuple(inputs))
+
+
+def make_session(graph_def: "GraphDef", threads: int | None = None):
+    """A TF1 session on the CPU holding ``graph_def`` imported with no name prefix."""
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        try:
+            tf.graph_util.import_graph_def(graph_def, name="")
+        except (ValueError, tf.errors.OpError) as exc:
+            raise StageError(f"TensorFlow could not import the graph: {exc}") from exc
+    config = tf.compat.v1.ConfigProto(device_count={"GPU": 0})
+    if threads:
+        config.intra_op_parallelism_threads = threads
+        config.inter_op_parallelism_threads = 1
+    return tf.compat.v1.Session(graph=graph, config=config)
+
+
+def run_graph(
+    graph_def: "GraphDef", feeds: dict[str, np.ndarray], fetches: list[str], threads: int | None = None
+) -> list[np.ndarray]:
+    """Run ``graph_def`` once: feed node names -> arrays, return fetched node outputs."""
+    with make_session(graph_def, threads) as sess:
+        return run_session(sess, feeds, fetches)
+
+
+def run_session(sess, feeds: dict[str, np.ndarray], fetches: list[str]) -> list[np.ndarray]:
+    """Run an open session, accepting node names or tensor names in feeds/fetches."""
+    import tensorflow as tf
+
+    def tensor(ref: str) -> str:
+        return ref if ":" in ref else f"{ref}:0"
+
+    try:
+        return sess.run([tensor(f) for f in fetches], {tensor(k): v for k, v in feeds.items()})
+    except tf.errors.OpError as exc:
+        raise StageError(f"TensorFlow failed to run the graph: {exc.message}") from exc

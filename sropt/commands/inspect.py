@@ -1,0 +1,72 @@
+"""`sropt inspect`: print what sropt knows about a frozen SR graph."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `inspect` command to ``app``."""
+    app.command("inspect")(inspect_model)
+
+
+def inspect_model(
+    model: str = typer.Argument(..., help="A frozen graph (.pb) path or a registry name such as FSRCNN_x3."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (stable keys) instead of tables."),
+) -> None:
+    """Show family, scale, I/O, contract, weight storage, params, MACs and per-layer channel groups."""
+    from sropt.convert import load_frozen_graph
+
+    loaded = load_frozen_graph(model)
+    facts = loaded.info.to_json()
+    facts["path"] = str(loaded.artifact.path)
+    facts["size_bytes"] = loaded.artifact.size_bytes
+    facts["provenance"] = list(loaded.artifact.provenance)
+    if as_json:
+        typer.echo(json.dumps(facts, indent=2))
+        return
+    _print_tables(facts)
+
+
+def _print_tables(facts: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    rows = [
+        ("file", f"{facts['path']} ({facts['size_bytes']:,} bytes)"),
+        ("family / scale", f"{facts['family']} x{facts['scale']}"),
+        ("contract", facts["contract"]),
+        ("input", f"{', '.join(facts['inputs'])} ({facts['input_channels']} channel(s))"),
+        ("outputs", ", ".join(facts["outputs"]) + f"  (main: {facts['main_output']})"),
+        ("weights", f"{facts['weight_storage']}" + (f", {facts['dequantize_nodes']} Dequantize nodes" if facts["dequantize_nodes"] else "")),
+        ("params", f"{facts['params']:,}"),
+        ("MACs / LR pixel", f"{facts['macs_per_pixel']:,}"),
+    ]
+    for step in facts["provenance"]:
+        rows.append(("made by", ", ".join(f"{k}={v}" for k, v in step.items())))
+    for note in facts["notes"]:
+        rows.append(("note", note))
+    for k, v in rows:
+        summary.add_row(k, str(v))
+    console.print(summary)
+
+    table = Table(title="convolutions", show_lines=False)
+    for col in ("layer", "weights", "kernel", "in", "out", "MACs/px", "group"):
+        table.add_column(col, justify="right" if col in ("in", "out", "MACs/px") else "left")
+    grouped = any(layer["group"] for layer in facts["layers"])
+    for layer in facts["layers"]:
+        table.add_row(
+            layer["name"], layer["weight_node"], "x".join(map(str, layer["kernel"])),
+            str(layer["in_channels"]), str(layer["out_channels"]), f"{layer['macs_per_pixel']:,}",
+            layer["group"] or "-",
+        )
+    console.print(table)
+    if not grouped:
+        console.print("[dim]group: channel groups are not computed yet (they arrive with the prune stage).[/]")
