@@ -52,11 +52,13 @@ class Contract:
         import cv2
 
         h, w = out.shape[1:3]
-        y = _to_uint8(out[0, :, :, 0] * 255.0)
-        ycrcb = _to_ycrcb(lr_bgr)
-        chroma = cv2.resize(ycrcb, (w, h), interpolation=cv2.INTER_LINEAR)
-        chroma[..., 0] = y
-        return cv2.cvtColor(chroma, cv2.COLOR_YCrCb2BGR)
+        # As DnnSuperResImpl::reconstruct_YCrCb: chroma is resized as float32
+        # YCrCb/255 (not as uint8, whose fixed-point bilinear differs by up to
+        # 2 levels), merged with the model's Y, then x255 -> uint8 in one step.
+        ycrcb = _to_ycrcb(lr_bgr).astype(np.float32) / np.float32(255.0)
+        merged = cv2.resize(ycrcb, (w, h), interpolation=cv2.INTER_LINEAR)
+        merged[..., 0] = out[0, :, :, 0]
+        return cv2.cvtColor(_to_uint8(merged * np.float32(255.0)), cv2.COLOR_YCrCb2BGR)
 
     def postprocess_y(self, output: np.ndarray) -> np.ndarray:
         """The model-space output as an image plane, without chroma (for tiling)."""
