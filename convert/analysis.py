@@ -134,6 +134,10 @@ def analyze_graph(graph_def: "GraphDef", source: str = "graph") -> GraphInfo:
     if scale not in family_spec(family).scales:
         notes.append(f"scale x{scale} is not one the {family.value} zoo publishes")
 
+    # Imported here: groups imports graph_index only, but keep analysis importable alone.
+    from sropt.convert.groups import build_channel_groups, group_of_layers
+
+    layer_group = group_of_layers(build_channel_groups(graph_def))
     layers = []
     for name in index.topological_order:
         if index.op(name) != "Conv2D":
@@ -142,7 +146,7 @@ def analyze_graph(graph_def: "GraphDef", source: str = "graph") -> GraphInfo:
         kh, kw, cin, cout = index.const_shape(weight)
         res = factors[name]
         layers.append(ConvLayer(name, index.skip_identity(weight), (kh, kw), cin, cout,
-                                int(round(kh * kw * cin * cout * res * res)), res))
+                                int(round(kh * kw * cin * cout * res * res)), res, layer_group.get(name)))
 
     params = 0
     for name, node in index.nodes.items():

@@ -60,7 +60,6 @@ def _print_tables(facts: dict) -> None:
     table = Table(title="convolutions", show_lines=False)
     for col in ("layer", "weights", "kernel", "in", "out", "MACs/px", "group"):
         table.add_column(col, justify="right" if col in ("in", "out", "MACs/px") else "left")
-    grouped = any(layer["group"] for layer in facts["layers"])
     for layer in facts["layers"]:
         table.add_row(
             layer["name"], layer["weight_node"], "x".join(map(str, layer["kernel"])),
@@ -68,5 +67,3 @@ def _print_tables(facts: dict) -> None:
             layer["group"] or "-",
         )
     console.print(table)
-    if not grouped:
-        console.print("[dim]group: channel groups are not computed yet (they arrive with the prune stage).[/]")
