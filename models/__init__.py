@@ -10,7 +10,14 @@ Public entry points:
   it is not imported here).
 """
 
-from sropt.models.fetch import DEFAULT_TIMEOUT, Mirror, cached_model, fetch_model, model_cache_dir
+from sropt.models.fetch import (
+    DEFAULT_TIMEOUT,
+    Mirror,
+    cached_model,
+    configured_mirror,
+    fetch_model,
+    model_cache_dir,
+)
 from sropt.models.registry import ModelEntry, ModelSource, find_model, get_model, load_registry
 from sropt.models.resolve import resolve_model
 from sropt.models.verify import Verification, git_blob_id, verify_file
@@ -22,6 +29,7 @@ __all__ = [
     "ModelSource",
     "Verification",
     "cached_model",
+    "configured_mirror",
     "fetch_model",
     "find_model",
     "get_model",

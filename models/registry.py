@@ -154,11 +154,10 @@ def get_model(ref: str) -> ModelEntry:
     raise InputError(unknown_model_message(ref))
 
 
-def unknown_model_message(ref: str) -> str:
-    """The message for a name that is neither a file nor a registry entry."""
+def unknown_model_message(ref: str, *, could_be_path: bool = True) -> str:
+    """The message for a name that is not a registry entry (nor a file, if it could be one)."""
     hint = close_matches(ref)
     did_you_mean = f" Did you mean: {', '.join(hint)}?" if hint else ""
-    return (
-        f"{ref}: unknown model name (and no such file).{did_you_mean} "
-        "Run `sropt models list` for the registry, or give the path to a .pb file."
-    )
+    what = "unknown model name (and no such file)" if could_be_path else "unknown model name"
+    path_hint = ", or give the path to a .pb file" if could_be_path else ""
+    return f"{ref}: {what}.{did_you_mean} Run `sropt models list` for the registry{path_hint}."
