@@ -1,0 +1,210 @@
+"""Frozen SR graph -> ONNX with tf2onnx, and the load checks every .onnx gets.
+
+Layouts (``--layout``):
+
+* ``nchw`` (default): input ``[1,C,H,W]`` (tf2onnx ``inputs_as_nchw``) and the
+  zoo's own ``NCHW_output``. Every Transpose cancels in tf2onnx's transpose
+  optimizer, so the graph is plain NCHW convolutions: what ONNX Runtime and
+  OpenCV run fastest.
+* ``nhwc``: the .pb's own input ``[1,H,W,C]`` and the NHWC tensor before the
+  zoo's final Transpose. For 3-channel models that leaves one Transpose at
+  the input and one at the output (ONNX convolutions are NCHW).
+
+H and W are always dynamic. ``IteratorGetNext`` of the Y models has unknown
+rank, so the input shape is given explicitly as ``[1,?,?,C]`` (FACTS.md §3).
+quint8 weights are folded first (tf2onnx cannot read MIN_FIRST Dequantize).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sropt.convert.tflite_export import SMOKE_SIZE, PreparedGraph, prepare_graph
+from sropt.core.artifacts import Artifact, ArtifactKind
+from sropt.core.atomic import atomic_path
+from sropt.core.errors import InputError, StageError
+
+if TYPE_CHECKING:
+    from sropt.convert.frozen import FrozenGraph
+
+DEFAULT_OPSET = 17
+# DepthToSpace exists since opset 1, but only opset 11 defines its element
+# order explicitly (mode=DCR|CRD). TF's DepthToSpace is DCR; sropt does not
+# emit models whose meaning rests on a consumer's default for an unnamed mode.
+MIN_OPSET = 11
+
+
+class Layout(str, enum.Enum):
+    """Tensor layout of the exported model's input and output."""
+
+    NCHW = "nchw"
+    NHWC = "nhwc"
+
+
+def max_opset() -> int:
+    """The highest ONNX opset the installed tf2onnx can target."""
+    from tf2onnx import constants
+
+    return max(constants.OPSET_TO_IR_VERSION)
+
+
+def check_opset(opset: int) -> None:
+    """InputError unless ``opset`` is within what DepthToSpace and tf2onnx support."""
+    top = max_opset()
+    if opset < MIN_OPSET:
+        raise InputError(
+            f"--opset {opset}: too old for these models. DepthToSpace (every SR model's upsampler) "
+            f"has a defined DCR/CRD mode only from opset {MIN_OPSET}; use --opset {MIN_OPSET}..{top} "
+            f"(default {DEFAULT_OPSET})."
+        )
+    if opset > top:
+        raise InputError(f"--opset {opset}: the installed tf2onnx supports at most opset {top}; use --opset {MIN_OPSET}..{top}.")
+
+
+def parse_layout(layout: "Layout | str") -> Layout:
+    """``layout`` as a Layout; InputError listing the choices otherwise."""
+    try:
+        return Layout(str(getattr(layout, "value", layout)).lower())
+    except ValueError:
+        raise InputError(f"--layout {layout!r}: choose one of {', '.join(x.value for x in Layout)}.") from None
+
+
+class _UnsupportedOpCollector(logging.Handler):
+    """Collects tf2onnx's "op [...] is not supported" log records (it logs them, then goes on)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.unsupported: list[str] = []
+        self.failed: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if "is not supported" in msg and msg.startswith("Tensorflow op"):
+            self.unsupported.append(msg[len("Tensorflow op "):].split(" is not supported")[0])
+        elif msg.startswith("Failed to convert node"):
+            self.failed.append(msg.splitlines()[0][len("Failed to convert node "):])
+
+
+@contextmanager
+def _collect_tf2onnx_errors():
+    handler = _UnsupportedOpCollector()
+    logger = logging.getLogger("tf2onnx")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+def convert_to_onnx(prepared: PreparedGraph, opset: int, layout: Layout):
+    """Run tf2onnx on ``prepared``; return (ModelProto, output tensor name, output layout)."""
+    import tf2onnx
+
+    inp = f"{prepared.input_name}:0"
+    if layout is Layout.NCHW:
+        output, out_layout = prepared.source.info.main_output, prepared.source.artifact.output_layout
+    else:
+        output, out_layout = prepared.output_nhwc, "NHWC"
+    source = prepared.source.artifact.path
+    with _collect_tf2onnx_errors() as errors:
+        try:
+            model, _ = tf2onnx.convert.from_graph_def(
+                prepared.graph_def,
+                input_names=[inp],
+                output_names=[f"{output}:0"],
+                opset=opset,
+                shape_override={inp: [1, None, None, prepared.channels]},
+                inputs_as_nchw=[inp] if layout is Layout.NCHW else None,
+            )
+        except Exception as exc:
+            raise StageError(
+                f"{source}: tf2onnx failed to convert the graph: {exc}",
+                problems=[f"unsupported op {u}" for u in errors.unsupported]
+                + [f"failed node {f}" for f in errors.failed],
+            ) from exc
+    if errors.unsupported or errors.failed:
+        raise StageError(
+            f"{source}: tf2onnx cannot convert {len(errors.unsupported) + len(errors.failed)} node(s) "
+            f"at opset {opset}. Replace those ops, or try another --opset.",
+            problems=[f"unsupported op {u}" for u in errors.unsupported] + [f"failed node {f}" for f in errors.failed],
+        )
+    return model, output, out_layout
+
+
+def export_onnx(
+    model: "FrozenGraph | str | Path",
+    out: Path | str,
+    opset: int = DEFAULT_OPSET,
+    layout: Layout | str = Layout.NCHW,
+) -> Artifact:
+    """Export a frozen SR graph to ONNX (dynamic H/W), proved to load in ORT and OpenCV."""
+    import onnx
+
+    out = Path(out)
+    if out.suffix.lower() != ".onnx":
+        raise InputError(f"{out}: name the ONNX output *.onnx.")
+    check_opset(int(opset))
+    layout = parse_layout(layout)
+    prepared = prepare_graph(model)
+    proto, output, out_layout = convert_to_onnx(prepared, int(opset), layout)
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:
+        raise StageError(f"{prepared.source.artifact.path}: the exported ONNX model fails onnx.checker: {exc}") from exc
+    source = prepared.source.artifact
+    with atomic_path(out, inputs=(source.path,)) as tmp:
+        tmp.write_bytes(proto.SerializeToString())
+        run_onnx_once(tmp, prepared.channels, source.scale)
+    step: dict[str, Any] = {
+        "stage": "export", "format": "onnx", "tool": "tf2onnx", "opset": int(opset), "layout": layout.value,
+        "input_layout": layout.value.upper(), "output_layout": out_layout,
+    }
+    if prepared.steps:
+        step["steps"] = prepared.steps
+    artifact = source.derive(
+        out, ArtifactKind.ONNX, step,
+        precision="float32", input_name=proto.graph.input[0].name, output_name=proto.graph.output[0].name,
+        output_layout=out_layout,
+    )
+    artifact.write_sidecar()
+    return artifact
+
+
+def onnx_input_is_nchw(session_input_shape: list[Any], channels: int) -> bool:
+    """True when an ONNX input shape is [N,C,H,W] for a C-channel model (H/W symbolic or sized)."""
+    s = list(session_input_shape)
+    return len(s) == 4 and s[1] == channels and s[3] != channels
+
+
+def run_onnx_once(path: Path | str, channels: int, scale: int) -> np.ndarray:
+    """Load ``path`` in onnxruntime and OpenCV, run one H != W input in each, compare; StageError otherwise."""
+    import cv2
+    import onnxruntime as ort
+
+    h, w = SMOKE_SIZE
+    x = np.random.default_rng(0).random((1, h, w, channels), dtype=np.float32)
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        meta = session.get_inputs()[0]
+        nchw = onnx_input_is_nchw(meta.shape, channels)
+        feed = np.ascontiguousarray(x.transpose(0, 3, 1, 2)) if nchw else x
+        y_ort = session.run(None, {meta.name: feed})[0]
+    except Exception as exc:
+        raise StageError(f"{path}: the written ONNX model did not load and run in onnxruntime: {exc}") from exc
+    try:
+        net = cv2.dnn.readNetFromONNX(str(path))
+        net.setInput(feed)
+        y_cv = np.asarray(net.forward())
+    except Exception as exc:
+        raise StageError(f"{path}: the written ONNX model did not load and run in OpenCV cv2.dnn: {exc}") from exc
+    expected = {(1, channels, h * scale, w * scale), (1, h * scale, w * scale, channels)}
+    for name, y in (("onnxruntime", y_ort), ("OpenCV", y_cv)):
+        if tuple(y.shape) not in expected:
+            raise StageError(f"{path}: {name} output shape {tuple(y.shape)} for a {h}x{w} input; expected one of {sorted(expected)}.")
+    return y_ort

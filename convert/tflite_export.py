@@ -1,0 +1,208 @@
+"""Frozen SR graph -> TFLite (float32), and the LiteRT load check every .tflite gets.
+
+Plain format conversion lives here so validation can use it without the
+quantize stage; ``sropt.quantize`` builds its fp16/dynamic/INT8 converters on
+the same ``make_converter``. Choices, each from FACTS.md §3/§5:
+
+* quint8 ``Dequantize`` weights are folded to float32 first (the converter
+  cannot read MIN_FIRST Dequantize).
+* The input is declared ``[1, None, None, C]``: a model converted with a fixed
+  shape fails to resize in XNNPACK for some graphs, so H/W stay dynamic unless
+  the caller asks for fixed shapes.
+* The output is the NHWC tensor before the zoo's final NCHW Transpose
+  (TFLite is NHWC-native; the Transpose would be a wasted op), so TFLite
+  artifacts have ``output_layout == "NHWC"``.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sropt.core.artifacts import Artifact, ArtifactKind
+from sropt.core.atomic import atomic_path
+from sropt.core.errors import InputError, StageError
+
+if TYPE_CHECKING:
+    from tensorflow.core.framework.graph_pb2 import GraphDef
+
+    from sropt.convert.frozen import FrozenGraph
+
+# Input size of the one-off run that proves a written artifact loads; H != W
+# so a swapped height/width would fail the output-shape check.
+SMOKE_SIZE = (13, 17)
+
+
+@dataclass
+class PreparedGraph:
+    """A frozen graph ready for a converter: folded weights, NHWC output node."""
+
+    source: "FrozenGraph"
+    graph_def: "GraphDef"
+    input_name: str
+    output_nhwc: str  # the tensor before the final NCHW Transpose (or the output itself)
+    channels: int
+    steps: list[dict[str, Any]]  # provenance of the in-memory rewrites
+
+
+def load_source(model: "FrozenGraph | str | Path") -> "FrozenGraph":
+    """A FrozenGraph from a FrozenGraph, a .pb path or a registry name."""
+    from sropt.convert.frozen import FrozenGraph, load_frozen_graph
+
+    return model if isinstance(model, FrozenGraph) else load_frozen_graph(model)
+
+
+def prepare_graph(model: "FrozenGraph | str | Path") -> PreparedGraph:
+    """Fold quint8 weights and find the NHWC output, without changing what the graph computes."""
+    from sropt.convert.fold import fold_dequantize
+
+    source = load_source(model)
+    info = source.info
+    steps: list[dict[str, Any]] = []
+    graph_def = source.graph_def
+    if info.dequantize_nodes:
+        graph_def = fold_dequantize(graph_def)
+        steps.append({"stage": "fold-dequantize", "nodes": info.dequantize_nodes})
+    by_name = {n.name: n for n in graph_def.node}
+    main = by_name[info.main_output]
+    output = main.input[0].split(":")[0] if source.artifact.output_layout == "NCHW" else main.name
+    return PreparedGraph(source, graph_def, info.inputs[0], output, info.input_channels, steps)
+
+
+def make_converter(prepared: PreparedGraph, fixed_shape: tuple[int, int] | None = None):
+    """A ``TFLiteConverter`` (TF1 frozen-graph front end) for ``prepared``, float32 settings."""
+    import tensorflow as tf
+
+    h, w = fixed_shape if fixed_shape else (None, None)
+    with tempfile.TemporaryDirectory(prefix="sropt-tflite-") as tmp:
+        # from_frozen_graph only reads a file; it parses it here, so the
+        # temporary copy may disappear right after.
+        pb = Path(tmp) / "graph.pb"
+        pb.write_bytes(prepared.graph_def.SerializeToString())
+        return tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
+            str(pb),
+            [prepared.input_name],
+            [prepared.output_nhwc],
+            input_shapes={prepared.input_name: [1, h, w, prepared.channels]},
+        )
+
+
+def run_converter(converter, source: Path | str) -> bytes:
+    """``converter.convert()``; a failure becomes one StageError naming every unsupported op."""
+    try:
+        return converter.convert()
+    except Exception as exc:  # ConverterError, ValueError, RuntimeError from MLIR
+        message = str(exc)
+        ops = sorted(set(re.findall(r"\btf\.([A-Za-z0-9_]+)", message)))
+        if ops:
+            raise StageError(
+                f"{source}: the TFLite converter does not support {len(ops)} op(s) of this graph. "
+                "Remove or replace them before converting (sropt handles the dnn_superres zoo ops).",
+                problems=[f"unsupported op: {op}" for op in ops],
+            ) from exc
+        first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+        raise StageError(f"{source}: the TFLite converter failed: {first}") from exc
+
+
+def check_fixed_shape(fixed_shape: tuple[int, int] | None) -> None:
+    """InputError unless ``fixed_shape`` is None or two positive ints."""
+    if fixed_shape is None:
+        return
+    if len(fixed_shape) != 2 or any(int(v) <= 0 for v in fixed_shape):
+        raise InputError(f"--fixed-shape {fixed_shape}: give the input height and width as HxW, e.g. 96x96.")
+
+
+def parse_hw(text: str | None) -> tuple[int, int] | None:
+    """``'96x128'`` -> (96, 128); None passes through; InputError otherwise."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m or int(m.group(1)) == 0 or int(m.group(2)) == 0:
+        raise InputError(f"--fixed-shape {text!r}: give the input height and width as HxW, e.g. 96x96.")
+    return int(m.group(1)), int(m.group(2))
+
+
+def write_tflite(
+    data: bytes,
+    out: Path | str,
+    prepared: PreparedGraph,
+    precision: str,
+    step: dict[str, Any],
+) -> Artifact:
+    """Write ``data`` atomically after it ran once in LiteRT; write the sidecar; return the Artifact."""
+    out = Path(out)
+    if out.suffix.lower() != ".tflite":
+        raise InputError(f"{out}: name the TFLite output *.tflite.")
+    source = prepared.source.artifact
+    with atomic_path(out, inputs=(source.path,)) as tmp:
+        tmp.write_bytes(data)
+        # Prove the bytes load and run before they get the final name.
+        run_tflite_once(tmp, prepared.channels, source.scale, fixed_shape=step.get("fixed_shape"))
+    artifact = source.derive(
+        out,
+        ArtifactKind.TFLITE,
+        {**step, "steps": prepared.steps} if prepared.steps else step,
+        precision=precision,
+        input_name=prepared.input_name,
+        output_name=prepared.output_nhwc,
+        output_layout="NHWC",
+    )
+    artifact.write_sidecar()
+    return artifact
+
+
+def export_tflite(
+    model: "FrozenGraph | str | Path", out: Path | str, fixed_shape: tuple[int, int] | None = None
+) -> Artifact:
+    """Convert a frozen SR graph to a float32 .tflite (dynamic H/W unless ``fixed_shape``)."""
+    check_fixed_shape(fixed_shape)
+    prepared = prepare_graph(model)
+    converter = make_converter(prepared, fixed_shape)
+    data = run_converter(converter, prepared.source.artifact.path)
+    step = {"stage": "export", "format": "tflite", "mode": "float32", "io": "float",
+            "input_shape": [1, *(fixed_shape or ("H", "W")), prepared.channels]}
+    if fixed_shape:
+        step["fixed_shape"] = list(fixed_shape)
+    return write_tflite(data, out, prepared, "float32", step)
+
+
+def run_tflite_once(
+    path: Path | str, channels: int, scale: int, fixed_shape: tuple[int, int] | list[int] | None = None
+) -> np.ndarray:
+    """Load ``path`` in ai_edge_litert, run one input, check the output shape; StageError otherwise."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    h, w = fixed_shape if fixed_shape else SMOKE_SIZE
+    try:
+        interp = Interpreter(model_path=str(path))
+        inp = interp.get_input_details()[0]
+        if not fixed_shape:
+            interp.resize_tensor_input(inp["index"], [1, h, w, channels], strict=False)
+        interp.allocate_tensors()
+        inp = interp.get_input_details()[0]
+        x = np.random.default_rng(0).random((1, h, w, channels), dtype=np.float32)
+        interp.set_tensor(inp["index"], quantize_for(x, inp))
+        interp.invoke()
+        out = interp.get_output_details()[0]
+        y = interp.get_tensor(out["index"])
+    except Exception as exc:
+        raise StageError(f"{path}: the written TFLite model did not load and run in LiteRT: {exc}") from exc
+    expected = (1, h * scale, w * scale, channels)
+    if tuple(y.shape) != expected:
+        raise StageError(f"{path}: LiteRT output shape {tuple(y.shape)} for a [1,{h},{w},{channels}] input; expected {expected}.")
+    return y
+
+
+def quantize_for(x: np.ndarray, detail: dict) -> np.ndarray:
+    """Float input -> the tensor's dtype, with its (scale, zero_point) when integer."""
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind == "f":
+        return x.astype(dtype)
+    scale, zero = detail["quantization"]
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(x / scale + zero), info.min, info.max).astype(dtype)
