@@ -1,0 +1,265 @@
+"""Load pipelines.yaml: parse, merge defaults, validate, and report every problem at once.
+
+``load_pipelines`` returns a ``PipelineConfig`` or raises one ``ConfigError``
+listing every problem, each as ``FILE:LINE: pipeline 'p', stage 's', field
+'f': what is wrong; what to do``. Nothing runs before the whole file is
+valid. ``preflight`` then checks what depends on the machine (dataset
+folders, the model path, the output folder) for the one pipeline to run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sropt.core.errors import ConfigError
+from sropt.core.locations import datasets_dir
+from sropt.pipeline.schema import Pipeline, PipelineDefaults, PipelinesFile, cross_check_pipeline
+from sropt.pipeline.yamlfile import LineDict, line_of, load_yaml_with_lines, merge_defaults, parse_yaml_with_lines
+
+STAGE_KEYS = ("prune", "export", "quantize", "validate", "gates")
+
+
+@dataclass
+class PipelineConfig:
+    """A validated pipelines file: the typed model plus where it came from."""
+
+    file: PipelinesFile
+    path: Path | None
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder relative model paths in the file are resolved against."""
+        return self.path.parent if self.path else Path.cwd()
+
+    def select(self, name: str | None) -> tuple[str, Pipeline]:
+        """The pipeline called ``name`` (or the file's default); ConfigError with suggestions if unknown."""
+        names = list(self.file.pipelines)
+        if name is None:
+            name = self.file.default or ("edsr_x3_mobile" if "edsr_x3_mobile" in names else names[0])
+        if name not in self.file.pipelines:
+            close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise ConfigError(
+                f"{self.path or 'pipelines'}: no pipeline named '{name}'.{hint} "
+                f"Defined pipelines: {', '.join(names)}."
+            )
+        return name, self.file.pipelines[name]
+
+
+def load_pipelines(path: Path) -> PipelineConfig:
+    """Read and validate a pipelines.yaml file (all problems in one ConfigError)."""
+    path = Path(path)
+    return _validate(load_yaml_with_lines(path), str(path), path)
+
+
+def parse_pipelines(text: str, name: str = "<string>") -> PipelineConfig:
+    """Validate pipelines YAML given as text (for tests and tools)."""
+    return _validate(parse_yaml_with_lines(text, name), name, None)
+
+
+def _validate(raw: Any, name: str, path: Path | None) -> PipelineConfig:
+    problems: list[str] = []
+    if not isinstance(raw, LineDict):
+        raise ConfigError(f"{name}: expected a mapping with a 'pipelines:' key at the top, got {type(raw).__name__}.")
+
+    top_fields = _field_names(PipelinesFile)
+    for key in raw:
+        # x-* keys are free-form holders for YAML anchors (as in docker compose).
+        if key not in top_fields and not str(key).startswith("x-"):
+            problems.append(_fmt(name, raw.key_lines.get(key), "", f"unknown top-level key '{key}'{_suggest(key, top_fields)}"))
+
+    defaults = raw.get("defaults") or LineDict()
+    if not isinstance(defaults, dict):
+        problems.append(_fmt(name, raw.key_lines.get("defaults"), "", "'defaults' must be a mapping of stage options"))
+        defaults = LineDict()
+    else:
+        try:
+            PipelineDefaults.model_validate(defaults)
+        except ValidationError as exc:
+            problems += [_format_error(name, defaults, err, "defaults", PipelineDefaults) for err in exc.errors()]
+
+    pipelines_raw = raw.get("pipelines")
+    pipelines: dict[str, Pipeline] = {}
+    if not isinstance(pipelines_raw, dict) or not pipelines_raw:
+        problems.append(_fmt(name, raw.key_lines.get("pipelines", raw.line), "", "'pipelines' must map pipeline names to pipelines (at least one)"))
+        pipelines_raw = {}
+    for pname, body in pipelines_raw.items():
+        where = f"pipeline '{pname}'"
+        if not isinstance(body, dict):
+            problems.append(_fmt(name, pipelines_raw.key_lines.get(pname), where, "must be a mapping (model:, prune:, ...)"))
+            continue
+        merged = merge_defaults(defaults, body) if defaults else body
+        try:
+            pipeline = Pipeline.model_validate(merged, context={"defer_cross_checks": True})
+        except ValidationError as exc:
+            problems += [_format_error(name, merged, err, where, Pipeline) for err in exc.errors()]
+            continue
+        for loc, msg in cross_check_pipeline(pipeline):
+            problems.append(_fmt(name, line_of(merged, loc), _describe(where, loc), msg))
+        pipelines[str(pname)] = pipeline
+
+    default = raw.get("default")
+    if default is not None and pipelines_raw and default not in pipelines_raw:
+        close = difflib.get_close_matches(str(default), list(pipelines_raw), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        problems.append(_fmt(name, raw.key_lines.get("default"), "", f"default pipeline '{default}' is not defined{hint}"))
+    version = raw.get("version", 1)
+    if version != 1:
+        problems.append(_fmt(name, raw.key_lines.get("version"), "", f"version {version!r} is not supported; this sropt reads version 1"))
+
+    if problems:
+        # Deduplicate: a bad value in `defaults:` is reported once, not once per pipeline.
+        unique = list(dict.fromkeys(problems))
+        raise ConfigError(f"{name}: {len(unique)} problem(s); nothing was run", problems=unique)
+    file = PipelinesFile.model_construct(
+        version=1, default=default, defaults=None, pipelines=pipelines
+    )
+    return PipelineConfig(file=file, path=path)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _fmt(file: str, line: int | None, where: str, msg: str) -> str:
+    at = f"{file}:{line}" if line else file
+    return f"{at}: {where + ': ' if where else ''}{msg}"
+
+
+def _describe(where: str, loc: tuple[Any, ...]) -> str:
+    """'pipeline 'p', stage 'prune', field 'ratio'' from a pydantic location."""
+    parts = [where] if where else []
+    loc = tuple(loc)
+    if loc and loc[0] in STAGE_KEYS:
+        parts.append(f"stage '{loc[0]}'")
+        loc = loc[1:]
+    if loc:
+        parts.append("field '" + ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") + "'")
+    return ", ".join(parts)
+
+
+def _format_error(file: str, data: Any, err: dict[str, Any], where: str, model: type[BaseModel]) -> str:
+    # Drop the "function-after[...]" / union-tag segments pydantic adds to locations.
+    loc = tuple(p for p in err["loc"] if isinstance(p, int) or not str(p).startswith(("function-", "list[", "dict[")))
+    line = line_of(data, loc)
+    etype = err["type"]
+    if etype == "extra_forbidden":
+        key = loc[-1]
+        allowed = _field_names_at(model, loc[:-1])
+        msg = f"unknown key '{key}'{_suggest(str(key), allowed)}"
+        if allowed:
+            msg += f" (allowed: {', '.join(sorted(allowed))})"
+        return _fmt(file, line, _describe(where, loc[:-1]), msg)
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if etype == "missing":
+        msg = "required field is missing"
+    elif "input" in err and etype not in ("missing",) and not isinstance(err["input"], dict):
+        msg += f" (got {err['input']!r})"
+    return _fmt(file, line, _describe(where, loc), msg)
+
+
+def _suggest(key: str, allowed: set[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _field_names(model: type[BaseModel]) -> set[str]:
+    return {f.alias or n for n, f in model.model_fields.items()}
+
+
+def _field_names_at(model: type[BaseModel], loc: tuple[Any, ...]) -> set[str]:
+    """Field names of the model reached from ``model`` along ``loc``."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current, part)
+        if current is None:
+            return set()
+    current = _unwrap(current, None)
+    return _field_names(current) if isinstance(current, type) and issubclass(current, BaseModel) else set()
+
+
+def _unwrap(tp: Any, part: Any) -> Any:
+    """Step into a type along one location part (field name, list index, dict key)."""
+    # Optional[X] / X | None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = args[0] if len(args) == 1 else tp
+        origin = typing.get_origin(tp)
+    if part is None:
+        return tp
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for n, f in tp.model_fields.items():
+            if part in (n, f.alias):
+                return _unwrap(f.annotation, None)
+        return None
+    if origin in (list, dict):
+        return _unwrap(typing.get_args(tp)[-1], None)
+    return None
+
+
+# --------------------------------------------------------------------------- preflight
+
+
+def resolve_dataset(ref: str) -> Path:
+    """A dataset name (folder under SROPT_DATASETS_DIR) or a path, as a Path."""
+    p = Path(ref).expanduser()
+    if p.is_absolute() or "/" in ref or ref.startswith("."):
+        return p
+    return datasets_dir() / ref
+
+
+def is_model_path(ref: str) -> bool:
+    """True when ``model:`` names a file rather than a registry entry."""
+    return "/" in ref or ref.startswith(".") or Path(ref).suffix.lower() in (".pb", ".onnx", ".tflite")
+
+
+def preflight(pipeline: Pipeline, name: str, *, base_dir: Path, out_dir: Path, model_override: Path | None) -> list[str]:
+    """Machine-dependent problems of one pipeline (datasets, model path, output folder)."""
+    problems: list[str] = []
+    where = f"pipeline '{name}'"
+    dataset_refs: list[tuple[str, str]] = []
+    if pipeline.validate_:
+        dataset_refs += [("validate.datasets", d) for d in pipeline.validate_.datasets]
+    if pipeline.prune and (pipeline.prune.bias_compensation or pipeline.prune.sensitivity or pipeline.prune.finetune_steps or pipeline.prune.max_psnr_drop):
+        dataset_refs.append(("prune.calib", pipeline.prune.calib))
+    if pipeline.quantize:
+        for t in pipeline.quantize.tflite:
+            if t.mode.value in ("int8", "int16x8"):
+                dataset_refs.append((f"quantize.tflite({t.mode.value}).calib", t.calib))
+        for o in pipeline.quantize.onnx:
+            if o.mode.value == "int8":
+                dataset_refs.append((f"quantize.onnx({o.mode.value}).calib", o.calib))
+    seen: set[tuple[str, str]] = set()
+    for field, ref in dataset_refs:
+        if (field, ref) in seen:
+            continue
+        seen.add((field, ref))
+        path = resolve_dataset(ref)
+        if not path.is_dir():
+            problems.append(
+                f"{where}, field '{field}': dataset '{ref}' not found at {path}. "
+                "Set SROPT_DATASETS_DIR to the folder holding it, or give a path."
+            )
+    if model_override is not None:
+        if not Path(model_override).is_file():
+            problems.append(f"--model {model_override}: file not found. Give an existing frozen graph (.pb).")
+    elif is_model_path(pipeline.model):
+        mp = (base_dir / pipeline.model).expanduser()
+        if not mp.is_file():
+            problems.append(f"{where}, field 'model': model file {mp} not found. Fix the path or use --model PATH.")
+    if out_dir.exists() and not out_dir.is_dir():
+        problems.append(f"{where}: output folder {out_dir} is a file. Remove it or choose another folder (--out DIR).")
+    if pipeline.baseline:
+        bp = base_dir / pipeline.baseline
+        if bp.exists() and not bp.is_file():
+            problems.append(f"{where}, field 'baseline': {bp} is not a file.")
+    return problems

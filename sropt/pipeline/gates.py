@@ -1,0 +1,268 @@
+"""Quality gates evaluated on a validation report (report.json).
+
+A gate bounds one metric of the rows it matches (artifact x runtime x
+dataset). Absolute gates compare the value with ``min``/``max``; relative
+gates compare it with a reference row: the source model's row in the same
+report (same dataset; same runtime when the source ran in it, else
+``reference_runtime``) or the matching row of a baseline report.
+
+Every gate yields one ``GateResult`` per matched row, so CI shows exactly
+which artifact in which runtime regressed. A gate that matches no row, or a
+relative gate without a reference row, is an *error* result: CI must never go
+green because a gate silently checked nothing. The bicubic baseline row is
+never gated.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sropt.core.errors import InputError
+from sropt.pipeline.schema import Gate, Metric, Reference
+
+UNITS = {Metric.PSNR_Y: "dB", Metric.PSNR_RGB: "dB", Metric.SSIM_Y: "", Metric.SIZE_BYTES: "B", Metric.LATENCY_MS: "ms"}
+
+
+class GateStatus(str, enum.Enum):
+    """Outcome of one gate on one row."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"  # the gate could not be evaluated (no rows, no reference, metric missing)
+    SKIP = "skip"  # nothing to compare (a new artifact absent from the baseline)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate applied to one report row."""
+
+    gate: str
+    metric: str
+    kind: str
+    bound: float
+    status: GateStatus
+    message: str
+    artifact: str = ""
+    stage: str = ""
+    runtime: str = ""
+    dataset: str = ""
+    value: float | None = None
+    reference: float | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True when this result should fail the build (fail or error)."""
+        return self.status in (GateStatus.FAIL, GateStatus.ERROR)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe dict."""
+        d = self.__dict__.copy()
+        d["status"] = self.status.value
+        return d
+
+
+def load_report(path: Path, what: str = "report") -> dict[str, Any]:
+    """Read a report.json; InputError naming the file when it is missing or malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {what} not found. Give the report.json written by `sropt validate` or `sropt run`.")
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: {what} is not valid JSON ({exc}). Regenerate it with `sropt run` or `sropt validate`.") from None
+    problems = report_problems(report)
+    if problems:
+        raise InputError(f"{path}: not a sropt validation report", problems=problems)
+    return report
+
+
+def report_problems(report: Any) -> list[str]:
+    """What is wrong with a report's structure (empty when it is usable)."""
+    if not isinstance(report, dict):
+        return ["top level must be an object with schema_version and results"]
+    problems = []
+    if "schema_version" not in report:
+        problems.append("missing 'schema_version'")
+    results = report.get("results")
+    if not isinstance(results, list):
+        return problems + ["'results' must be a list of rows"]
+    for i, row in enumerate(results):
+        if not isinstance(row, dict):
+            problems.append(f"results[{i}] is not an object")
+            continue
+        missing = [k for k in ("artifact", "runtime", "dataset") if k not in row]
+        if missing:
+            problems.append(f"results[{i}] lacks {', '.join(missing)}")
+    return problems
+
+
+def row_stage(report: dict[str, Any], row: dict[str, Any]) -> str:
+    """The pipeline step that produced a row's artifact (or the artifact's file name)."""
+    if row.get("stage"):
+        return str(row["stage"])
+    artifacts = (report.get("pipeline") or {}).get("artifacts") or {}
+    for stage, path in artifacts.items():
+        if path == row.get("artifact"):
+            return stage
+    return Path(str(row.get("artifact", ""))).name
+
+
+def is_source_row(report: dict[str, Any], row: dict[str, Any], source: str | None = None) -> bool:
+    """True for rows of the unoptimized source model."""
+    if source is not None:
+        art = str(row.get("artifact", ""))
+        return art == source or Path(art).name == source or fnmatch.fnmatchcase(Path(art).name, source)
+    return row.get("role") == "source" or row_stage(report, row) == "source"
+
+
+def metric_value(row: dict[str, Any], metric: Metric) -> float | None:
+    """The value of ``metric`` in a row (latency: the median), None when absent."""
+    value = row.get(metric.value)
+    if isinstance(value, dict):
+        value = value.get("median")
+    if value is None:
+        return None
+    return float(value)
+
+
+def _matches(gate: Gate, report: dict[str, Any], row: dict[str, Any]) -> bool:
+    if row.get("artifact") == "bicubic" or row.get("role") == "bicubic":
+        return False
+    names = {row_stage(report, row), Path(str(row.get("artifact", ""))).name}
+    if not any(fnmatch.fnmatchcase(n, p) for n in names for p in gate.artifacts):
+        return False
+    if gate.runtimes and row.get("runtime") not in {r.value for r in gate.runtimes}:
+        return False
+    if gate.datasets and not _dataset_in(row.get("dataset"), gate.datasets):
+        return False
+    return True
+
+
+def _dataset_in(dataset: Any, names: list[str]) -> bool:
+    d = str(dataset or "")
+    return any(d == n or Path(d).name == Path(n).name for n in names)
+
+
+def _source_reference(gate: Gate, report: dict[str, Any], row: dict[str, Any], source: str | None) -> dict[str, Any] | None:
+    candidates = [
+        r for r in report["results"]
+        if is_source_row(report, r, source) and _dataset_in(r.get("dataset"), [str(row.get("dataset"))])
+    ]
+    for runtime in (row.get("runtime"), gate.reference_runtime.value):
+        for r in candidates:
+            if r.get("runtime") == runtime and metric_value(r, gate.metric) is not None:
+                return r
+    return None
+
+
+def _baseline_reference(gate: Gate, report: dict[str, Any], row: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any] | None:
+    stage = row_stage(report, row)
+    for r in baseline["results"]:
+        if (
+            row_stage(baseline, r) == stage
+            and r.get("runtime") == row.get("runtime")
+            and _dataset_in(r.get("dataset"), [str(row.get("dataset"))])
+        ):
+            return r
+    return None
+
+
+def _fmt(metric: Metric, v: float) -> str:
+    if metric is Metric.SSIM_Y:
+        return f"{v:.4f}"
+    if metric is Metric.SIZE_BYTES:
+        return f"{v:,.0f} B"
+    return f"{v:.2f} {UNITS[metric]}"
+
+
+def evaluate_gate(gate: Gate, report: dict[str, Any], *, baseline: dict[str, Any] | None = None, source: str | None = None) -> list[GateResult]:
+    """Apply one gate to every matching row of ``report``."""
+    rows = [r for r in report["results"] if _matches(gate, report, r)]
+    if gate.relative and gate.against is Reference.SOURCE:
+        # The source compared with itself is trivially 0; gate the others.
+        rows = [r for r in rows if not is_source_row(report, r, source)]
+    common = dict(gate=gate.label, metric=gate.metric.value, kind=gate.kind, bound=gate.bound)
+    if gate.relative and gate.against is Reference.BASELINE and baseline is None:
+        return [GateResult(**common, status=GateStatus.SKIP, message="no baseline report given (--baseline, or baseline: in the pipeline); gate not evaluated")]
+    if not rows:
+        return [GateResult(**common, status=GateStatus.ERROR, message=f"matched no report rows (artifacts {gate.artifacts}); check the patterns")]
+    results = []
+    for row in rows:
+        where = dict(
+            artifact=str(row.get("artifact")), stage=row_stage(report, row),
+            runtime=str(row.get("runtime")), dataset=str(row.get("dataset")),
+        )
+        value = metric_value(row, gate.metric)
+        if value is None:
+            why = row.get("error") or f"row has no {gate.metric.value}"
+            results.append(GateResult(**common, **where, status=GateStatus.ERROR, message=str(why)))
+            continue
+        if not gate.relative:
+            ok = value >= gate.bound if gate.kind == "min" else value <= gate.bound
+            op = ">=" if gate.kind == "min" else "<="
+            msg = f"{_fmt(gate.metric, value)} {op} {_fmt(gate.metric, gate.bound)}"
+            results.append(GateResult(**common, **where, value=value, status=GateStatus.PASS if ok else GateStatus.FAIL, message=msg if ok else "not " + msg))
+            continue
+        ref_row = (
+            _source_reference(gate, report, row, source) if gate.against is Reference.SOURCE
+            else _baseline_reference(gate, report, row, baseline or {"results": []})
+        )
+        ref = metric_value(ref_row, gate.metric) if ref_row else None
+        if ref is None:
+            if gate.against is Reference.BASELINE:
+                results.append(GateResult(**common, **where, value=value, status=GateStatus.SKIP, message="not in the baseline report (new artifact/runtime)"))
+            else:
+                results.append(GateResult(**common, **where, value=value, status=GateStatus.ERROR, message=f"no source-model row for dataset {where['dataset']} (runtime {where['runtime']} or {gate.reference_runtime.value})"))
+            continue
+        if gate.kind == "max_drop":
+            drop = ref - value
+            ok = drop <= gate.bound + 1e-12
+            msg = f"drop {drop:+.3f} (value {_fmt(gate.metric, value)}, {gate.against.value} {_fmt(gate.metric, ref)}); allowed {gate.bound:g}"
+        else:
+            ratio = value / ref if ref else float("inf")
+            ok = ratio <= gate.bound + 1e-12
+            msg = f"ratio {ratio:.3f} (value {_fmt(gate.metric, value)}, {gate.against.value} {_fmt(gate.metric, ref)}); allowed {gate.bound:g}"
+        results.append(GateResult(**common, **where, value=value, reference=ref, status=GateStatus.PASS if ok else GateStatus.FAIL, message=msg))
+    return results
+
+
+def evaluate_gates(gates: list[Gate], report: dict[str, Any], *, baseline: dict[str, Any] | None = None, source: str | None = None) -> list[GateResult]:
+    """Apply every gate; results in gate order, then report row order."""
+    out: list[GateResult] = []
+    for gate in gates:
+        out += evaluate_gate(gate, report, baseline=baseline, source=source)
+    return out
+
+
+def gates_failed(results: list[GateResult]) -> list[GateResult]:
+    """The results that fail the build."""
+    return [r for r in results if r.failed]
+
+
+def gates_summary_markdown(results: list[GateResult], *, title: str = "Quality gates") -> str:
+    """A markdown summary (for PR comments / $GITHUB_STEP_SUMMARY)."""
+    icon = {GateStatus.PASS: "✅", GateStatus.FAIL: "❌", GateStatus.ERROR: "⚠️", GateStatus.SKIP: "⏭️"}
+    failed = gates_failed(results)
+    counts = {s: sum(r.status is s for r in results) for s in GateStatus}
+    head = "FAILED" if failed else "passed"
+    lines = [
+        f"## {title}: {head}",
+        "",
+        f"{counts[GateStatus.PASS]} passed, {counts[GateStatus.FAIL]} failed, "
+        f"{counts[GateStatus.ERROR]} errors, {counts[GateStatus.SKIP]} skipped.",
+        "",
+        "| | gate | artifact | runtime | dataset | result |",
+        "|---|---|---|---|---|---|",
+    ]
+    order = sorted(results, key=lambda r: (not r.failed, r.status is GateStatus.SKIP))
+    for r in order:
+        lines.append(
+            f"| {icon[r.status]} | {r.gate} | {r.stage or '-'} | {r.runtime or '-'} | {r.dataset or '-'} | {r.message} |"
+        )
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,413 @@
+"""Run one pipeline: preflight, cached steps, the run folder, gates.
+
+Order of work, and why:
+
+1. Every check that can fail on bad input (the whole file's schema, the
+   datasets, the model, the output folder, the baseline) runs before any
+   stage, so a typo never costs a 10-minute conversion.
+2. Steps run in plan order through ``StageCache``: a step whose key is in
+   the cache and verifies is skipped; a corrupted entry is reported in the
+   step record and rebuilt.
+3. The run folder is assembled in a staging folder beside it and swapped in
+   at the end, so a failed or interrupted run leaves the previous results
+   as they were.
+4. Gates are evaluated and written with the reports; the caller decides
+   what a failed gate means (``sropt run`` exits 1 after writing everything).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sropt import __version__
+from sropt.core.artifacts import Artifact, sidecar_path
+from sropt.core.errors import ConfigError, FetchError, InputError, SroptError, StageError
+from sropt.pipeline import steps as steps_mod
+from sropt.pipeline.cache import CacheEntry, CorruptEntry, StageCache, sha256_file, step_key
+from sropt.pipeline.config import PipelineConfig, is_model_path, preflight, resolve_dataset
+from sropt.pipeline.gates import GateResult, evaluate_gates, gates_failed, load_report
+from sropt.pipeline.schema import Pipeline
+
+log = logging.getLogger("sropt.pipeline")
+
+REPORT_SCHEMA_VERSION = 1
+
+
+class StepStatus:
+    """How a step's output was obtained in this run."""
+
+    RAN = "ran"  # not in the cache: the stage ran
+    CACHED = "cached"  # a verified cache entry was reused; the stage was skipped
+    REBUILT = "rebuilt"  # a cache entry existed but failed verification; the stage ran again
+
+
+@dataclass
+class StepRecord:
+    """What happened to one step in a run (kept in report.json under pipeline.steps)."""
+
+    name: str
+    status: str
+    key: str
+    seconds: float  # wall time of this step in this run (hash checks only when cached)
+    build_seconds: float  # wall time of the run that built the cached output
+    artifact: str | None = None  # file name of the step's artifact (None for validate)
+    size_bytes: int | None = None
+    note: str = ""
+
+    @property
+    def skipped(self) -> bool:
+        """True when the stage did not run (its output came from the cache)."""
+        return self.status == StepStatus.CACHED
+
+
+class RunObserver(Protocol):
+    """Progress callbacks (the CLI shows them with rich)."""
+
+    def step_started(self, name: str, index: int, total: int) -> None:
+        """A step is about to be looked up / run."""
+
+    def step_finished(self, record: StepRecord) -> None:
+        """A step finished (ran, cached or rebuilt)."""
+
+
+@dataclass
+class RunResult:
+    """The outcome of ``run_pipeline``."""
+
+    pipeline: str
+    out_dir: Path
+    steps: list[StepRecord]
+    report: dict[str, Any]
+    gate_results: list[GateResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True when no gate failed or errored."""
+        return not gates_failed(self.gate_results)
+
+
+# --------------------------------------------------------------------------- model
+
+
+MODEL_REMEDY = (
+    "Provide it one of these ways: set SROPT_MODEL_MIRROR to a folder (or URL) holding {file}; "
+    "pass the file with --model PATH; or download it once with `sropt models fetch {name}`."
+)
+
+
+def resolve_source(pipeline: Pipeline, name: str, base_dir: Path, model_override: Path | None) -> Path:
+    """The local file of the pipeline's model; InputError/FetchError saying how to provide it."""
+    if model_override is not None:
+        return Path(model_override)
+    ref = pipeline.model
+    if is_model_path(ref):
+        return (base_dir / ref).expanduser()
+    from sropt.models import resolve_model
+
+    file = ref if ref.endswith(".pb") else f"{ref}.pb"
+    try:
+        return Path(resolve_model(ref))
+    except FetchError as exc:
+        raise FetchError(
+            f"pipeline '{name}': model '{ref}' is not in the cache and could not be obtained ({exc}). "
+            + MODEL_REMEDY.format(file=file, name=ref)
+        ) from None
+    except InputError as exc:
+        raise InputError(f"pipeline '{name}', field 'model': {exc}") from None
+
+
+# --------------------------------------------------------------------------- run
+
+
+@contextmanager
+def _capture_log() -> Iterator[io.StringIO]:
+    """Collect sropt's log records of this run (written to run.log)."""
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    root = logging.getLogger("sropt")
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield buf
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+def run_pipeline(
+    config: PipelineConfig,
+    name: str | None = None,
+    *,
+    model: Path | None = None,
+    out: Path | None = None,
+    force: bool = False,
+    observer: RunObserver | None = None,
+    cache: StageCache | None = None,
+) -> RunResult:
+    """Run pipeline ``name`` of ``config``; return the steps, report and gate results.
+
+    Raises ConfigError/InputError before any stage when the input is bad,
+    FetchError when the model cannot be obtained, StageError when a stage
+    fails. Gate failures do not raise: check ``RunResult.passed``.
+    """
+    name, pipeline = config.select(name)
+    out_dir = Path(out) if out is not None else Path(pipeline.output or Path("runs") / name)
+    problems = preflight(pipeline, name, base_dir=config.base_dir, out_dir=out_dir, model_override=model)
+    baseline = None
+    if pipeline.baseline:
+        bpath = config.base_dir / pipeline.baseline
+        if bpath.is_file():
+            try:
+                baseline = load_report(bpath, "baseline report")
+            except InputError as exc:
+                problems.append(f"pipeline '{name}', field 'baseline': {exc}")
+    if problems:
+        raise ConfigError(f"pipeline '{name}': {len(problems)} problem(s); nothing was run", problems=problems)
+    source_path = resolve_source(pipeline, name, config.base_dir, model)
+
+    cache = cache or StageCache()
+    plan = steps_mod.plan_steps(pipeline)
+    stem = source_path.stem
+    with _capture_log() as logbuf:
+        log.info("sropt %s: pipeline %s, model %s (%s)", __version__, name, pipeline.model, source_path)
+        t_start = time.perf_counter()
+        model_sha = sha256_file(source_path)
+        entries: dict[str, CacheEntry] = {}
+        artifacts: dict[str, Artifact] = {}
+        records: list[StepRecord] = []
+        for index, step in enumerate(plan):
+            if observer:
+                observer.step_started(step.name, index, len(plan))
+            record, entry = _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force)
+            entries[step.name] = entry
+            artifact_file = entry.outputs.get("artifact")
+            if artifact_file:
+                artifacts[step.name] = _load_artifact(entry.path / artifact_file)
+            records.append(record)
+            log.info("step %s: %s in %.2f s (key %s)%s", step.name, record.status, record.seconds, record.key[:12], f"; {record.note}" if record.note else "")
+            if observer:
+                observer.step_finished(record)
+
+        report = _assemble_report(name, pipeline, entries, artifacts, records)
+        gate_results = evaluate_gates(pipeline.gates, report, baseline=baseline)
+        report["pipeline"]["gate_results"] = [g.to_json() for g in gate_results]
+        report["pipeline"]["passed"] = not gates_failed(gate_results)
+        for g in gate_results:
+            log.log(logging.WARNING if g.failed else logging.INFO, "gate %s [%s/%s/%s]: %s %s", g.gate, g.stage, g.runtime, g.dataset, g.status.value, g.message)
+        log.info("pipeline %s finished in %.1f s", name, time.perf_counter() - t_start)
+        resolved = _resolved_config(name, pipeline, source_path, model_sha, config)
+        _write_run_folder(out_dir, entries, artifacts, report, gate_results, resolved, logbuf.getvalue())
+    return RunResult(name, out_dir, records, report, gate_results)
+
+
+def _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force) -> tuple[StepRecord, CacheEntry]:
+    kind = step.kind
+    if step.name == "source":
+        key_config: dict[str, Any] = {"model_sha256": model_sha, "stem": stem}
+    else:
+        key_config = step.key_config
+    inputs = [{"step": up, "key": entries[up].key, "files": entries[up].files} for up in step.inputs]
+    key = step_key(step.name, key_config, inputs, code_version=steps_mod.ADAPTER_VERSIONS.get(kind, ""))
+    t0 = time.perf_counter()
+    status, note = StepStatus.RAN, ""
+    entry = None
+    try:
+        entry = cache.lookup(key)
+    except CorruptEntry as exc:
+        status, note = StepStatus.REBUILT, f"{exc}; rebuilt"
+        log.warning("step %s: %s; discarding and rebuilding", step.name, exc)
+        cache.discard(key)
+    if entry is not None and force:
+        status, note, entry = StepStatus.RAN, "forced (--force)", None
+    if entry is not None:
+        return _record(step.name, StepStatus.CACHED, entry, time.perf_counter() - t0, note), entry
+
+    with cache.build(key, step.name) as builder:
+        ctx = steps_mod.StepContext(
+            step=step,
+            inputs={up: artifacts[up] for up in step.inputs},
+            out_dir=builder.path,
+            pipeline=pipeline,
+            stem=stem,
+            source_path=source_path if step.name == "source" else None,
+        )
+        adapter = steps_mod.ADAPTERS[kind]
+        t_stage = time.perf_counter()
+        try:
+            result = adapter(ctx)
+        except SroptError as exc:
+            # Name the step; keep the class so the exit code stays meaningful.
+            raise type(exc)(f"step '{step.name}': {exc}") from exc
+        except Exception as exc:  # a stage library bug or a converter crash
+            raise StageError(f"step '{step.name}' failed: {exc.__class__.__name__}: {exc}") from exc
+        seconds = time.perf_counter() - t_stage
+        path = result.path if isinstance(result, Artifact) else Path(result)
+        if path.resolve().parent != builder.path.resolve():
+            raise StageError(f"step '{step.name}': adapter wrote {path} outside its cache folder {builder.path}")
+        if isinstance(result, Artifact):
+            result.write_sidecar()
+            builder.outputs = {"artifact": path.name, "seconds": seconds}
+        else:
+            builder.outputs = {"report": path.name, "seconds": seconds}
+    entry = cache.lookup(key)
+    assert entry is not None
+    return _record(step.name, status, entry, time.perf_counter() - t0, note), entry
+
+
+def _record(name: str, status: str, entry: CacheEntry, seconds: float, note: str) -> StepRecord:
+    artifact = entry.outputs.get("artifact")
+    size = entry.manifest["files"][artifact]["size"] if artifact else None
+    return StepRecord(
+        name=name, status=status, key=entry.key, seconds=round(seconds, 3),
+        build_seconds=round(float(entry.outputs.get("seconds", 0.0)), 3),
+        artifact=artifact, size_bytes=size, note=note,
+    )
+
+
+def _load_artifact(path: Path) -> Artifact:
+    artifact = Artifact.from_sidecar(path)
+    if artifact is None:
+        raise StageError(f"{path}: cache entry has no sidecar {sidecar_path(path).name}")
+    return artifact
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _assemble_report(name: str, pipeline: Pipeline, entries: dict[str, CacheEntry], artifacts: dict[str, Artifact], records: list[StepRecord]) -> dict[str, Any]:
+    """The run's report.json: the validation report with run-folder paths plus a pipeline section."""
+    by_file = {a.path.name: step for step, a in artifacts.items()}
+    if "validate" in entries:
+        report = json.loads((entries["validate"].path / entries["validate"].outputs["report"]).read_text())
+    else:
+        report = {"schema_version": REPORT_SCHEMA_VERSION, "results": []}
+    for row in report.get("results", []):
+        art = str(row.get("artifact", ""))
+        stage = by_file.get(Path(art).name)
+        if stage is None:
+            row.setdefault("role", "bicubic" if art == "bicubic" else "other")
+            continue
+        row["artifact"] = f"artifacts/{Path(art).name}"
+        row["stage"] = stage
+        row["role"] = "source" if stage == "source" else "optimized"
+    report["pipeline"] = {
+        "name": name,
+        "model": pipeline.model,
+        "sropt_version": __version__,
+        "source": f"artifacts/{artifacts['source'].path.name}",
+        "artifacts": {step: f"artifacts/{a.path.name}" for step, a in artifacts.items()},
+        "steps": [asdict(r) for r in records],
+        "summary": stage_summary(report, records, artifacts),
+        "gates": [g.model_dump(mode="json", exclude_none=True) for g in pipeline.gates],
+    }
+    return report
+
+
+#: The runtime each artifact kind is judged in for the summary's PSNR delta.
+PRIMARY_RUNTIME = {"pb": "opencv", "onnx": "ort", "tflite": "tflite"}
+
+
+def stage_summary(report: dict[str, Any], records: list[StepRecord], artifacts: dict[str, Artifact]) -> list[dict[str, Any]]:
+    """Per step: build time, size, and PSNR-Y delta vs the source model per dataset."""
+    rows = report.get("results", [])
+    datasets = list(dict.fromkeys(str(r.get("dataset")) for r in rows if r.get("stage")))
+    source_rows = [r for r in rows if r.get("stage") == "source" and r.get("psnr_y") is not None]
+    out = []
+    for rec in records:
+        item: dict[str, Any] = {
+            "step": rec.name, "status": rec.status, "seconds": rec.build_seconds,
+            "artifact": rec.artifact, "size_bytes": rec.size_bytes, "psnr_y": {}, "psnr_delta": {}, "runtime": None,
+        }
+        art = artifacts.get(rec.name)
+        if art is not None:
+            mine = [r for r in rows if r.get("stage") == rec.name and r.get("psnr_y") is not None]
+            preferred = PRIMARY_RUNTIME.get(art.kind.value)
+            for ds in datasets:
+                cand = [r for r in mine if str(r.get("dataset")) == ds]
+                row = next((r for r in cand if r.get("runtime") == preferred), cand[0] if cand else None)
+                if row is None:
+                    continue
+                item["runtime"] = row["runtime"]
+                item["psnr_y"][ds] = row["psnr_y"]
+                srcs = [r for r in source_rows if str(r.get("dataset")) == ds]
+                ref = next((r for r in srcs if r.get("runtime") == row["runtime"]), next((r for r in srcs if r.get("runtime") == "opencv"), srcs[0] if srcs else None))
+                if ref is not None:
+                    item["psnr_delta"][ds] = round(float(row["psnr_y"]) - float(ref["psnr_y"]), 4)
+        out.append(item)
+    return out
+
+
+def _resolved_config(name: str, pipeline: Pipeline, source_path: Path, model_sha: str, config: PipelineConfig) -> dict[str, Any]:
+    cfg = pipeline.model_dump(mode="json", by_alias=True, exclude_none=True)
+    datasets = {}
+    if pipeline.validate_:
+        datasets = {d: str(resolve_dataset(d)) for d in pipeline.validate_.datasets}
+    return {
+        "sropt_version": __version__,
+        "pipelines_file": str(config.path) if config.path else None,
+        "pipeline": name,
+        "source": {"ref": pipeline.model, "path": str(source_path), "sha256": model_sha},
+        "datasets": datasets,
+        "config": cfg,
+    }
+
+
+# --------------------------------------------------------------------------- run folder
+
+
+def _write_run_folder(out_dir: Path, entries, artifacts, report, gate_results, resolved, log_text) -> None:
+    """Build the run folder beside ``out_dir`` and swap it in (old results survive any failure)."""
+    import yaml
+
+    from sropt.pipeline.gates import gates_summary_markdown
+    from sropt.pipeline.junit import write_junit
+    from sropt.pipeline.reports import write_run_reports
+
+    out_dir = Path(out_dir)
+    parent = out_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = parent / f".{out_dir.name}.staging-{os.getpid()}-{time.monotonic_ns()}"
+    staging.mkdir()
+    try:
+        art_dir = staging / "artifacts"
+        art_dir.mkdir()
+        for step, artifact in artifacts.items():
+            for f in (artifact.path, sidecar_path(artifact.path)):
+                if f.exists():
+                    _link_or_copy(f, art_dir / f.name)
+        write_run_reports(report, staging, validate_dir=entries["validate"].path if "validate" in entries else None)
+        (staging / "gates.md").write_text(gates_summary_markdown(gate_results, title=f"Quality gates: {report['pipeline']['name']}"), encoding="utf-8")
+        write_junit(gate_results, staging / "junit.xml", suite=f"sropt.gates.{report['pipeline']['name']}")
+        (staging / "resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+        (staging / "run.log").write_text(log_text, encoding="utf-8")
+        old = None
+        if out_dir.exists():
+            old = parent / f".{out_dir.name}.old-{os.getpid()}-{time.monotonic_ns()}"
+            os.replace(out_dir, old)
+        os.replace(staging, out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    # A hard link costs nothing for 150 MB EDSR graphs; cache entries are never
+    # modified in place (they are replaced whole), so sharing the inode is safe.
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)

@@ -1,0 +1,410 @@
+"""The typed model of ``pipelines.yaml`` (pydantic v2).
+
+A pipeline names a model and the stages to apply to it, in the fixed order
+prune -> export -> quantize -> validate, plus the quality gates the result
+must pass. Every option mirrors the option of the stage's own command
+(``sropt prune``, ``sropt export``, ``sropt quantize``, ``sropt validate``),
+so what works on the command line works in the file.
+
+Checks that look across stages (a gate on a metric no stage produces, an
+ONNX Runtime quantization without an ONNX export) live in
+``cross_check_pipeline`` so the loader can point each problem at its own
+YAML line; ``Pipeline``'s validator runs the same function for pipelines
+built in Python.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+
+class StrictModel(BaseModel):
+    """Base of every config model: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=False, validate_default=True)
+
+
+class Runtime(str, enum.Enum):
+    """A runtime the validation stage can run an artifact in."""
+
+    TF = "tf"
+    OPENCV = "opencv"
+    ORT = "ort"
+    TFLITE = "tflite"
+
+
+class Degradation(str, enum.Enum):
+    """How validation makes LR images from HR (FACTS.md §4)."""
+
+    MATLAB_BICUBIC = "matlab-bicubic"
+    OPENCV_CUBIC = "opencv-cubic"
+    OPENCV_AREA = "opencv-area"
+
+
+class PruneScope(str, enum.Enum):
+    """Which channel groups pruning may shrink."""
+
+    INNER = "inner"
+    TRUNK = "trunk"
+    ALL = "all"
+
+
+class TFLiteMode(str, enum.Enum):
+    """TFLite numeric forms (``sropt quantize --to tflite --mode``)."""
+
+    FLOAT32 = "float32"
+    FP16 = "fp16"
+    DYNAMIC = "dynamic"
+    INT8 = "int8"
+    INT16X8 = "int16x8"
+
+
+class TFLiteIO(str, enum.Enum):
+    """The dtype of a TFLite model's input/output tensors."""
+
+    FLOAT = "float"
+    INT8 = "int8"
+    UINT8 = "uint8"
+
+
+class OnnxLayout(str, enum.Enum):
+    """The input layout of an exported ONNX model."""
+
+    NHWC = "nhwc"
+    NCHW = "nchw"
+
+
+class OrtMode(str, enum.Enum):
+    """ONNX Runtime quantization modes (``sropt quantize --to onnx --mode``)."""
+
+    INT8 = "int8"
+    FP16 = "fp16"
+
+
+class Metric(str, enum.Enum):
+    """A number a validation report carries per artifact x runtime x dataset."""
+
+    PSNR_Y = "psnr_y"
+    SSIM_Y = "ssim_y"
+    PSNR_RGB = "psnr_rgb"
+    SIZE_BYTES = "size_bytes"
+    LATENCY_MS = "latency_ms"
+
+
+#: Metrics where larger is better (a "drop" is reference - value).
+QUALITY_METRICS = frozenset({Metric.PSNR_Y, Metric.SSIM_Y, Metric.PSNR_RGB})
+
+
+class Reference(str, enum.Enum):
+    """What a relative gate compares against."""
+
+    SOURCE = "source"
+    BASELINE = "baseline"
+
+
+# --------------------------------------------------------------------------- stages
+
+
+class PruneStage(StrictModel):
+    """L1-norm structured channel pruning (``sropt prune``)."""
+
+    ratio: float = Field(ge=0.0, lt=1.0, description="Fraction of channels removed per group, in [0, 1).")
+    scope: PruneScope = Field(PruneScope.INNER, description="Channel groups to prune: inner block channels, the residual trunk, or all.")
+    round_to: int | None = Field(None, ge=1, description="Round kept channel counts to a multiple of this (e.g. 8 for SIMD).")
+    bias_compensation: bool = Field(True, description="Fold the mean activation of removed channels into the next conv's bias.")
+    sensitivity: bool = Field(False, description="Measure per-group PSNR sensitivity on calibration crops.")
+    max_psnr_drop: float | None = Field(None, gt=0.0, description="Choose per-group ratios removing the most MACs within this calibration PSNR drop (dB); overrides ratio.")
+    finetune_steps: int = Field(0, ge=0, description="Distillation steps against the unpruned model after surgery (0 = none).")
+    calib: str = Field("T91", description="Calibration image folder (name under SROPT_DATASETS_DIR, or a path). Never the evaluation set.")
+    calib_count: int = Field(32, ge=1, description="Number of calibration crops.")
+    restore_quint8: bool = Field(False, description="Re-store weights in the input's quint8 quantize_weights form.")
+
+
+class TFLiteTarget(StrictModel):
+    """One TFLite conversion of the (pruned) frozen graph (``sropt quantize --to tflite``)."""
+
+    mode: TFLiteMode = Field(description="Numeric form of the TFLite model.")
+    io: TFLiteIO = Field(TFLiteIO.FLOAT, description="Input/output tensor dtype.")
+    calib: str = Field("T91", description="Calibration image folder for int8/int16x8 (name under SROPT_DATASETS_DIR, or a path).")
+    calib_count: int = Field(32, ge=1, description="Number of calibration crops.")
+    max_psnr_drop: float | None = Field(None, gt=0.0, description="Keep the most sensitive layers in float until the calibration drop fits (int8 only).")
+
+    @model_validator(mode="after")
+    def _io_needs_integer_mode(self) -> "TFLiteTarget":
+        if self.io is not TFLiteIO.FLOAT and self.mode not in (TFLiteMode.INT8, TFLiteMode.INT16X8):
+            raise ValueError(f"io '{self.io.value}' needs an integer mode (int8 or int16x8), not '{self.mode.value}'")
+        if self.max_psnr_drop is not None and self.mode is not TFLiteMode.INT8:
+            raise ValueError(f"max_psnr_drop applies to mode int8 only, not '{self.mode.value}'")
+        return self
+
+    @property
+    def step_name(self) -> str:
+        """The name of the step (and artifact) this target produces."""
+        suffix = "" if self.io is TFLiteIO.FLOAT else f"-io{self.io.value}"
+        return f"quantize.tflite.{self.mode.value}{suffix}"
+
+
+class OrtTarget(StrictModel):
+    """One ONNX Runtime quantization of the exported ONNX model (``sropt quantize --to onnx``)."""
+
+    mode: OrtMode = Field(description="int8: static QDQ, per-channel weights; fp16: float16 weights.")
+    calib: str = Field("T91", description="Calibration image folder for int8.")
+    calib_count: int = Field(32, ge=1, description="Number of calibration crops.")
+
+    @property
+    def step_name(self) -> str:
+        """The name of the step (and artifact) this target produces."""
+        return f"quantize.onnx.{self.mode.value}"
+
+
+class QuantizeStage(StrictModel):
+    """Quantized artifacts to make: TFLite from the frozen graph, ONNX Runtime from the ONNX export."""
+
+    tflite: list[TFLiteTarget] = Field(default_factory=list, description="TFLite conversions.")
+    onnx: list[OrtTarget] = Field(default_factory=list, description="ONNX Runtime quantizations (need export.onnx).")
+
+    @field_validator("tflite", "onnx")
+    @classmethod
+    def _unique_targets(cls, targets: list[Any]) -> list[Any]:
+        names = [t.step_name for t in targets]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"the same target is listed twice: {', '.join(dupes)}; keep one")
+        return targets
+
+
+class OnnxExport(StrictModel):
+    """tf2onnx export of the (pruned) frozen graph (``sropt export --to onnx``)."""
+
+    # DepthToSpace with mode=DCR (TF's semantics) and the Resize-free graphs
+    # tf2onnx emits need opset 11; older opsets cannot express every family.
+    opset: int = Field(17, ge=11, description="ONNX opset (>= 11, DepthToSpace DCR).")
+    layout: OnnxLayout = Field(OnnxLayout.NHWC, description="Input layout of the ONNX model.")
+
+
+class ExportStage(StrictModel):
+    """Format exports of the (pruned) frozen graph."""
+
+    onnx: OnnxExport | None = Field(None, description="Export to ONNX with tf2onnx.")
+
+
+class ValidateStage(StrictModel):
+    """Quality/latency/size validation of every artifact (``sropt validate``)."""
+
+    datasets: list[str] = Field(default_factory=lambda: ["Set5"], min_length=1, description="Evaluation sets: names under SROPT_DATASETS_DIR, or paths.")
+    runtimes: list[Runtime] = Field(default_factory=lambda: [Runtime.OPENCV, Runtime.ORT, Runtime.TFLITE], min_length=1, description="Runtimes; each artifact runs in those that can load it.")
+    degradation: Degradation = Field(Degradation.MATLAB_BICUBIC, description="How LR images are made from HR.")
+    repeats: int = Field(3, ge=0, description="Timed repeats per image for latency (0 = no latency).")
+    threads: int | None = Field(None, ge=1, description="Runtime threads (default: all cores).")
+    include_source: bool = Field(True, description="Also validate the source model, the reference of relative gates and deltas.")
+    rgb: bool = Field(False, description="Also report RGB PSNR (psnr_rgb).")
+
+    @field_validator("runtimes", "datasets")
+    @classmethod
+    def _no_duplicates(cls, values: list[Any]) -> list[Any]:
+        seen = [getattr(v, "value", v) for v in values]
+        dupes = sorted({v for v in seen if seen.count(v) > 1})
+        if dupes:
+            raise ValueError(f"listed twice: {', '.join(dupes)}")
+        return values
+
+
+class Gate(StrictModel):
+    """One quality gate: a bound on one metric of the matching report rows.
+
+    Exactly one of ``min``, ``max`` (absolute) or ``max_drop``, ``max_ratio``
+    (relative to ``against``) is given.
+    """
+
+    name: str | None = Field(None, description="Name shown in JUnit/summary (default: derived).")
+    metric: Metric = Field(description="The report metric the gate bounds.")
+    min: float | None = Field(None, description="Absolute lower bound (e.g. PSNR dB).")
+    max: float | None = Field(None, description="Absolute upper bound (e.g. size in bytes, latency ms).")
+    max_drop: float | None = Field(None, ge=0.0, description="Max decrease vs the reference (quality metrics).")
+    max_ratio: float | None = Field(None, gt=0.0, description="Max value / reference value (latency, size).")
+    against: Reference = Field(Reference.SOURCE, description="Reference of max_drop/max_ratio: the source model's row or a baseline report.")
+    reference_runtime: Runtime = Field(Runtime.OPENCV, description="Source runtime used when the source has no row in the artifact's runtime.")
+    artifacts: list[str] = Field(default_factory=lambda: ["*"], min_length=1, description="Glob patterns on step names (prune, quantize.tflite.int8, ...) or artifact file names.")
+    runtimes: list[Runtime] | None = Field(None, description="Runtimes the gate applies to (default all).")
+    datasets: list[str] | None = Field(None, description="Datasets the gate applies to (default all).")
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> "Gate":
+        given = [k for k in ("min", "max", "max_drop", "max_ratio") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of min, max, max_drop, max_ratio"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        if self.max_drop is not None and self.metric not in QUALITY_METRICS:
+            raise ValueError(f"max_drop applies to quality metrics (psnr_y, ssim_y, psnr_rgb), not {self.metric.value}; use max_ratio")
+        if self.max_ratio is not None and self.metric in QUALITY_METRICS:
+            raise ValueError(f"max_ratio applies to latency_ms/size_bytes, not {self.metric.value}; use max_drop")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """Which bound this gate sets: min, max, max_drop or max_ratio."""
+        return next(k for k in ("min", "max", "max_drop", "max_ratio") if getattr(self, k) is not None)
+
+    @property
+    def relative(self) -> bool:
+        """True for gates comparing against a reference row."""
+        return self.kind in ("max_drop", "max_ratio")
+
+    @property
+    def bound(self) -> float:
+        """The numeric bound of this gate."""
+        return float(getattr(self, self.kind))
+
+    @property
+    def label(self) -> str:
+        """A stable human name, e.g. ``psnr_y max_drop 0.3 vs source``."""
+        if self.name:
+            return self.name
+        tail = f" vs {self.against.value}" if self.relative else ""
+        return f"{self.metric.value} {self.kind} {self.bound:g}{tail}"
+
+
+# --------------------------------------------------------------------------- pipelines
+
+
+class Pipeline(StrictModel):
+    """A model and the stages applied to it, with gates and an output folder."""
+
+    description: str = Field("", description="What this pipeline is for.")
+    model: str = Field(min_length=1, description="Registry name (e.g. EDSR_x3, FSRCNN_x3) or a path to a frozen graph (relative to this file).")
+    output: str | None = Field(None, description="Run folder (default runs/<pipeline name>, relative to the current directory).")
+    prune: PruneStage | None = Field(None, description="Channel pruning of the source graph.")
+    export: ExportStage | None = Field(None, description="Format exports of the (pruned) graph.")
+    quantize: QuantizeStage | None = Field(None, description="Quantized TFLite / ONNX Runtime artifacts.")
+    validate_: ValidateStage | None = Field(None, alias="validate", description="Validation of every artifact.")
+    gates: list[Gate] = Field(default_factory=list, description="Quality gates applied to the validation report.")
+    baseline: str | None = Field(None, description="Baseline report.json for gates with against: baseline.")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
+
+    @model_validator(mode="after")
+    def _cross_check(self, info: ValidationInfo) -> "Pipeline":
+        # The file loader runs cross_check_pipeline itself to attach YAML lines.
+        if info.context and info.context.get("defer_cross_checks"):
+            return self
+        problems = cross_check_pipeline(self)
+        if problems:
+            raise ValueError("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))
+        return self
+
+    def step_names(self) -> list[str]:
+        """Every step this pipeline runs, in order (the artifact producers, then validate)."""
+        names = ["source"]
+        if self.prune:
+            names.append("prune")
+        if self.export and self.export.onnx:
+            names.append("export.onnx")
+        if self.quantize:
+            names += [t.step_name for t in self.quantize.tflite]
+            names += [t.step_name for t in self.quantize.onnx]
+        if self.validate_:
+            names.append("validate")
+        return names
+
+    def produced_metrics(self) -> set[Metric]:
+        """Metrics the validation report of this pipeline will carry."""
+        if self.validate_ is None:
+            return set()
+        metrics = {Metric.PSNR_Y, Metric.SSIM_Y, Metric.SIZE_BYTES}
+        if self.validate_.repeats > 0:
+            metrics.add(Metric.LATENCY_MS)
+        if self.validate_.rgb:
+            metrics.add(Metric.PSNR_RGB)
+        return metrics
+
+
+def _why_not_produced(pipeline: Pipeline, metric: Metric) -> str:
+    if pipeline.validate_ is None:
+        return "this pipeline has no validate stage; add one"
+    if metric is Metric.LATENCY_MS:
+        return "validate.repeats is 0; set repeats >= 1"
+    if metric is Metric.PSNR_RGB:
+        return "validate.rgb is false; set rgb: true"
+    return "no stage produces it"
+
+
+def cross_check_pipeline(p: Pipeline) -> list[tuple[tuple[Any, ...], str]]:
+    """Problems that involve more than one stage, each with its location."""
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    if p.quantize and p.quantize.onnx and not (p.export and p.export.onnx):
+        problems.append(
+            (("quantize", "onnx"), "ONNX Runtime quantization needs an ONNX model; add export: {onnx: {}}")
+        )
+    steps = [s for s in p.step_names() if s != "validate"]
+    produced = p.produced_metrics()
+    for i, gate in enumerate(p.gates):
+        if gate.metric not in produced:
+            problems.append(
+                (("gates", i, "metric"), f"gate on metric '{gate.metric.value}' but {_why_not_produced(p, gate.metric)}")
+            )
+        if gate.relative and gate.against is Reference.SOURCE and p.validate_ and not p.validate_.include_source:
+            problems.append(
+                (("gates", i, "against"), "compares against the source model but validate.include_source is false")
+            )
+        if gate.relative and gate.against is Reference.BASELINE and not p.baseline:
+            problems.append((("gates", i, "against"), "compares against a baseline but the pipeline sets no baseline: path"))
+        for j, pattern in enumerate(gate.artifacts):
+            if not any(fnmatch.fnmatchcase(s, pattern) for s in steps):
+                problems.append(
+                    (("gates", i, "artifacts", j), f"pattern '{pattern}' matches no artifact of this pipeline ({', '.join(steps)})")
+                )
+        if gate.runtimes and p.validate_:
+            missing = [r.value for r in gate.runtimes if r not in p.validate_.runtimes]
+            if missing:
+                problems.append((("gates", i, "runtimes"), f"runtime(s) {', '.join(missing)} are not in validate.runtimes"))
+        if gate.datasets and p.validate_:
+            missing = [d for d in gate.datasets if d not in p.validate_.datasets]
+            if missing:
+                problems.append((("gates", i, "datasets"), f"dataset(s) {', '.join(missing)} are not in validate.datasets"))
+    return problems
+
+
+class PipelineDefaults(StrictModel):
+    """Values merged under every pipeline (a pipeline's own keys win; mappings merge)."""
+
+    model: str | None = None
+    output: str | None = None
+    prune: dict[str, Any] | None = None
+    export: dict[str, Any] | None = None
+    quantize: dict[str, Any] | None = None
+    validate_: dict[str, Any] | None = Field(None, alias="validate")
+    gates: list[dict[str, Any]] | None = None
+    baseline: str | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PipelinesFile(StrictModel):
+    """The whole pipelines.yaml file."""
+
+    version: Literal[1] = Field(1, description="File format version.")
+    default: str | None = Field(None, description="Pipeline `sropt run` uses when --pipeline is not given.")
+    defaults: PipelineDefaults | None = Field(None, description="Merged into every pipeline (mappings deep-merge, lists replace).")
+    pipelines: dict[str, Pipeline] = Field(min_length=1, description="Named pipelines.")
+
+    @model_validator(mode="after")
+    def _default_exists(self) -> "PipelinesFile":
+        if self.default is not None and self.default not in self.pipelines:
+            raise ValueError(f"default pipeline '{self.default}' is not defined under pipelines:")
+        return self
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of pipelines.yaml, for editors (committed as pipelines.schema.json)."""
+    schema = PipelinesFile.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "sropt pipelines.yaml"
+    # x-* top-level keys hold YAML anchors and are ignored (see config.py).
+    schema["patternProperties"] = {"^x-": {}}
+    return schema
