@@ -199,7 +199,8 @@ def evaluate_gate(gate: Gate, report: dict[str, Any], *, baseline: dict[str, Any
         )
         value = metric_value(row, gate.metric)
         if value is None:
-            why = row.get("error") or f"row has no {gate.metric.value}"
+            errors = row.get("errors") or ([row["error"]] if row.get("error") else [])
+            why = "; ".join(map(str, errors)) or f"row has no {gate.metric.value}"
             results.append(GateResult(**common, **where, status=GateStatus.ERROR, message=str(why)))
             continue
         if not gate.relative:

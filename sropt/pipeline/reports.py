@@ -60,7 +60,7 @@ def summary_markdown(report: dict[str, Any]) -> str:
         psnr, ssim = r.get("psnr_y"), r.get("ssim_y")
         lines.append(
             f"| {r.get('stage') or r.get('artifact')} | {r.get('runtime')} | {Path(str(r.get('dataset'))).name} | "
-            f"{f'{psnr:.2f}' if psnr is not None else r.get('error', '-')} | {f'{ssim:.4f}' if ssim is not None else '-'} | "
+            f"{f'{psnr:.2f}' if psnr is not None else '; '.join(r.get('errors') or ['-'])} | {f'{ssim:.4f}' if ssim is not None else '-'} | "
             f"{f'{lat:.1f}' if lat is not None else '-'} | {_fmt_size(r.get('size_bytes'))} |"
         )
     return "\n".join(lines) + "\n"

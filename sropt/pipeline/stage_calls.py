@@ -46,9 +46,10 @@ def prune(ctx: StepContext) -> Artifact:
 
 def export_onnx(ctx: StepContext) -> Artifact:
     """Export the (pruned) graph to ONNX with sropt.convert's exporter."""
-    export = _require("sropt.convert.onnx_export", "export_onnx")
+    from sropt.convert.onnx_export import export_onnx
+
     cfg = ctx.config
-    return export(ctx.only_input(), _out(ctx, ".onnx"), opset=cfg.opset, layout=cfg.layout.value)
+    return export_onnx(ctx.only_input().path, _out(ctx, ".onnx"), opset=cfg.opset, layout=cfg.layout.value)
 
 
 def quantize_tflite(ctx: StepContext) -> Artifact:
@@ -69,17 +70,51 @@ def quantize_onnx(ctx: StepContext) -> Artifact:
 
 
 def validate(ctx: StepContext) -> Path:
-    """Validate every input artifact; write report.json (+ md/html) into the step folder."""
-    validate_artifacts = _require("sropt.validate", "validate_artifacts")
-    write_report = _require("sropt.validate", "write_report")
+    """Validate every input artifact in the configured runtimes that can load it.
+
+    sropt.validate applies an explicit runtime list to every artifact (and
+    gives error rows where a runtime cannot load one), so artifacts are
+    grouped by the configured runtimes their kind can run in, validated per
+    group, and the group reports merged into one (one bicubic row per set).
+    """
+    from sropt.validate import ValidationConfig, validate_artifacts, write_report
+    from sropt.validate.runners import get_runner
+
     cfg = ctx.config
-    report = validate_artifacts(
-        list(ctx.inputs.values()),
-        datasets=[resolve_dataset(d) for d in cfg.datasets],
-        runtimes=[r.value for r in cfg.runtimes],
-        degradation=cfg.degradation.value,
-        repeats=cfg.repeats,
-        threads=cfg.threads,
-    )
-    write_report(report, ctx.out_dir)
+    groups: dict[tuple[str, ...], list[Path]] = {}
+    for artifact in ctx.inputs.values():
+        runtimes = tuple(r.value for r in cfg.runtimes if artifact.kind in get_runner(r.value).kinds)
+        if runtimes:
+            groups.setdefault(runtimes, []).append(artifact.path)
+        else:
+            ctx.log.warning("%s: none of the runtimes %s loads .%s files; not validated", artifact.path.name, [r.value for r in cfg.runtimes], artifact.kind.value)
+    merged = None
+    for runtimes, paths in groups.items():
+        options = dict(
+            datasets=[resolve_dataset(d) for d in cfg.datasets], degradations=[cfg.degradation.value],
+            runtimes=list(runtimes), repeats=cfg.repeats, rgb_psnr=cfg.rgb, bench_size=cfg.bench_size,
+        )
+        if cfg.threads:
+            options["threads"] = cfg.threads
+        report = validate_artifacts(paths, ValidationConfig(**options), progress=lambda msg: ctx.log.info("validate: %s", msg))
+        merged = report if merged is None else _merge_reports(merged, report)
+    if merged is None:
+        raise StageError("no artifact can run in the configured validate.runtimes; add a runtime that loads them")
+    order = {str(a.path): i for i, a in enumerate(ctx.inputs.values())}
+    merged.results.sort(key=lambda r: order.get(r.artifact, -1))
+    write_report(merged, ctx.out_dir)
     return ctx.out_dir / "report.json"
+
+
+def _merge_reports(into, other):
+    """Add ``other``'s artifact rows, problems and crop panels to ``into`` (bicubic rows once)."""
+    have = {(r.artifact, r.runtime, r.dataset, r.degradation) for r in into.results}
+    into.results += [r for r in other.results if (r.artifact, r.runtime, r.dataset, r.degradation) not in have]
+    into.problems += [p for p in other.problems if p not in into.problems]
+    crops = {(c.dataset, c.degradation, c.image): c for c in into.crops}
+    for c in other.crops:
+        if (c.dataset, c.degradation, c.image) in crops:
+            crops[(c.dataset, c.degradation, c.image)].panels.update(c.panels)
+        else:
+            into.crops.append(c)
+    return into
