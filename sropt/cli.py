@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         code = 130
     except Exception as exc:  # click usage errors arrive as ClickException
-        import click
-
-        if isinstance(exc, click.ClickException):
+        # typer >= 0.2x vendors click as typer._click (no `click` module), so
+        # recognise a ClickException by its interface instead of importing click.
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             code = exc.exit_code
         else:
