@@ -88,7 +88,7 @@ def list_models(
 
 @models_app.command("fetch")
 def fetch_models(
-    names: list[str] = typer.Argument(..., help="Registry names, e.g. EDSR_x3 FSRCNN_x3 (see `sropt models list`)."),
+    names: list[str] = typer.Argument(..., metavar="NAME...", help="Registry names, e.g. EDSR_x3 FSRCNN_x3 (see `sropt models list`)."),
     mirror: str = typer.Option(None, "--mirror", help=MIRROR_HELP),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds to wait for a connection or for each read."),
 ) -> None:
@@ -144,7 +144,7 @@ class SynthFamily(str, enum.Enum):
 
 @models_app.command("synth")
 def synth_model(
-    family: SynthFamily = typer.Argument(..., help="The layout to build (edsr: the released EDSR_xN.pb layout)."),
+    family: SynthFamily = typer.Argument(..., metavar="FAMILY", help="The layout to build (edsr: the released EDSR_xN.pb layout)."),
     blocks: int = typer.Option(32, "--blocks", "-B", help="Residual blocks (release: 32)."),
     filters: int = typer.Option(256, "--filters", "-F", help="Filters per conv (release: 256)."),
     scale: int = typer.Option(3, "--scale", "-s", help="Upscaling factor: 2, 3 or 4."),
