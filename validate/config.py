@@ -1,0 +1,65 @@
+"""The typed configuration of a validation run (what `sropt validate` flags build)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sropt.core.errors import ConfigError
+from sropt.validate.degradation import DEFAULT_DEGRADATION, DEGRADATIONS
+from sropt.validate.inference import DEFAULT_OVERLAP
+
+
+@dataclass
+class ValidationConfig:
+    """Everything a validation run needs besides the artifacts.
+
+    ``runtimes`` None means every runtime that can load each artifact's file
+    type; an explicit list is applied to every artifact, and a runtime that
+    cannot load one gives an error row. ``bench_size`` is the LR side of the
+    synthetic input the headline latency is measured on (0: use the dataset
+    images). ``isolate`` runs each artifact x runtime in its own spawned
+    process so peak RSS is per runtime.
+    """
+
+    datasets: list[str | Path] = field(default_factory=lambda: ["Set5"])
+    scale: int | None = None
+    degradations: list[str] = field(default_factory=lambda: [DEFAULT_DEGRADATION])
+    runtimes: list[str] | None = None
+    repeats: int = 5
+    warmup: int = 1
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    tile: int | None = None
+    overlap: int = DEFAULT_OVERLAP
+    bench_size: int = 128
+    lr_dir: str | Path | None = None
+    rgb_psnr: bool = False
+    isolate: bool = True
+    crop_size: int = 96
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.datasets:
+            problems.append("datasets: give at least one dataset folder or shortcut")
+        for d in self.degradations:
+            if d not in DEGRADATIONS:
+                problems.append(f"degradation {d!r}: unknown; choose one of {', '.join(sorted(DEGRADATIONS))}")
+        if self.scale is not None and self.scale < 2:
+            problems.append(f"scale {self.scale}: must be an integer >= 2")
+        if self.repeats < 1:
+            problems.append(f"repeats {self.repeats}: must be >= 1")
+        if self.threads < 1:
+            problems.append(f"threads {self.threads}: must be >= 1")
+        if self.tile is not None and (self.tile < 8 or self.overlap < 0 or 2 * self.overlap >= self.tile):
+            problems.append(f"tile {self.tile} / overlap {self.overlap}: need tile >= 8 and 0 <= overlap < tile/2")
+        if self.bench_size < 0:
+            problems.append(f"bench_size {self.bench_size}: must be >= 0")
+        if self.runtimes is not None:
+            from sropt.validate.runners import runtime_names
+
+            for r in self.runtimes:
+                if r not in runtime_names():
+                    problems.append(f"runtime {r!r}: unknown; choose from {', '.join(runtime_names())}")
+        if problems:
+            raise ConfigError("invalid validation settings", problems=problems)

@@ -1,0 +1,316 @@
+"""The validation stage: ``validate_artifacts(artifacts, config) -> ValidationReport``.
+
+For each dataset x degradation the LR images are made once; then each
+artifact x runtime row runs (by default in its own spawned process, so the
+peak RSS is that runtime's) and returns per-image PSNR/SSIM, latencies, SR
+images (for parity) and report crops. A bicubic baseline row is added per
+set. Bad inputs never stop the run: they become ``problems`` (run level) or
+``errors`` (row level) in the report.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sropt.core.errors import InputError, SroptError
+from sropt.validate.config import ValidationConfig
+from sropt.validate.dataset import load_dataset
+from sropt.validate.degradation import bicubic_upscale
+from sropt.validate.environment import describe_environment
+from sropt.validate.metrics import calculate_psnr, calculate_psnr_rgb, calculate_ssim
+from sropt.validate.prepare import EvalSet, pick_crop_box, prepare_set
+from sropt.validate.resolve import OpenedArtifact, open_artifact
+from sropt.validate.results import Crop, ImageResult, ValidationReport, ValidationResult
+
+Progress = Callable[[str], None]
+BICUBIC = "bicubic"
+
+
+@dataclass
+class RowTask:
+    """One artifact x runtime to run over every eval set (picklable for a spawned process)."""
+
+    opened: OpenedArtifact
+    runtime: str
+    sets: list[EvalSet]
+    crops: dict[tuple[str, str], tuple[str, tuple[int, int, int]]]
+    config: ValidationConfig
+
+
+@dataclass
+class RowOutput:
+    """What a row task sends back: result rows, SR images for parity, crops for the HTML."""
+
+    results: list[ValidationResult]
+    sr: dict[tuple[str, str], list[np.ndarray]]
+    crops: dict[tuple[str, str], np.ndarray]
+
+
+def validate_artifacts(
+    artifacts: list[str | Path], config: ValidationConfig, progress: Progress | None = None
+) -> ValidationReport:
+    """Validate every artifact (path or registry name) in every runtime; never raises on bad inputs."""
+    say = progress or (lambda _msg: None)
+    report = ValidationReport(environment=describe_environment(config.threads), config=_config_json(config))
+    opened: list[tuple[str, OpenedArtifact | None, str | None]] = []
+    for ref in artifacts:
+        say(f"opening {ref}")
+        try:
+            opened.append((str(ref), open_artifact(ref), None))
+        except SroptError as exc:
+            opened.append((str(ref), None, str(exc)))
+    scale = config.scale or next((o.artifact.scale for _, o, _ in opened if o is not None), None)
+    if scale is None:
+        report.problems.append("no usable artifact and no --scale given: nothing to measure")
+        report.results += [_error_row(ref, "-", "?", "?", 0, err) for ref, _, err in opened]
+        return report
+    report.config["scale"] = scale
+    sets = _prepare_sets(config, scale, report, say)
+    crops = {s.key: (s.images[0].name, pick_crop_box(s.images[0].hr, config.crop_size)) for s in sets}
+    for s in sets:
+        report.results.append(_bicubic_row(s, config))
+        report.crops.append(_bicubic_crop(s, *crops[s.key]))
+    sr_by_row: list[tuple[ValidationResult, dict[tuple[str, str], list[np.ndarray]]]] = []
+    for ref, art, err in opened:
+        if art is None:
+            for s in sets or [EvalSet("-", "-", scale)]:
+                report.results.append(_error_row(ref, "-", s.dataset, s.degradation, scale, err or ""))
+            continue
+        runtimes = config.runtimes or _compatible_runtimes(art)
+        mismatch = None
+        if art.artifact.scale != scale:
+            mismatch = (
+                f"{art.artifact.path}: artifact scale x{art.artifact.scale} differs from the requested x{scale}; "
+                f"validate it in a separate run with --scale {art.artifact.scale}."
+            )
+        for runtime in runtimes:
+            if mismatch or not sets:
+                for s in sets or [EvalSet("-", "-", scale)]:
+                    row = _error_row(ref, runtime, s.dataset, s.degradation, scale, mismatch or "no usable dataset")
+                    _describe(row, art, config)
+                    report.results.append(row)
+                continue
+            say(f"{art.artifact.path.name} on {runtime}")
+            out = _run_task(RowTask(art, runtime, sets, crops, config))
+            report.results += out.results
+            for r in out.results:
+                sr_by_row.append((r, out.sr))
+            for crop in report.crops:
+                key = (crop.dataset, crop.degradation)
+                if key in out.crops:
+                    crop.panels[f"{art.artifact.path.name} [{runtime}]"] = out.crops[key]
+    _add_parity(sr_by_row)
+    return report
+
+
+def _config_json(config: ValidationConfig) -> dict[str, Any]:
+    d = asdict(config)
+    d["datasets"] = [str(x) for x in config.datasets]
+    d["lr_dir"] = str(config.lr_dir) if config.lr_dir is not None else None
+    return d
+
+
+def _prepare_sets(config: ValidationConfig, scale: int, report: ValidationReport, say: Progress) -> list[EvalSet]:
+    sets = []
+    for ref in config.datasets:
+        try:
+            ds = load_dataset(ref, scale=scale, lr_dir=config.lr_dir)
+        except InputError as exc:
+            report.problems.append(str(exc))
+            continue
+        for degradation in config.degradations if not ds.paired else config.degradations[:1]:
+            say(f"preparing {ds.name} x{scale} ({degradation})")
+            s = prepare_set(ds, degradation, scale, tiled=config.tile is not None)
+            report.problems.extend(p for p in s.problems if p not in report.problems)
+            if s.images:
+                sets.append(s)
+    return sets
+
+
+def _compatible_runtimes(art: OpenedArtifact) -> list[str]:
+    from sropt.validate.runners import DEFAULT_RUNTIMES, get_runner
+
+    return [r for r in DEFAULT_RUNTIMES if art.artifact.kind in get_runner(r).kinds]
+
+
+def _error_row(ref: str, runtime: str, dataset: str, degradation: str, scale: int, error: str) -> ValidationResult:
+    return ValidationResult(ref, runtime, dataset, scale, degradation, label=Path(ref).name, errors=[error])
+
+
+def _describe(row: ValidationResult, art: OpenedArtifact, config: ValidationConfig) -> None:
+    a = art.artifact
+    row.label, row.family, row.contract = a.label, a.family.value, a.contract.name
+    row.kind, row.precision, row.size_bytes = a.kind.value, a.precision, art.size_bytes
+    row.params, row.macs_per_pixel, row.threads = art.params, art.macs_per_pixel, config.threads
+    row.notes = list(art.notes)
+
+
+def _score(sr: np.ndarray, hr: np.ndarray, scale: int, rgb: bool) -> tuple[float, float, float | None]:
+    return (
+        calculate_psnr(sr, hr, scale),
+        calculate_ssim(sr, hr, scale),
+        calculate_psnr_rgb(sr, hr, scale) if rgb else None,
+    )
+
+
+def _bicubic_row(s: EvalSet, config: ValidationConfig) -> ValidationResult:
+    row = ValidationResult(BICUBIC, BICUBIC, s.dataset, s.scale, s.degradation, label=BICUBIC)
+    row.notes.append("baseline: MATLAB imresize bicubic upscaling of the LR images")
+    for img in s.images:
+        psnr, ssim, rgb = _score(bicubic_upscale(img.lr, s.scale), img.hr, s.scale, config.rgb_psnr)
+        row.images.append(ImageResult(img.name, psnr, ssim, (img.lr.shape[1], img.lr.shape[0]), rgb))
+    return row
+
+
+def _bicubic_crop(s: EvalSet, name: str, box: tuple[int, int, int]) -> Crop:
+    img = next(i for i in s.images if i.name == name)
+    y0, x0, n = box
+    crop = Crop(s.dataset, s.degradation, name, box)
+    crop.panels["HR"] = img.hr[y0 : y0 + n, x0 : x0 + n].copy()
+    crop.panels[BICUBIC] = bicubic_upscale(img.lr, s.scale)[y0 : y0 + n, x0 : x0 + n].copy()
+    return crop
+
+
+def _run_task(task: RowTask) -> RowOutput:
+    """Run a row task, in a spawned process when ``config.isolate`` (so RSS is per runtime)."""
+    if not task.config.isolate:
+        return run_row(task)
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    try:
+        with cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+            return pool.submit(run_row, task).result()
+    except Exception as exc:  # BrokenProcessPool: the runtime crashed the process (e.g. a segfault)
+        msg = f"{task.opened.artifact.path}: runtime '{task.runtime}' process failed: {type(exc).__name__}: {exc}"
+        rows = []
+        for s in task.sets:
+            row = _error_row(str(task.opened.artifact.path), task.runtime, s.dataset, s.degradation, s.scale, msg)
+            _describe(row, task.opened, task.config)
+            rows.append(row)
+        return RowOutput(rows, {}, {})
+
+
+def run_row(task: RowTask) -> RowOutput:
+    """Evaluate one artifact in one runtime on every set (runs in the worker process)."""
+    from sropt.validate.inference import upscale_image  # noqa: F401  (keeps the import cost in the worker)
+    from sropt.validate.runners import get_runner
+    from sropt.validate.timing import measure_latency, peak_rss_mb
+
+    cfg, art = task.config, task.opened
+    rows = []
+    for s in task.sets:
+        row = ValidationResult(str(art.artifact.path), task.runtime, s.dataset, s.scale, s.degradation)
+        _describe(row, art, cfg)
+        rows.append(row)
+    out = RowOutput(rows, {}, {})
+    try:
+        runner = get_runner(task.runtime)().load(art.artifact, cfg.threads)
+    except SroptError as exc:
+        for row in rows:
+            row.errors.append(str(exc))
+        return out
+    contract = art.artifact.contract
+    model = _model_fn(runner, art.artifact.scale, cfg)
+    bench, bench_input = None, None
+    try:
+        if cfg.bench_size:
+            rng = np.random.default_rng(0)
+            x = contract.preprocess(rng.integers(0, 256, (cfg.bench_size, cfg.bench_size, 3), dtype=np.uint8))
+            bench = measure_latency(lambda: model(x), repeats=cfg.repeats, warmup=cfg.warmup).to_json()
+            bench_input = f"synthetic {list(x.shape)} NHWC"
+        for row, s in zip(rows, task.sets):
+            srs = []
+            for img in s.images:
+                x = contract.preprocess(img.lr)
+                y = model(x)  # doubles as the warm-up run of this input size
+                lat = measure_latency(lambda: model(x), repeats=cfg.repeats, warmup=max(cfg.warmup - 1, 0))
+                sr = contract.postprocess(y, img.lr)
+                psnr, ssim, rgb = _score(sr, img.hr, s.scale, cfg.rgb_psnr)
+                row.images.append(
+                    ImageResult(img.name, psnr, ssim, (img.lr.shape[1], img.lr.shape[0]), rgb, lat.to_json(), list(img.notes))
+                )
+                srs.append(sr)
+                name, (y0, x0, n) = task.crops.get(s.key, ("", (0, 0, 0)))
+                if img.name == name:
+                    out.crops[s.key] = sr[y0 : y0 + n, x0 : x0 + n].copy()
+            out.sr[s.key] = srs
+            if bench is not None:
+                row.latency_ms, row.latency_input = bench, bench_input
+            else:
+                meds = [i.latency_ms["median"] for i in row.images if i.latency_ms]
+                row.latency_ms = {"median": float(np.median(meds)), "p90": float(np.percentile(meds, 90)), "min": float(min(meds)), "repeats": cfg.repeats}
+                row.latency_input = "dataset images (statistics over per-image medians)"
+    except SroptError as exc:
+        for row in rows:
+            row.errors.append(str(exc))
+    except Exception as exc:  # a runtime failing mid-run must not stop the report
+        for row in rows:
+            row.errors.append(f"{art.artifact.path}: runtime '{task.runtime}' failed: {type(exc).__name__}: {exc}")
+            row.notes.append(traceback.format_exc(limit=3))
+    rss = peak_rss_mb() if cfg.isolate else None
+    for row in rows:
+        row.peak_rss_mb = rss
+        if not cfg.isolate:
+            row.notes.append("peak RSS not measured: the run was not isolated per runtime (isolate=False)")
+        if cfg.tile:
+            row.notes.append(f"tiled inference: tile {cfg.tile} LR px, overlap {cfg.overlap}")
+    return out
+
+
+def _model_fn(runner: Any, scale: int, cfg: ValidationConfig) -> Callable[[np.ndarray], np.ndarray]:
+    from sropt.validate.tiling import predict_tiled
+
+    if not cfg.tile:
+        return runner.predict
+    tile = cfg.tile
+
+    def model(x: np.ndarray) -> np.ndarray:
+        if max(x.shape[1:3]) <= tile:
+            return runner.predict(x)
+        return predict_tiled(runner.predict, x, scale, tile, cfg.overlap)
+
+    return model
+
+
+def _add_parity(rows: list[tuple[ValidationResult, dict[tuple[str, str], list[np.ndarray]]]]) -> None:
+    """Compare each row's SR images with the reference row of the same model and set.
+
+    Rows are the same model when their artifact files share a stem
+    (``FSRCNN_x3.pb`` / ``.onnx`` / ``.tflite``: one model in several formats);
+    the reference is the first successful row of that model (the first
+    artifact's first runtime, ``tf`` by default), so parity figures are
+    cross-runtime agreement, never a comparison of two different models.
+    """
+    reference: dict[tuple[str, str, str], tuple[ValidationResult, list[np.ndarray]]] = {}
+    for row, srs in rows:
+        set_key = (row.dataset, row.degradation)
+        if not row.ok or set_key not in srs:
+            continue
+        key = (Path(row.artifact).stem, *set_key)
+        if key not in reference:
+            reference[key] = (row, srs[set_key])
+            continue
+        ref_row, ref_srs = reference[key]
+        if [a.shape for a in ref_srs] != [b.shape for b in srs[set_key]]:
+            continue
+        diffs = [np.abs(a.astype(np.int16) - b.astype(np.int16)) for a, b in zip(ref_srs, srs[set_key])]
+        total = sum(d.size for d in diffs)
+        row.parity = {
+            "reference": f"{ref_row.artifact} [{ref_row.runtime}]",
+            "within_1_level": round(sum(int((d <= 1).sum()) for d in diffs) / total, 6),
+            "identical": round(sum(int((d == 0).sum()) for d in diffs) / total, 6),
+            "max_abs_diff": int(max(int(d.max()) for d in diffs)),
+        }
+
+
+def finite(x: float | None) -> bool:
+    """True for a finite number (used by report writers)."""
+    return x is not None and math.isfinite(x)

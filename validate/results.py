@@ -1,0 +1,186 @@
+"""Typed results of a validation run and their JSON form (report.json schema).
+
+JSON has no infinity: an infinite PSNR (identical images) is written as
+``null`` with a companion flag ``"psnr_y_inf": true`` (likewise for
+``psnr_rgb``), so strict JSON parsers and CI gates never see ``Infinity``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = "1.0"
+
+
+def json_number(x: float | None, ndigits: int = 4) -> float | None:
+    """A finite float rounded for JSON, or None for None/inf/nan."""
+    if x is None or not math.isfinite(x):
+        return None
+    return round(float(x), ndigits)
+
+
+def mean_or_inf(values: list[float]) -> float | None:
+    """Mean of per-image values (inf if any is inf); None for an empty list."""
+    if not values:
+        return None
+    if any(math.isinf(v) for v in values):
+        return math.inf
+    return float(np.mean(values))
+
+
+@dataclass
+class ImageResult:
+    """Metrics of one image in one result row."""
+
+    name: str
+    psnr_y: float
+    ssim_y: float
+    lr_size: tuple[int, int]  # (width, height) of the LR input
+    psnr_rgb: float | None = None
+    latency_ms: dict[str, float | int] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``images[]`` entry of report.json."""
+        d: dict[str, Any] = {
+            "name": self.name,
+            "psnr_y": json_number(self.psnr_y),
+            "ssim_y": json_number(self.ssim_y, 6),
+            "lr_size": list(self.lr_size),
+        }
+        if math.isinf(self.psnr_y):
+            d["psnr_y_inf"] = True
+        if self.psnr_rgb is not None:
+            d["psnr_rgb"] = json_number(self.psnr_rgb)
+            if math.isinf(self.psnr_rgb):
+                d["psnr_rgb_inf"] = True
+        if self.latency_ms is not None:
+            d["latency_ms"] = self.latency_ms
+        if self.notes:
+            d["notes"] = self.notes
+        return d
+
+
+@dataclass
+class ValidationResult:
+    """One row: one artifact in one runtime on one dataset under one degradation."""
+
+    artifact: str
+    runtime: str
+    dataset: str
+    scale: int
+    degradation: str
+    label: str = ""
+    family: str | None = None
+    contract: str | None = None
+    kind: str | None = None
+    precision: str | None = None
+    size_bytes: int | None = None
+    params: int | None = None
+    macs_per_pixel: int | None = None
+    threads: int | None = None
+    latency_ms: dict[str, float | int] | None = None
+    latency_input: str | None = None
+    peak_rss_mb: float | None = None
+    images: list[ImageResult] = field(default_factory=list)
+    parity: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the row has metrics and no errors."""
+        return not self.errors and bool(self.images)
+
+    @property
+    def psnr_y(self) -> float | None:
+        """Mean Y PSNR over the images (dB)."""
+        return mean_or_inf([i.psnr_y for i in self.images])
+
+    @property
+    def ssim_y(self) -> float | None:
+        """Mean Y SSIM over the images."""
+        return mean_or_inf([i.ssim_y for i in self.images])
+
+    @property
+    def psnr_rgb(self) -> float | None:
+        """Mean RGB PSNR over the images, when computed."""
+        vals = [i.psnr_rgb for i in self.images if i.psnr_rgb is not None]
+        return mean_or_inf(vals) if vals else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``results[]`` entry of report.json."""
+        psnr = self.psnr_y
+        d: dict[str, Any] = {
+            "artifact": self.artifact,
+            "label": self.label or self.artifact,
+            "runtime": self.runtime,
+            "dataset": self.dataset,
+            "scale": self.scale,
+            "degradation": self.degradation,
+            "metric_protocol": f"BT.601 Y, crop_border={self.scale}, uint8-rounded output",
+            "psnr_y": json_number(psnr),
+            "ssim_y": json_number(self.ssim_y, 6),
+            "latency_ms": self.latency_ms,
+            "latency_input": self.latency_input,
+            "size_bytes": self.size_bytes,
+            "params": self.params,
+            "macs_per_pixel": self.macs_per_pixel,
+            "family": self.family,
+            "contract": self.contract,
+            "kind": self.kind,
+            "precision": self.precision,
+            "threads": self.threads,
+            "peak_rss_mb": json_number(self.peak_rss_mb, 1),
+            "parity": self.parity,
+            "images": [i.to_json() for i in self.images],
+            "errors": self.errors,
+            "notes": self.notes,
+        }
+        if psnr is not None and math.isinf(psnr):
+            d["psnr_y_inf"] = True
+        if self.psnr_rgb is not None:
+            d["psnr_rgb"] = json_number(self.psnr_rgb)
+        return d
+
+
+@dataclass
+class Crop:
+    """An HR-space crop of one image, shown side by side in report.html."""
+
+    dataset: str
+    degradation: str
+    image: str
+    box: tuple[int, int, int]  # y0, x0, size in HR pixels
+    panels: dict[str, np.ndarray] = field(default_factory=dict)  # title -> uint8 BGR crop
+
+
+@dataclass
+class ValidationReport:
+    """Everything one `sropt validate` run measured."""
+
+    environment: dict[str, Any]
+    config: dict[str, Any]
+    results: list[ValidationResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    crops: list[Crop] = field(default_factory=list)
+    schema_version: str = SCHEMA_VERSION
+
+    @property
+    def errors(self) -> list[str]:
+        """Every run-level problem and row error, for a one-glance summary."""
+        return list(self.problems) + [f"{r.label} [{r.runtime}]: {e}" for r in self.results for e in r.errors]
+
+    def to_json(self) -> dict[str, Any]:
+        """The report.json document."""
+        return {
+            "schema_version": self.schema_version,
+            "environment": self.environment,
+            "config": self.config,
+            "problems": self.problems,
+            "results": [r.to_json() for r in self.results],
+        }

@@ -1,0 +1,41 @@
+"""Runtime runners, one module per runtime, registered by ``@register_runner``.
+
+Adding a runtime means writing one ``Runner`` subclass in a new module here
+and listing the module in ``_RUNNER_MODULES``. Runners only execute the model:
+every pre/post-processing step goes through ``Artifact.contract``, so one
+model gives the same image in every runtime.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from sropt.core.errors import InputError
+from sropt.validate.runners.base import RUNNERS, Runner, register_runner, to_nhwc
+
+# Imported lazily by get_runner/available_runtimes so that listing runtimes
+# does not import TensorFlow, onnxruntime or LiteRT.
+_RUNNER_MODULES = {
+    "tf": "sropt.validate.runners.tf",
+    "opencv": "sropt.validate.runners.opencv",
+    "ort": "sropt.validate.runners.ort",
+    "tflite": "sropt.validate.runners.tflite",
+}
+DEFAULT_RUNTIMES = ("tf", "opencv", "ort", "tflite")
+
+__all__ = ["RUNNERS", "Runner", "register_runner", "to_nhwc", "get_runner", "runtime_names", "DEFAULT_RUNTIMES"]
+
+
+def runtime_names() -> list[str]:
+    """Names of every known runtime (registered or importable on demand)."""
+    return sorted(set(_RUNNER_MODULES) | set(RUNNERS))
+
+
+def get_runner(name: str) -> type[Runner]:
+    """The runner class registered as ``name``; InputError listing the choices otherwise."""
+    if name not in RUNNERS and name in _RUNNER_MODULES:
+        importlib.import_module(_RUNNER_MODULES[name])
+    try:
+        return RUNNERS[name]
+    except KeyError:
+        raise InputError(f"--runtimes: unknown runtime {name!r}; choose from {', '.join(runtime_names())}.") from None

@@ -1,0 +1,51 @@
+"""OpenCV DNN runner: frozen graphs the way cv2.dnn_superres loads them, and ONNX files.
+
+For a .pb, creating a ``DnnSuperResImpl`` first registers dnn_superres's
+DepthToSpace layer (plain ``readNetFromTensorflow`` fails on it otherwise,
+FACTS.md §3); the TF importer then takes NCHW blobs. For .onnx the net
+keeps the ONNX model's own input layout (NHWC for tf2onnx exports of the
+zoo). Pre/post-processing is the artifact's contract, which reproduces
+``DnnSuperResImpl::upsample`` (checked in tests/validate/test_runners.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sropt.core.artifacts import Artifact, ArtifactKind
+from sropt.validate.runners.base import Runner, register_runner
+
+
+@register_runner("opencv")
+class OpenCVRunner(Runner):
+    """cv2.dnn for .pb (dnn_superres's importer path) and .onnx."""
+
+    kinds = frozenset({ArtifactKind.FROZEN_GRAPH, ArtifactKind.ONNX})
+
+    def _load(self, artifact: Artifact, threads: int | None) -> None:
+        import cv2
+
+        if threads:
+            cv2.setNumThreads(int(threads))
+        if artifact.kind is ArtifactKind.FROZEN_GRAPH:
+            cv2.dnn_superres.DnnSuperResImpl_create()  # registers DepthToSpace
+            self._net = cv2.dnn.readNetFromTensorflow(str(artifact.path))
+            self._nchw_input = True
+        else:
+            self._net = cv2.dnn.readNetFromONNX(str(artifact.path))
+            self._nchw_input = _onnx_input_is_nchw(artifact)
+
+    def _run(self, x_nhwc: np.ndarray) -> np.ndarray:
+        blob = np.ascontiguousarray(x_nhwc.transpose(0, 3, 1, 2)) if self._nchw_input else x_nhwc
+        self._net.setInput(blob)
+        return np.asarray(self._net.forward())
+
+
+def _onnx_input_is_nchw(artifact: Artifact) -> bool:
+    """True when the ONNX graph input is [N,C,H,W] (C fixed, H/W dynamic or larger)."""
+    import onnx
+
+    model = onnx.load(str(artifact.path), load_external_data=False)
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in model.graph.input[0].type.tensor_type.shape.dim]
+    channels = artifact.contract.input_channels
+    return len(dims) == 4 and dims[1] == channels and dims[3] != channels

@@ -1,0 +1,59 @@
+"""LiteRT (TFLite) runner: float or integer I/O, dynamic input size.
+
+Integer input/output tensors are (de)quantized with each tensor's own
+(scale, zero_point), read from the interpreter, so float and full-INT8
+models go through the same contract.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sropt.core.artifacts import Artifact, ArtifactKind
+from sropt.validate.runners.base import Runner, register_runner
+
+
+@register_runner("tflite")
+class TFLiteRunner(Runner):
+    """Runs a .tflite file with ai_edge_litert's Interpreter."""
+
+    kinds = frozenset({ArtifactKind.TFLITE})
+
+    def _load(self, artifact: Artifact, threads: int | None) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._interp = Interpreter(model_path=str(artifact.path), num_threads=int(threads) if threads else None)
+        self._interp.allocate_tensors()
+        self._shape: tuple[int, ...] | None = None
+
+    def _run(self, x_nhwc: np.ndarray) -> np.ndarray:
+        interp = self._interp
+        inp = interp.get_input_details()[0]
+        if self._shape != x_nhwc.shape:
+            # Models converted with [1,None,None,C] resize; XNNPACK re-plans on allocate.
+            interp.resize_tensor_input(inp["index"], list(x_nhwc.shape), strict=False)
+            interp.allocate_tensors()
+            self._shape = x_nhwc.shape
+            inp = interp.get_input_details()[0]
+        interp.set_tensor(inp["index"], quantize(x_nhwc, inp))
+        interp.invoke()
+        out = interp.get_output_details()[0]
+        return dequantize(interp.get_tensor(out["index"]), out)
+
+
+def quantize(x: np.ndarray, detail: dict) -> np.ndarray:
+    """Float -> the tensor's dtype using its (scale, zero_point); floats pass through."""
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind == "f":
+        return x.astype(dtype)
+    scale, zero = detail["quantization"]
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(x / scale + zero), info.min, info.max).astype(dtype)
+
+
+def dequantize(q: np.ndarray, detail: dict) -> np.ndarray:
+    """The tensor's values as float32, using its (scale, zero_point) when integer."""
+    if np.dtype(detail["dtype"]).kind == "f":
+        return q.astype(np.float32)
+    scale, zero = detail["quantization"]
+    return ((q.astype(np.float32) - zero) * scale).astype(np.float32)

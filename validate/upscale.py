@@ -1,0 +1,61 @@
+"""`sropt upscale`: super-resolve image files with any artifact in any runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sropt.core.artifacts import ArtifactKind
+from sropt.core.errors import InputError
+from sropt.validate.imageio import read_image, write_image
+from sropt.validate.inference import DEFAULT_OVERLAP, upscale_image
+from sropt.validate.resolve import open_artifact
+
+# The runtime used when none is given: the lightest one that loads the file type.
+DEFAULT_RUNTIME = {ArtifactKind.FROZEN_GRAPH: "opencv", ArtifactKind.ONNX: "ort", ArtifactKind.TFLITE: "tflite"}
+
+
+def output_paths(images: list[Path], out: Path, scale: int) -> list[Path]:
+    """Where each upscaled image goes: ``out`` itself for one image with an image suffix, else ``out/<stem>_x<s>.png``."""
+    from sropt.validate.imageio import IMAGE_SUFFIXES
+
+    if len(images) == 1 and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
+        return [out]
+    if out.exists() and not out.is_dir():
+        raise InputError(f"-o {out}: with several images, -o must be a folder.")
+    paths = [out / f"{p.stem}_x{scale}.png" for p in images]
+    if len(set(paths)) != len(paths):
+        raise InputError(f"-o {out}: two input images share a file name stem; upscale them in separate runs.")
+    return paths
+
+
+def upscale_files(
+    model: str | Path,
+    images: list[Path],
+    out: Path,
+    *,
+    runtime: str | None = None,
+    tile: int | None = None,
+    overlap: int = DEFAULT_OVERLAP,
+    threads: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Upscale every image with ``model``; write atomically (never over an input); return the written paths."""
+    from sropt.validate.runners import get_runner
+    from sropt.validate.tiling import check_tiling
+
+    if tile is not None:
+        check_tiling(tile, overlap)
+    opened = open_artifact(model)
+    art = opened.artifact
+    runner = get_runner(runtime or DEFAULT_RUNTIME[art.kind])().load(art, threads)
+    images = [Path(p) for p in images]
+    dests = output_paths(images, Path(out), art.scale)
+    written = []
+    for src, dest in zip(images, dests):
+        if progress:
+            progress(f"{src.name} -> {dest}")
+        loaded = read_image(src, max_pixels=None if tile else 64_000_000)
+        sr = upscale_image(runner, loaded.bgr, tile=tile, overlap=overlap)
+        written.append(write_image(dest, sr, inputs=(src, art.path)))
+    return written
