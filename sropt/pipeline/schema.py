@@ -406,3 +406,9 @@ def json_schema() -> dict[str, Any]:
     # x-* top-level keys hold YAML anchors and are ignored (see config.py).
     schema["patternProperties"] = {"^x-": {}}
     return schema
+
+
+if __name__ == "__main__":  # python -m sropt.pipeline.schema > pipelines.schema.json
+    import json
+
+    print(json.dumps(json_schema(), indent=2))

@@ -1,0 +1,181 @@
+"""Gates on hand-made report.json files; `sropt check` exit codes, JUnit XML and summary."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from sropt.cli import main
+from sropt.pipeline.gates import GateStatus, evaluate_gates
+from sropt.pipeline.schema import Gate
+
+
+def _row(stage: str, runtime: str, psnr: float, ssim: float = 0.87, size: int = 1000, latency: float = 10.0, dataset: str = "Set5") -> dict:
+    return {
+        "artifact": f"artifacts/m.{stage}", "stage": stage, "runtime": runtime, "dataset": dataset, "scale": 3,
+        "degradation": "matlab-bicubic", "psnr_y": psnr, "ssim_y": ssim, "size_bytes": size,
+        "latency_ms": {"median": latency, "p90": latency * 1.1, "min": latency * 0.9}, "images": [],
+    }
+
+
+def _report(gates: list[dict] | None = None) -> dict:
+    rows = [
+        {"artifact": "bicubic", "runtime": "bicubic", "dataset": "Set5", "scale": 3, "degradation": "matlab-bicubic",
+         "psnr_y": 30.40, "ssim_y": 0.869, "latency_ms": None, "size_bytes": None, "images": []},
+        _row("source", "opencv", 30.59, 0.8715, size=40_000, latency=10.0),
+        _row("prune", "opencv", 30.31, 0.8680, size=30_000, latency=7.0),
+        _row("quantize.tflite.int8", "tflite", 29.05, 0.8590, size=12_000, latency=12.0),
+        _row("quantize.onnx.int8", "ort", 30.40, 0.8700, size=13_000, latency=6.0),
+    ]
+    rep = {"schema_version": "1.0", "environment": {}, "results": rows}
+    if gates is not None:
+        rep["pipeline"] = {"name": "hand", "gates": gates}
+    return rep
+
+
+def _write(path: Path, data: dict) -> Path:
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_absolute_and_relative_gates_hand_computed():
+    gates = [
+        Gate(metric="psnr_y", min=30.0),
+        Gate(metric="psnr_y", max_drop=0.5, artifacts=["prune", "quantize.*"]),
+        Gate(metric="size_bytes", max=35_000),
+        Gate(metric="latency_ms", max_ratio=1.0, artifacts=["quantize.*"]),
+    ]
+    res = evaluate_gates(gates, _report())
+    got = [(r.gate, r.stage, r.status.value) for r in res]
+    assert got == [
+        ("psnr_y min 30", "source", "pass"),
+        ("psnr_y min 30", "prune", "pass"),
+        ("psnr_y min 30", "quantize.tflite.int8", "fail"),
+        ("psnr_y min 30", "quantize.onnx.int8", "pass"),
+        ("psnr_y max_drop 0.5 vs source", "prune", "pass"),
+        ("psnr_y max_drop 0.5 vs source", "quantize.tflite.int8", "fail"),
+        ("psnr_y max_drop 0.5 vs source", "quantize.onnx.int8", "pass"),
+        ("size_bytes max 35000", "source", "fail"),
+        ("size_bytes max 35000", "prune", "pass"),
+        ("size_bytes max 35000", "quantize.tflite.int8", "pass"),
+        ("size_bytes max 35000", "quantize.onnx.int8", "pass"),
+        ("latency_ms max_ratio 1 vs source", "quantize.tflite.int8", "fail"),
+        ("latency_ms max_ratio 1 vs source", "quantize.onnx.int8", "pass"),
+    ]
+    drop = next(r for r in res if r.kind == "max_drop" and r.stage == "quantize.tflite.int8")
+    # 30.59 - 29.05 = 1.54 dB; the tflite row has no source row in tflite, so OpenCV's is the reference.
+    assert drop.reference == pytest.approx(30.59) and drop.value == pytest.approx(29.05)
+    assert drop.message == "drop +1.540 (value 29.05 dB, source 30.59 dB); allowed 0.5"
+    ratio = next(r for r in res if r.kind == "max_ratio" and r.stage == "quantize.tflite.int8")
+    assert ratio.message == "ratio 1.200 (value 12.00 ms, source 10.00 ms); allowed 1"
+
+
+def test_gate_matching_nothing_or_missing_reference_is_an_error():
+    rep = _report()
+    res = evaluate_gates([Gate(metric="psnr_y", min=1, artifacts=["export.*"])], rep)
+    assert [(r.status, r.message) for r in res] == [(GateStatus.ERROR, "matched no report rows (artifacts ['export.*']); check the patterns")]
+    rep["results"] = [r for r in rep["results"] if r.get("stage") != "source"]
+    res = evaluate_gates([Gate(metric="psnr_y", max_drop=1, artifacts=["prune"])], rep)
+    assert res[0].status is GateStatus.ERROR and res[0].message == "no source-model row for dataset Set5 (runtime opencv or opencv)"
+
+
+def test_baseline_relative_gate():
+    base = _report()
+    cur = _report()
+    for r in cur["results"]:
+        if r.get("stage") == "prune":
+            r["psnr_y"] = 30.11  # 0.20 dB below the baseline's 30.31
+        if r.get("stage") == "quantize.onnx.int8":
+            r["psnr_y"] = 30.45  # better than baseline
+    cur["results"].append(_row("export.onnx", "ort", 30.59))  # new artifact: not in baseline
+    gate = Gate(metric="psnr_y", max_drop=0.1, against="baseline")
+    res = {r.stage: r for r in evaluate_gates([gate], cur, baseline=base)}
+    assert res["prune"].status is GateStatus.FAIL and res["prune"].message == "drop +0.200 (value 30.11 dB, baseline 30.31 dB); allowed 0.1"
+    assert res["quantize.onnx.int8"].status is GateStatus.PASS
+    assert res["export.onnx"].status is GateStatus.SKIP
+    assert res["source"].status is GateStatus.PASS
+    # Without a baseline the gate is skipped, not silently passed.
+    (only,) = evaluate_gates([gate], cur, baseline=None)
+    assert only.status is GateStatus.SKIP
+
+
+def test_check_cli_pass_fail_and_junit(tmp_path, capsys):
+    gates = [{"metric": "psnr_y", "max_drop": 2.0}, {"metric": "ssim_y", "min": 0.85}]
+    rep = _write(tmp_path / "report.json", _report(gates))
+    junit, summary = tmp_path / "gates.xml", tmp_path / "summary.md"
+    assert main(["check", str(rep), "--junit", str(junit), "--summary", str(summary)]) == 0
+    assert "all 7 gate check(s) passed" in capsys.readouterr().err
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite.get("tests") == "7" and suite.get("failures") == "0"
+    assert summary.read_text().startswith("## Quality gates: hand: passed")
+
+    gates[0]["max_drop"] = 1.0
+    _write(rep, _report(gates))
+    assert main(["check", str(rep), "--junit", str(junit), "--summary", str(summary)]) == 1
+    err = capsys.readouterr().err
+    assert "1 of 7 gate check(s) failed" in err
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("7", "1", "0")
+    failed = [tc for tc in suite.findall("testcase") if tc.find("failure") is not None]
+    assert [tc.get("name") for tc in failed] == ["psnr_y max_drop 1 vs source [quantize.tflite.int8 / tflite / Set5]"]
+    assert failed[0].find("failure").get("message") == "drop +1.540 (value 29.05 dB, source 30.59 dB); allowed 1"
+    md = summary.read_text()
+    assert md.startswith("## Quality gates: hand: FAILED")
+    assert "| ❌ | psnr_y max_drop 1 vs source | quantize.tflite.int8 | tflite | Set5 | drop +1.540" in md
+
+
+def test_check_cli_baseline_and_update(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    gates = [{"metric": "psnr_y", "max_drop": 0.05, "against": "baseline"}]
+    old = _write(tmp_path / "old.json", _report(gates))
+    assert main(["baseline", "update", str(old), "--to", "base/baseline.json"]) == 0
+    stored = json.loads((tmp_path / "base/baseline.json").read_text())
+    assert stored["results"] == json.loads(old.read_text())["results"]
+    new = _report(gates)
+    new["results"][2]["psnr_y"] = 30.20  # prune regressed by 0.11 dB
+    cur = _write(tmp_path / "new.json", new)
+    assert main(["check", str(cur), "--baseline", "base/baseline.json"]) == 1
+    assert main(["check", str(old), "--baseline", "base/baseline.json"]) == 0
+    # Accept the new numbers as the baseline: the same check passes.
+    assert main(["baseline", "update", str(cur), "--to", "base/baseline.json"]) == 0
+    assert main(["check", str(cur), "--baseline", "base/baseline.json"]) == 0
+
+
+def test_check_cli_gates_from_pipelines_file(tmp_path):
+    rep = _write(tmp_path / "report.json", _report())
+    pfile = tmp_path / "p.yaml"
+    pfile.write_text(
+        "pipelines:\n  ci:\n    model: FSRCNN_x3\n    validate: {}\n    gates:\n"
+        "      - {metric: psnr_y, min: 29.0}\n"
+    )
+    assert main(["check", str(rep), "--gates", str(pfile), "--pipeline", "ci"]) == 0
+    pfile.write_text(pfile.read_text().replace("min: 29.0", "min: 29.5"))
+    assert main(["check", str(rep), "--gates", str(pfile), "--pipeline", "ci"]) == 1
+
+
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda d: None, "report.json: report not found"),
+        (lambda d: (d / "report.json").write_text("{not json"), "report.json: report is not valid JSON"),
+        (lambda d: (d / "report.json").write_text('{"results": 3}'), "not a sropt validation report"),
+        (lambda d: _write(d / "report.json", _report()), "the report records no gates (it was not written by `sropt run`). Give them with --gates pipelines.yaml --pipeline NAME."),
+    ],
+)
+def test_check_cli_input_errors_exit_2(tmp_path, capsys, setup, message):
+    setup(tmp_path)
+    assert main(["check", str(tmp_path / "report.json")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_check_cli_missing_baseline_file_exits_2(tmp_path, capsys):
+    rep = _write(tmp_path / "report.json", _report([{"metric": "psnr_y", "min": 1}]))
+    assert main(["check", str(rep), "--baseline", str(tmp_path / "nope.json")]) == 2
+    assert "nope.json: baseline report not found" in capsys.readouterr().err
+
+
+def test_check_cli_usage_error_exits_2():
+    assert main(["check"]) == 2
