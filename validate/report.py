@@ -73,7 +73,7 @@ def table_rows(report: ValidationReport) -> list[list[str]]:
                 "-" if r.size_bytes is None else f"{r.size_bytes:,}",
                 "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f}",
                 fmt_parity(r),
-                "; ".join(r.errors) if r.errors else "ok",
+                "error" if r.errors else "ok",
             ]
         )
     return rows
@@ -98,8 +98,8 @@ def render_markdown(report: ValidationReport) -> str:
         "|" + "---|" * len(TABLE_HEADER),
     ]
     lines += ["| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in row) + " |" for row in table_rows(report)]
-    if report.problems:
-        lines += ["", "## Problems", ""] + [f"- {p}" for p in report.problems]
+    if report.errors:
+        lines += ["", "## Problems and errors", ""] + [f"- {p}" for p in report.errors]
     lines += ["", "## Per image", ""]
     for r in report.results:
         if not r.images:

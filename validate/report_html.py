@@ -78,8 +78,8 @@ def render_html(report: ValidationReport) -> str:
         cls = "" if row[-1] == "ok" else " class='err'"
         parts.append(f"<tr{cls}>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
     parts.append("</table>")
-    if report.problems:
-        parts.append("<h2>Problems</h2><ul>" + "".join(f"<li>{esc(p)}</li>" for p in report.problems) + "</ul>")
+    if report.errors:
+        parts.append("<h2>Problems and errors</h2><ul>" + "".join(f"<li>{esc(p)}</li>" for p in report.errors) + "</ul>")
     for crop in report.crops:
         y0, x0, n = crop.box
         parts.append(

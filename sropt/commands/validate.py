@@ -1,0 +1,112 @@
+"""`sropt validate` (quality/latency/size report across runtimes) and `sropt upscale`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `validate` and `upscale` commands to ``app``."""
+    app.command("validate")(validate_command)
+    app.command("upscale")(upscale_command)
+
+
+def _csv(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def validate_command(
+    artifacts: list[str] = typer.Argument(..., help="Artifacts (.pb/.onnx/.tflite paths) or registry names such as FSRCNN_x3."),
+    dataset: list[str] = typer.Option(["Set5"], "--dataset", "-d", help="HR image folder, DIR with HR/ + LR_x<s>/, or Set5/Set14/T91. Repeatable."),
+    runtimes: str = typer.Option(None, "--runtimes", "-r", help="Comma-separated: tf,opencv,ort,tflite. Default: every runtime that loads each artifact."),
+    degradation: str = typer.Option("matlab-bicubic", "--degradation", help="Comma-separated LR degradations: matlab-bicubic, opencv-cubic, opencv-area."),
+    scale: int = typer.Option(None, "--scale", help="Scale to validate at (default: the first artifact's)."),
+    out: Path = typer.Option(Path("sropt-report"), "--out", "-o", help="Folder for report.json, report.md, report.html."),
+    repeats: int = typer.Option(5, "--repeats", help="Timed runs per input after warm-up."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads per runtime (default: all cores)."),
+    tile: int = typer.Option(None, "--tile", help="Run the model on tiles of this many LR pixels."),
+    overlap: int = typer.Option(16, "--overlap", help="Tile overlap in LR pixels."),
+    bench_size: int = typer.Option(128, "--bench-size", help="LR side of the synthetic latency input; 0 = use dataset images."),
+    lr_dir: Path = typer.Option(None, "--lr", help="Folder of LR images paired with the HR dataset (skips degradation)."),
+    rgb: bool = typer.Option(False, "--rgb-psnr", help="Also compute RGB PSNR."),
+    no_isolate: bool = typer.Option(False, "--no-isolate", help="Run all runtimes in this process (faster; no per-runtime RSS)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 4 if any row has an error (for CI)."),
+    as_json: bool = typer.Option(False, "--json", help="Also print report.json to stdout."),
+) -> None:
+    """Measure PSNR/SSIM (Y, crop=scale), latency, size and memory of artifacts in every runtime."""
+    import os
+
+    from rich.console import Console
+
+    from sropt.core.errors import StageError
+    from sropt.validate import ValidationConfig, validate_artifacts, write_report
+    from sropt.validate.report import report_json
+
+    config = ValidationConfig(
+        datasets=list(dataset),
+        scale=scale,
+        degradations=_csv(degradation) or ["matlab-bicubic"],
+        runtimes=_csv(runtimes),
+        repeats=repeats,
+        threads=threads or os.cpu_count() or 1,
+        tile=tile,
+        overlap=overlap,
+        bench_size=bench_size,
+        lr_dir=lr_dir,
+        rgb_psnr=rgb,
+        isolate=not no_isolate,
+    )
+    console = Console(stderr=True)
+    with console.status("validating") as status:
+        report = validate_artifacts(list(artifacts), config, progress=lambda m: status.update(f"validating: {m}"))
+    paths = write_report(report, out)
+    _print_table(report, console)
+    console.print(f"reports: {paths['json']}, {paths['md']}, {paths['html']}")
+    if as_json:
+        typer.echo(report_json(report), nl=False)
+    if strict and report.errors:
+        raise StageError("validation finished with errors (see the report)", problems=report.errors)
+
+
+def _print_table(report, console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from sropt.validate.report import TABLE_HEADER, table_rows
+
+    table = Table(title="PSNR/SSIM on BT.601 Y, crop = scale; latency = model only, median", pad_edge=False)
+    for h in TABLE_HEADER:
+        table.add_column(h, overflow="fold")
+    for row in table_rows(report):
+        style = None if row[-1] == "ok" else "red"
+        table.add_row(*[escape(c) for c in row], style=style)
+    console.print(table)
+    for p in report.errors:
+        console.print(f"[yellow]problem:[/] {escape(p)}")
+
+
+def upscale_command(
+    model: str = typer.Argument(..., help="Artifact (.pb/.onnx/.tflite) or registry name."),
+    images: list[Path] = typer.Argument(..., help="Input images."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file (one image) or folder (<stem>_x<s>.png)."),
+    runtime: str = typer.Option(None, "--runtime", help="tf, opencv, ort or tflite (default: opencv for .pb, ort for .onnx, tflite for .tflite)."),
+    tile: int = typer.Option(None, "--tile", help="Tile size in LR pixels (bounded memory for large images)."),
+    overlap: int = typer.Option(16, "--overlap", help="Tile overlap in LR pixels (linear blending)."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
+) -> None:
+    """Super-resolve images with any artifact; writes atomically and never over an input."""
+    from rich.console import Console
+
+    from sropt.validate.upscale import upscale_files
+
+    console = Console(stderr=True)
+    with console.status("upscaling") as status:
+        written = upscale_files(
+            model, images, out, runtime=runtime, tile=tile, overlap=overlap, threads=threads,
+            progress=lambda m: status.update(f"upscaling {m}"),
+        )
+    for p in written:
+        typer.echo(str(p))
