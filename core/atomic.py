@@ -43,6 +43,10 @@ def atomic_path(dest: Path, *, inputs: tuple[Path, ...] = ()) -> Iterator[Path]:
         raise InputError(f"{dest}: is a directory; give a file path for the output.")
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    # mkstemp creates 0600; give the file the mode a plain open() would (0666 & ~umask).
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

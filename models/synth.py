@@ -6,7 +6,9 @@ at any blocks (B), filters (F) and scale. The graph is written as NodeDefs
 directly rather than traced from TF2 code, because tracing would emit
 ``AddV2``/``BiasAdd`` and TF2 node names, while the release has:
 
-* ``IteratorGetNext``: Placeholder float32 [?,?,?,3] (NHWC, BGR minus the DIV2K mean);
+* ``IteratorGetNext``: Placeholder float32 [1,?,?,3] (NHWC, BGR minus the DIV2K mean; batch
+  pinned to 1 as in the EDSR_Tensorflow export, which the trained
+  EDSR-T91 file shares);
 * head: ``Conv2D(x, resFilter_one) -> Add BiasOne`` (kept as the global skip);
 * block i: ``Conv2D resFilter{2i} -> Add resBias{2i} -> Relu -> Conv2D
   resFilter{2i+1} -> Add resBias{2i+1} -> Mul 0.1 -> Add block input``;
@@ -182,7 +184,7 @@ def build_edsr_graph(
         return rng.normal(0.0, BIAS_STD, n).astype(np.float32)
 
     shape = tensor_shape_pb2.TensorShapeProto(
-        dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=s) for s in (-1, -1, -1, 3)]
+        dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=s) for s in (1, -1, -1, 3)]
     )
     x = g.node(INPUT_NAME, "Placeholder", dtype=_attr(type=types_pb2.DT_FLOAT), shape=_attr(shape=shape))
 

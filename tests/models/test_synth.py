@@ -44,9 +44,8 @@ def _signature(graph_def) -> list[tuple]:
 
     Weight values differ (random vs trained) and are left out; Const dtypes and
     shapes are compared, and so are the values of the non-weight constants
-    (the 0.1 residual scale, the transpose permutation). The Placeholder's
-    shape is compared on rank and channels only: the trained file pins batch 1,
-    the builder leaves the batch dimension open like the brief's [?,?,?,3].
+    (the 0.1 residual scale, the transpose permutation), and the Placeholder
+    shape ([1,-1,-1,3] in both).
     """
     rows = []
     for n in graph_def.node:
@@ -59,8 +58,7 @@ def _signature(graph_def) -> list[tuple]:
                 if n.name.startswith("mul") or n.name.endswith("/perm"):
                     attrs["const"] = _tensor(n).tolist()
             elif key == "shape":
-                dims = [d.size for d in value.shape.dim]
-                attrs[key] = (len(dims), dims[-1])
+                attrs[key] = tuple(d.size for d in value.shape.dim)
             else:
                 attrs[key] = value.SerializeToString(deterministic=True)
         rows.append((n.name, n.op, tuple(n.input), tuple(sorted(attrs.items()))))
