@@ -99,9 +99,13 @@ def run(
     Exit codes: 0 gates passed, 1 a gate failed (everything is still written),
     2 bad config/input (nothing was run), 3 model fetch failed, 4 a stage failed.
     """
+    import os
+
     from sropt.pipeline.config import load_pipelines
     from sropt.pipeline.runner import run_pipeline
 
+    # TensorFlow's C++ INFO/WARNING lines would drown the step progress.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     console = _console()
     path = _pipelines_file(file)
     config = load_pipelines(path)

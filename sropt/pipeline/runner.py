@@ -136,14 +136,18 @@ def _capture_log() -> Iterator[io.StringIO]:
     handler = logging.StreamHandler(buf)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"))
     root = logging.getLogger("sropt")
-    old_level = root.level
+    old_level, old_propagate = root.level, root.propagate
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # TF/absl install a handler on the root logger; without this every INFO
+    # line of the run would also be printed to the terminal.
+    root.propagate = False
     try:
         yield buf
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
+        root.propagate = old_propagate
 
 
 def run_pipeline(
@@ -310,9 +314,22 @@ def _assemble_report(name: str, pipeline: Pipeline, entries: dict[str, CacheEntr
         "artifacts": {step: f"artifacts/{a.path.name}" for step, a in artifacts.items()},
         "steps": [asdict(r) for r in records],
         "summary": stage_summary(report, records, artifacts),
+        "details": _stage_details(entries),
         "gates": [g.model_dump(mode="json", exclude_none=True) for g in pipeline.gates],
     }
     return report
+
+
+def _stage_details(entries: dict[str, CacheEntry]) -> dict[str, Any]:
+    """What each stage measured itself (its --json object), by step."""
+    from sropt.pipeline.stage_calls import DETAILS
+
+    out = {}
+    for step, entry in entries.items():
+        f = entry.path / DETAILS
+        if f.is_file():
+            out[step] = json.loads(f.read_text(encoding="utf-8"))
+    return out
 
 
 #: The runtime each artifact kind is judged in for the summary's PSNR delta.

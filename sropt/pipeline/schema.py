@@ -53,6 +53,13 @@ class PruneScope(str, enum.Enum):
     ALL = "all"
 
 
+class WeightStore(str, enum.Enum):
+    """How the pruned frozen graph stores its weights."""
+
+    FLOAT32 = "float32"
+    QUINT8 = "quint8"
+
+
 class TFLiteMode(str, enum.Enum):
     """TFLite numeric forms (``sropt quantize --to tflite --mode``)."""
 
@@ -121,7 +128,7 @@ class PruneStage(StrictModel):
     finetune_steps: int = Field(0, ge=0, description="Distillation steps against the unpruned model after surgery (0 = none).")
     calib: str = Field("T91", description="Calibration image folder (name under SROPT_DATASETS_DIR, or a path). Never the evaluation set.")
     calib_count: int = Field(32, ge=1, description="Number of calibration crops.")
-    restore_quint8: bool = Field(False, description="Re-store weights in the input's quint8 quantize_weights form.")
+    store: WeightStore = Field(WeightStore.FLOAT32, description="Weight storage of the pruned graph: float32, or quint8 (the released EDSR's quantize_weights form, comparable in size).")
 
 
 class TFLiteTarget(StrictModel):
@@ -135,8 +142,8 @@ class TFLiteTarget(StrictModel):
 
     @model_validator(mode="after")
     def _io_needs_integer_mode(self) -> "TFLiteTarget":
-        if self.io is not TFLiteIO.FLOAT and self.mode not in (TFLiteMode.INT8, TFLiteMode.INT16X8):
-            raise ValueError(f"io '{self.io.value}' needs an integer mode (int8 or int16x8), not '{self.mode.value}'")
+        if self.io is not TFLiteIO.FLOAT and self.mode is not TFLiteMode.INT8:
+            raise ValueError(f"io '{self.io.value}' needs mode int8, not '{self.mode.value}'; use io: float")
         if self.max_psnr_drop is not None and self.mode is not TFLiteMode.INT8:
             raise ValueError(f"max_psnr_drop applies to mode int8 only, not '{self.mode.value}'")
         return self

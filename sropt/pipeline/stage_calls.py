@@ -17,6 +17,9 @@ from sropt.core.errors import StageError
 from sropt.pipeline.config import resolve_dataset
 from sropt.pipeline.steps import StepContext, artifact_file_name
 
+#: File in a step's cache folder holding what the stage measured (its --json object).
+DETAILS = "details.json"
+
 
 def _require(module: str, attr: str) -> Any:
     """``module.attr``, or a StageError saying the stage is not in this build."""
@@ -34,14 +37,28 @@ def _out(ctx: StepContext, suffix: str) -> Path:
     return ctx.out_dir / artifact_file_name(ctx.stem, ctx.step.name, suffix)
 
 
+def _details(ctx: StepContext, result: Any) -> None:
+    """Keep what the stage measured (costs, calibration PSNR, float layers) next to its artifact."""
+    import json
+
+    (ctx.out_dir / DETAILS).write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+
+
 def prune(ctx: StepContext) -> Artifact:
     """Run sropt.prune.prune_model on the source graph."""
-    prune_model = _require("sropt.prune", "prune_model")
-    config_cls = _require("sropt.prune", "PruneConfig")
+    from sropt.prune.config import PruneConfig
+    from sropt.prune.stage import prune_model
+
     cfg = ctx.config
-    options = cfg.model_dump(mode="json")
-    options["calib"] = str(resolve_dataset(cfg.calib))
-    return prune_model(ctx.only_input(), config_cls(**options), _out(ctx, ".pb"))
+    config = PruneConfig(
+        ratio=cfg.ratio, scope=cfg.scope.value, round_to=cfg.round_to or 1,
+        bias_compensation=cfg.bias_compensation, calib_dir=resolve_dataset(cfg.calib), calib_count=cfg.calib_count,
+        sensitivity=cfg.sensitivity, max_psnr_drop=cfg.max_psnr_drop, finetune_steps=cfg.finetune_steps,
+        store=cfg.store.value,
+    )
+    result = prune_model(ctx.only_input().path, config, _out(ctx, ".pb"), progress=lambda msg: ctx.log.info("prune: %s", msg))
+    _details(ctx, result)
+    return result.artifact
 
 
 def export_onnx(ctx: StepContext) -> Artifact:
@@ -52,21 +69,33 @@ def export_onnx(ctx: StepContext) -> Artifact:
     return export_onnx(ctx.only_input().path, _out(ctx, ".onnx"), opset=cfg.opset, layout=cfg.layout.value)
 
 
-def quantize_tflite(ctx: StepContext) -> Artifact:
-    """Convert the (pruned) graph to TFLite in the configured mode."""
-    convert = _require("sropt.quantize", "quantize_tflite")
-    cfg = ctx.config
-    return convert(
-        ctx.only_input(), _out(ctx, ".tflite"), mode=cfg.mode.value, io=cfg.io.value,
-        calib=resolve_dataset(cfg.calib), calib_count=cfg.calib_count, max_psnr_drop=cfg.max_psnr_drop,
+def _quantize_config(cfg: Any, target: str) -> Any:
+    from sropt.quantize.config import CalibrationConfig, QuantizeConfig
+
+    options: dict[str, Any] = dict(
+        target=target, mode=cfg.mode.value,
+        calibration=CalibrationConfig(folder=resolve_dataset(cfg.calib), count=cfg.calib_count),
     )
+    if target == "tflite":
+        options.update(io=cfg.io.value, max_psnr_drop=cfg.max_psnr_drop)
+    return QuantizeConfig(**options)
+
+
+def quantize_tflite(ctx: StepContext) -> Artifact:
+    """Convert the (pruned) graph to TFLite in the configured mode (sropt.quantize)."""
+    from sropt.quantize.tflite_quantize import quantize_tflite as convert
+
+    result = convert(ctx.only_input().path, _out(ctx, ".tflite"), _quantize_config(ctx.config, "tflite"))
+    _details(ctx, result)
+    return result.artifact
 
 
 def quantize_onnx(ctx: StepContext) -> Artifact:
-    """Quantize the exported ONNX model for ONNX Runtime."""
-    quantize = _require("sropt.quantize", "quantize_onnx")
-    cfg = ctx.config
-    return quantize(ctx.only_input(), _out(ctx, ".onnx"), mode=cfg.mode.value, calib=resolve_dataset(cfg.calib), calib_count=cfg.calib_count)
+    """Quantize the exported ONNX model for ONNX Runtime (sropt.quantize)."""
+    convert = _require("sropt.quantize", "quantize_onnx")
+    result = convert(ctx.only_input().path, _out(ctx, ".onnx"), _quantize_config(ctx.config, "onnx"))
+    _details(ctx, result)
+    return result.artifact
 
 
 def validate(ctx: StepContext) -> Path:
