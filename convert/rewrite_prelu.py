@@ -115,7 +115,12 @@ def rewrite_prelu(graph_def: "GraphDef") -> tuple["GraphDef", int]:
             out.node.add().CopyFrom(node)
             continue
         base = node.name
-        neg = out.node.add(name=f"{base}/prelu_neg", op="Neg", input=[match.x])
+        # -x as Mul(x, -1), not Neg: the TFLite INT8 converter leaves NEG in
+        # float (Dequantize/Quantize around it), while MUL has an int8 kernel.
+        minus_one = out.node.add(name=f"{base}/prelu_minus_one", op="Const")
+        minus_one.attr["dtype"].type = float_t
+        minus_one.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(np.float32(-1.0)))
+        neg = out.node.add(name=f"{base}/prelu_neg", op="Mul", input=[match.x, minus_one.name])
         neg.attr["T"].type = float_t
         relu_neg = out.node.add(name=f"{base}/prelu_relu_neg", op="Relu", input=[neg.name])
         relu_neg.attr["T"].type = float_t

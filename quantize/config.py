@@ -1,0 +1,145 @@
+"""Typed quantization configs: enums validated on construction.
+
+The CLI turns flags into a ``QuantizeConfig`` and calls the library; the
+pipeline runner builds the same object from pipelines.yaml. Every invalid
+combination is rejected here, once, with an InputError naming the field
+and listing the supported values.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sropt.core.errors import InputError
+
+DEFAULT_CALIB_DATASET = "T91"  # never the evaluation sets (Set5/Set14)
+EVALUATION_SETS = ("Set5", "Set14")
+
+
+class Target(str, enum.Enum):
+    """The file format a quantized model is written in."""
+
+    TFLITE = "tflite"
+    ONNX = "onnx"
+
+
+class Mode(str, enum.Enum):
+    """Numeric form of the quantized model."""
+
+    FLOAT32 = "float32"
+    FP16 = "fp16"
+    DYNAMIC = "dynamic"  # int8 weights, float activations (dynamic range)
+    INT8 = "int8"  # int8 weights and activations, calibrated
+    INT16X8 = "int16x8"  # int8 weights, int16 activations, calibrated
+
+
+class IOType(str, enum.Enum):
+    """dtype of the model's input and output tensors."""
+
+    FLOAT = "float"
+    INT8 = "int8"
+    UINT8 = "uint8"
+
+
+SUPPORTED_MODES: dict[Target, tuple[Mode, ...]] = {
+    Target.TFLITE: (Mode.FLOAT32, Mode.FP16, Mode.DYNAMIC, Mode.INT8, Mode.INT16X8),
+    Target.ONNX: (Mode.INT8, Mode.FP16),
+}
+CALIBRATED_MODES = (Mode.INT8, Mode.INT16X8)
+
+
+def _enum(kind: type[enum.Enum], value: object, option: str) -> enum.Enum:
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind(str(value).lower())
+    except ValueError:
+        raise InputError(
+            f"{option} {value!r}: unknown; choose one of {', '.join(m.value for m in kind)}."
+        ) from None
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """Where calibration crops come from and how many.
+
+    ``folder`` None means ``datasets_dir()/T91``. One random crop of
+    ``crop`` x ``crop`` pixels is taken per image (seeded), so ``count``
+    can be at most the number of images at least that large.
+    """
+
+    folder: Path | None = None
+    count: int = 32
+    crop: int = 48
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.folder is not None:
+            object.__setattr__(self, "folder", Path(self.folder))
+        if int(self.count) < 1:
+            raise InputError(f"--calib-count {self.count}: give at least 1 calibration crop (32-64 is typical).")
+        if int(self.crop) < 8:
+            raise InputError(f"calibration crop size {self.crop}: use at least 8 pixels (48 is the default).")
+
+    def resolved_folder(self) -> Path:
+        """The calibration folder, defaulting to T91 in the shared datasets."""
+        from sropt.core.locations import datasets_dir
+
+        return self.folder if self.folder is not None else datasets_dir() / DEFAULT_CALIB_DATASET
+
+
+@dataclass(frozen=True)
+class QuantizeConfig:
+    """Everything ``quantize_tflite`` / ``quantize_onnx`` need besides the model and output path."""
+
+    target: Target
+    mode: Mode
+    io: IOType = IOType.FLOAT
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    max_psnr_drop: float | None = None  # dB, measured on calibration images (TFLite int8 only)
+    fixed_shape: tuple[int, int] | None = None  # TFLite only; default dynamic H/W
+    budget_images: int = 8  # images of the calibration folder used to measure the PSNR drop
+    rewrite_prelu: bool = True  # FSRCNN PReLU -> relu(x) - a*relu(-x) before integer quantization
+
+    def __post_init__(self) -> None:
+        target = _enum(Target, self.target, "--to")
+        mode = _enum(Mode, self.mode, "--mode")
+        io = _enum(IOType, self.io, "--io")
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "mode", mode)
+        object.__setattr__(self, "io", io)
+        supported = SUPPORTED_MODES[target]
+        if mode not in supported:
+            raise InputError(
+                f"--mode {mode.value} is not supported for --to {target.value}; "
+                f"choose one of {', '.join(m.value for m in supported)}."
+            )
+        if io is not IOType.FLOAT and not (target is Target.TFLITE and mode is Mode.INT8):
+            raise InputError(
+                f"--io {io.value}: integer input/output needs --to tflite --mode int8 "
+                f"(got --to {target.value} --mode {mode.value}); use --io float."
+            )
+        if self.max_psnr_drop is not None:
+            if not (target is Target.TFLITE and mode is Mode.INT8):
+                raise InputError(
+                    "--max-psnr-drop applies to --to tflite --mode int8 only "
+                    f"(got --to {target.value} --mode {mode.value})."
+                )
+            if float(self.max_psnr_drop) < 0:
+                raise InputError(f"--max-psnr-drop {self.max_psnr_drop}: give a drop in dB >= 0, e.g. 0.1.")
+        if self.fixed_shape is not None and self.max_psnr_drop is not None:
+            raise InputError(
+                "--fixed-shape with --max-psnr-drop is not supported: the budget measures on whole images. "
+                "Drop --fixed-shape (the model then accepts any H/W)."
+            )
+        if self.fixed_shape is not None and target is not Target.TFLITE:
+            raise InputError("--fixed-shape applies to --to tflite only; ONNX exports keep H and W dynamic.")
+        if int(self.budget_images) < 1:
+            raise InputError(f"budget_images {self.budget_images}: use at least 1 image to measure the PSNR drop.")
+
+    @property
+    def calibrated(self) -> bool:
+        """True when the mode needs calibration data."""
+        return self.mode in CALIBRATED_MODES

@@ -1,0 +1,174 @@
+"""Frozen SR graph -> quantized TFLite (fp16, dynamic range, full INT8, 16x8).
+
+One converter recipe per mode, registered in ``CONFIGURERS``. Facts they rest
+on (FACTS.md §3, §5):
+
+* full INT8 uses int8 builtins only, calibrated on real crops through the
+  family's contract; ``--io int8|uint8`` makes the model's I/O integer too;
+* 16x8 has no int16 DEPTH_TO_SPACE kernel, so TFLITE_BUILTINS is the
+  fallback op set (DepthToSpace runs in float between Quantize/Dequantize);
+* FSRCNN's PReLU is rewritten to ``relu(x) - a*relu(-x)`` before integer
+  quantization (``sropt.convert.rewrite_prelu``), which cuts its INT8 loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sropt.convert.tflite_export import (
+    PreparedGraph,
+    check_fixed_shape,
+    make_converter,
+    prepare_graph,
+    run_converter,
+    write_tflite,
+)
+from sropt.core.errors import InputError
+from sropt.quantize.config import IOType, Mode, QuantizeConfig, Target
+from sropt.quantize.result import QuantizeResult
+
+if TYPE_CHECKING:
+    from sropt.convert.frozen import FrozenGraph
+    from sropt.quantize.calibration import CalibrationSet
+
+Configurer = Callable[[Any, "CalibrationSet | None", IOType], None]
+CONFIGURERS: dict[Mode, Configurer] = {}
+
+
+def register_mode(mode: Mode) -> Callable[[Configurer], Configurer]:
+    """Decorator: ``fn(converter, calibration, io)`` sets up ``converter`` for ``mode``."""
+
+    def wrap(fn: Configurer) -> Configurer:
+        CONFIGURERS[mode] = fn
+        return fn
+
+    return wrap
+
+
+def representative_dataset(calib: "CalibrationSet") -> Callable[[], Iterator[list]]:
+    """The converter's representative_dataset: one crop per step, as the model input."""
+
+    def gen() -> Iterator[list]:
+        for x in calib.inputs:
+            yield [x]
+
+    return gen
+
+
+@register_mode(Mode.FLOAT32)
+def _float32(converter: Any, calib: "CalibrationSet | None", io: IOType) -> None:
+    """No optimization: the plain float32 conversion."""
+
+
+@register_mode(Mode.FP16)
+def _fp16(converter: Any, calib: "CalibrationSet | None", io: IOType) -> None:
+    import tensorflow as tf
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+
+
+@register_mode(Mode.DYNAMIC)
+def _dynamic(converter: Any, calib: "CalibrationSet | None", io: IOType) -> None:
+    import tensorflow as tf
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+
+@register_mode(Mode.INT8)
+def _int8(converter: Any, calib: "CalibrationSet | None", io: IOType) -> None:
+    import tensorflow as tf
+
+    assert calib is not None
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_dataset(calib)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if io is not IOType.FLOAT:
+        dtype = tf.int8 if io is IOType.INT8 else tf.uint8
+        converter.inference_input_type = dtype
+        converter.inference_output_type = dtype
+
+
+@register_mode(Mode.INT16X8)
+def _int16x8(converter: Any, calib: "CalibrationSet | None", io: IOType) -> None:
+    import tensorflow as tf
+
+    assert calib is not None
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_dataset(calib)
+    # TFLITE_BUILTINS: float fallback for DEPTH_TO_SPACE, which has no int16 kernel.
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+        tf.lite.OpsSet.TFLITE_BUILTINS,
+    ]
+
+
+def prepare_for_mode(model: "FrozenGraph | str | Path", config: QuantizeConfig) -> PreparedGraph:
+    """Fold weights; for integer modes also apply the PReLU rewrite (recorded in the steps)."""
+    from sropt.convert.rewrite_prelu import REWRITE_NAME, rewrite_prelu
+
+    prepared = prepare_graph(model)
+    if config.calibrated and config.rewrite_prelu:
+        graph_def, count = rewrite_prelu(prepared.graph_def)
+        if count:
+            prepared.graph_def = graph_def
+            prepared.steps.append({"stage": "rewrite", "rewrite": REWRITE_NAME, "count": count})
+    return prepared
+
+
+def convert_mode(
+    prepared: PreparedGraph, mode: Mode, calib: "CalibrationSet | None", io: IOType,
+    fixed_shape: tuple[int, int] | None = None,
+) -> bytes:
+    """Convert ``prepared`` with the recipe of ``mode``; StageError listing unsupported ops on failure."""
+    converter = make_converter(prepared, fixed_shape)
+    CONFIGURERS[mode](converter, calib, io)
+    return run_converter(converter, prepared.source.artifact.path)
+
+
+def quantize_tflite(model: "FrozenGraph | str | Path", out: Path | str, config: QuantizeConfig) -> QuantizeResult:
+    """Write ``model`` as a .tflite in ``config.mode``; proved to run in LiteRT before it is named ``out``."""
+    from sropt.quantize.calibration import load_calibration_inputs
+
+    if config.target is not Target.TFLITE:
+        raise InputError(f"quantize_tflite needs a config with target tflite, got {config.target.value}.")
+    check_fixed_shape(config.fixed_shape)
+    prepared = prepare_for_mode(model, config)
+    source = prepared.source.artifact
+    calib = load_calibration_inputs(config.calibration, source.contract) if config.calibrated else None
+
+    step: dict[str, Any] = {"stage": "quantize", "format": "tflite", "mode": config.mode.value, "io": config.io.value,
+                            "input_shape": [1, *(config.fixed_shape or ("H", "W")), prepared.channels]}
+    if config.fixed_shape:
+        step["fixed_shape"] = list(config.fixed_shape)
+    if calib is not None:
+        step["calibration"] = calib.describe()
+    if config.mode is Mode.INT16X8:
+        step["fallback_ops"] = "TFLITE_BUILTINS (float DEPTH_TO_SPACE: no int16 kernel)"
+
+    result_extra: dict[str, Any] = {}
+    precision = config.mode.value
+    if config.max_psnr_drop is not None:
+        from sropt.quantize.budget import fit_budget
+
+        assert calib is not None
+        outcome = fit_budget(prepared, calib, config)
+        data = outcome.data
+        precision = outcome.precision
+        step["budget"] = outcome.to_json()
+        result_extra = {
+            "float_psnr": outcome.float_psnr, "psnr": outcome.psnr,
+            "float_layers": outcome.float_layers, "attempts": outcome.attempts,
+        }
+    else:
+        data = convert_mode(prepared, config.mode, calib, config.io, config.fixed_shape)
+    artifact = write_tflite(data, out, prepared, precision, step)
+    return QuantizeResult(
+        artifact=artifact,
+        mode=precision,
+        io=config.io.value,
+        calibration=calib.describe() if calib else None,
+        **result_extra,
+    )
