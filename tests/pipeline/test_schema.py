@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sropt.cli import main
 from sropt.core.errors import ConfigError
@@ -236,3 +237,17 @@ def test_committed_json_schema_matches_models():
 def test_python_built_pipeline_runs_cross_checks():
     with pytest.raises(ValueError, match=r"gates\.0\.metric: gate on metric 'psnr_y' but this pipeline has no validate stage"):
         Pipeline.model_validate({"model": "FSRCNN_x3", "gates": [{"metric": "psnr_y", "min": 30}]})
+
+
+def test_null_in_pipeline_removes_inherited_stage():
+    cfg = parse_pipelines("defaults:\n  validate: {datasets: [Set5]}\npipelines:\n  a: {model: FSRCNN_x3, validate: null}\n")
+    assert cfg.file.pipelines["a"].validate_ is None
+
+
+def test_ci_example_workflow_runs_the_gate():
+    wf = yaml.safe_load((PROJECT_ROOT / "docs/ci-example.yml").read_text())
+    steps = wf["jobs"]["quality-gate"]["steps"]
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert "sropt run pipelines.yaml --pipeline fsrcnn_x3_ci" in runs
+    assert "sropt check runs/ci/report.json" in runs and "--baseline" in runs and "--junit" in runs
+    assert "pull_request" in wf[True]  # PyYAML reads the bare key `on` as True
