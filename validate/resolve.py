@@ -87,7 +87,12 @@ def _open_exported(path: Path, kind: ArtifactKind) -> OpenedArtifact:
         for step in side.provenance:
             macs = step.get("macs_per_pixel", macs) if isinstance(step, dict) else macs
         return OpenedArtifact(side, params=params, macs_per_pixel=macs)
-    channels = _input_channels(path, kind)
+    try:
+        channels = _input_channels(path, kind)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable .{kind.value} model ({type(exc).__name__}: {exc}); re-export it.") from exc
     if channels not in (1, 3):
         raise InputError(f"{path}: input has {channels} channels; sropt validates 1-channel (Y) or 3-channel (BGR) SR models.")
     family = Family.EDSR if channels == 3 else Family.FSRCNN
@@ -142,5 +147,9 @@ def _count_params(path: Path, kind: ArtifactKind) -> int | None:
     import onnx
     from onnx import numpy_helper
 
-    model = onnx.load(str(path))
-    return int(sum(numpy_helper.to_array(t).size for t in model.graph.initializer))
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # protobuf DecodeError and friends
+        raise InputError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc}); re-export it.") from exc
+    # Float initializers only: tf2onnx also stores int64 shape/perm constants as initializers.
+    return int(sum(a.size for a in map(numpy_helper.to_array, model.graph.initializer) if a.dtype.kind == "f"))

@@ -29,6 +29,14 @@ def output_paths(images: list[Path], out: Path, scale: int) -> list[Path]:
     return paths
 
 
+def check_not_inputs(dests: list[Path], images: list[Path]) -> None:
+    """InputError naming the image if any output path is one of the input images."""
+    sources = {p.resolve(): p for p in images}
+    for dest in dests:
+        if dest.resolve() in sources:
+            raise InputError(f"-o {dest}: would overwrite the input image {sources[dest.resolve()]}; choose another output path.")
+
+
 def upscale_files(
     model: str | Path,
     images: list[Path],
@@ -46,11 +54,15 @@ def upscale_files(
 
     if tile is not None:
         check_tiling(tile, overlap)
+    images = [Path(p) for p in images]
+    missing = [f"{p}: no such image file" for p in images if not p.is_file()]
+    if missing:
+        raise InputError("cannot upscale", problems=missing)
     opened = open_artifact(model)
     art = opened.artifact
-    runner = get_runner(runtime or DEFAULT_RUNTIME[art.kind])().load(art, threads)
-    images = [Path(p) for p in images]
     dests = output_paths(images, Path(out), art.scale)
+    check_not_inputs(dests, images)
+    runner = get_runner(runtime or DEFAULT_RUNTIME[art.kind])().load(art, threads)
     written = []
     for src, dest in zip(images, dests):
         if progress:
