@@ -1,0 +1,159 @@
+"""Calibration crops and the measurements pruning makes on them.
+
+Calibration data is T91 by default (``datasets_dir()/T91``), never the
+evaluation sets (Set5/Set14), so that choices made here are confirmed on data
+they never saw. LR images are made with the protocol's degradation (MATLAB
+bicubic, FACTS.md §4) from whole HR images, then cropped: LR crop
+``[y:y+c, x:x+c]`` pairs with HR ``[s*y:s*(y+c), s*x:s*(x+c)]``. Crop positions
+come from a seeded generator, so two runs measure the same pixels.
+
+Image I/O, the degradation and PSNR come from ``sropt.validate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sropt.core.contracts import Contract
+from sropt.core.errors import InputError
+from sropt.core.locations import datasets_dir
+
+if TYPE_CHECKING:
+    from tensorflow.core.framework.graph_pb2 import GraphDef
+
+    from sropt.convert.analysis import GraphInfo
+
+
+@dataclass(frozen=True)
+class CalibrationSet:
+    """Paired LR/HR uint8 BGR crops of one size, plus where they came from."""
+
+    lr: list[np.ndarray]
+    hr: list[np.ndarray]
+    source: str
+    crop: int  # LR crop side
+
+
+def default_calib_dir() -> Path:
+    """T91 under the configured datasets folder."""
+    return datasets_dir() / "T91"
+
+
+def load_lr_images(folder: Path, scale: int) -> list[np.ndarray]:
+    """Whole LR images (MATLAB bicubic) of every image in ``folder``; InputError if none."""
+    return [lr for lr, _ in _load_pairs(folder, scale)]
+
+
+def _load_pairs(folder: Path, scale: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sropt.validate.dataset import list_images
+    from sropt.validate.degradation import matlab_bicubic, mod_crop
+    from sropt.validate.imageio import read_image
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(
+            f"--calib {folder}: not a folder. Give a folder of HR training images (default: T91 under "
+            "SROPT_DATASETS_DIR); never the evaluation set."
+        )
+    files = list_images(folder)
+    if not files:
+        raise InputError(f"--calib {folder}: holds no images; give a folder of PNG/JPEG HR images.")
+    pairs = []
+    for f in files:
+        hr = mod_crop(read_image(f).bgr, scale)
+        pairs.append((matlab_bicubic(hr, scale), hr))
+    return pairs
+
+
+def load_calibration(folder: Path | None, scale: int, count: int, crop: int, seed: int = 0) -> CalibrationSet:
+    """``count`` seeded LR/HR crop pairs (LR side ``crop``, smaller if the images are)."""
+    folder = Path(folder) if folder else default_calib_dir()
+    pairs = _load_pairs(folder, scale)
+    largest = max(min(lr.shape[:2]) for lr, _ in pairs)
+    crop = min(crop, largest)
+    eligible = [p for p in pairs if min(p[0].shape[:2]) >= crop]
+    rng = np.random.default_rng(seed)
+    lrs, hrs = [], []
+    for _ in range(count):
+        lr, hr = eligible[rng.integers(len(eligible))]
+        y = int(rng.integers(lr.shape[0] - crop + 1))
+        x = int(rng.integers(lr.shape[1] - crop + 1))
+        lrs.append(np.ascontiguousarray(lr[y:y + crop, x:x + crop]))
+        hrs.append(np.ascontiguousarray(hr[scale * y:scale * (y + crop), scale * x:scale * (x + crop)]))
+    return CalibrationSet(lrs, hrs, str(folder), crop)
+
+
+def model_inputs(contract: Contract, images: list[np.ndarray]) -> np.ndarray:
+    """A float32 NHWC batch of preprocessed images (all the same size)."""
+    return np.concatenate([contract.preprocess(img) for img in images], axis=0)
+
+
+def batchable(graph_def: "GraphDef") -> "GraphDef":
+    """A copy whose Placeholders accept any batch size (zoo graphs often pin it to 1).
+
+    Only for sropt's own measurement sessions; written graphs keep their input as it was.
+    """
+    import tensorflow as tf
+
+    out = tf.compat.v1.GraphDef()
+    out.CopyFrom(graph_def)
+    for node in out.node:
+        if node.op == "Placeholder" and "shape" in node.attr and node.attr["shape"].shape.dim:
+            node.attr["shape"].shape.dim[0].size = -1
+    return out
+
+
+def predict_batches(graph_def: "GraphDef", info: "GraphInfo", x: np.ndarray, batch: int = 8) -> np.ndarray:
+    """The main output (NHWC) for a batch, run in chunks to bound memory."""
+    from sropt.convert.graph import make_session, run_session
+
+    out = []
+    nchw = next(n for n in graph_def.node if n.name == info.main_output).op == "Transpose"
+    with make_session(batchable(graph_def)) as sess:
+        for i in range(0, len(x), batch):
+            (y,) = run_session(sess, {info.inputs[0]: x[i:i + batch]}, [info.main_output])
+            out.append(y.transpose(0, 2, 3, 1) if nchw else y)
+    return np.concatenate(out, axis=0)
+
+
+def mean_psnr(graph_def: "GraphDef", info: "GraphInfo", contract: Contract, calib: CalibrationSet) -> float:
+    """Mean Y-channel PSNR (crop_border = scale) of the model over the calibration crops."""
+    from sropt.validate.metrics import calculate_psnr
+
+    out = predict_batches(graph_def, info, model_inputs(contract, calib.lr))
+    scores = []
+    for i, (lr, hr) in enumerate(zip(calib.lr, calib.hr)):
+        sr = contract.postprocess(out[i:i + 1], lr)
+        scores.append(calculate_psnr(sr, hr, info.scale))
+    return float(np.mean(scores))
+
+
+def tensor_means(graph_def: "GraphDef", input_name: str, x: np.ndarray, tensors: list[str], batch: int = 8) -> dict[str, np.ndarray]:
+    """Per-channel mean of each named tensor (last axis) over batch, height and width."""
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(batchable(graph_def), name="")
+        # Reduce inside TF so only C floats per tensor leave the session, not
+        # full activations (EDSR B=32/F=256 has 65 such tensors).
+        means = [tf.reduce_mean(graph.get_tensor_by_name(_tensor(t)), axis=[0, 1, 2]) for t in tensors]
+    totals = [None] * len(tensors)
+    count = 0
+    config = tf.compat.v1.ConfigProto(device_count={"GPU": 0})
+    with tf.compat.v1.Session(graph=graph, config=config) as sess:
+        for i in range(0, len(x), batch):
+            chunk = x[i:i + batch]
+            # Chunks hold equal-size crops, so weighting by batch size is exact.
+            values = [np.asarray(v, np.float64) * len(chunk) for v in sess.run(means, {_tensor(input_name): chunk})]
+            totals = [v if t is None else t + v for t, v in zip(totals, values)]
+            count += len(chunk)
+    return {t: v / count for t, v in zip(tensors, totals)}
+
+
+def _tensor(ref: str) -> str:
+    return ref if ":" in ref else f"{ref}:0"

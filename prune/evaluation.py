@@ -1,0 +1,62 @@
+"""Evaluation-set PSNR of a graph, by the protocol of FACTS.md §4.
+
+Used to confirm a choice made on calibration data (budgeted search,
+fine-tuning) on images it never saw. Dataset resolution, the MATLAB-bicubic
+degradation and PSNR (Y channel, crop_border = scale) are sropt.validate's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sropt.core.contracts import Contract
+
+if TYPE_CHECKING:
+    from tensorflow.core.framework.graph_pb2 import GraphDef
+
+    from sropt.convert.analysis import GraphInfo
+
+PROTOCOL = "Y channel (BT.601), crop_border=scale, LR by MATLAB bicubic (matlab-bicubic), uint8-rounded output"
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """LR/HR uint8 BGR pairs of one dataset at one scale."""
+
+    name: str
+    lr: list[np.ndarray]
+    hr: list[np.ndarray]
+
+
+def load_eval_set(ref: str, scale: int) -> EvalSet:
+    """Read ``ref`` (Set5, Set14 or a folder) and degrade it; InputError if unusable."""
+    from sropt.validate.dataset import load_dataset
+    from sropt.validate.degradation import matlab_bicubic, mod_crop
+    from sropt.validate.imageio import read_image
+
+    ds = load_dataset(ref, scale=scale)
+    lrs, hrs = [], []
+    for item in ds.items:
+        hr = mod_crop(read_image(item.hr_path).bgr, scale)
+        lr = read_image(item.lr_path).bgr if item.lr_path else matlab_bicubic(hr, scale)
+        lrs.append(lr)
+        hrs.append(hr)
+    return EvalSet(ds.name, lrs, hrs)
+
+
+def evaluate_psnr(graph_def: "GraphDef", info: "GraphInfo", contract: Contract, data: EvalSet) -> float:
+    """Mean PSNR of the graph over ``data`` (images of any size, one at a time)."""
+    from sropt.convert.graph import make_session, run_session
+    from sropt.validate.metrics import calculate_psnr
+
+    nchw = next(n for n in graph_def.node if n.name == info.main_output).op == "Transpose"
+    scores = []
+    with make_session(graph_def) as sess:
+        for lr, hr in zip(data.lr, data.hr):
+            (y,) = run_session(sess, {info.inputs[0]: contract.preprocess(lr)}, [info.main_output])
+            sr = contract.postprocess(y.transpose(0, 2, 3, 1) if nchw else y, lr)
+            scores.append(calculate_psnr(sr, hr, info.scale))
+    return float(np.mean(scores))

@@ -1,0 +1,358 @@
+"""The prune stage: ``prune_model(model, config, out) -> PruneResult``.
+
+Order of work, and why:
+
+1. Load; fold quint8 Dequantize weights to exact float32 (the surgery slices
+   float Consts; FACTS.md §3).
+2. Build channel groups from the graph structure (``sropt.convert.groups``)
+   and pick those in scope. Groups the surgery cannot handle are left
+   unpruned with a note, or refused when asked for (``strict`` or an explicit
+   per-group ratio).
+3. Calibration (T91 crops) only when something needs it: bias compensation
+   (mean activations, measured once on the unpruned model), sensitivity,
+   the budgeted search and fine-tuning.
+4. Choose ratios (uniform, explicit per group, or the budgeted search),
+   keep the most important channels (L1/fan-in), slice, compensate biases.
+5. Optionally distil from the unpruned model, then re-store as quint8.
+6. Verify the serialized graph by running it once in TF; only then write it
+   atomically, with its sidecar (provenance), and report before/after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sropt.convert import FrozenGraph, analyze_graph, fold_dequantize, load_frozen_graph
+from sropt.convert.graph_index import GraphIndex
+from sropt.convert.groups import ChannelGroup, build_channel_groups
+from sropt.core.artifacts import Artifact, ArtifactKind
+from sropt.core.atomic import ensure_not_input
+from sropt.core.errors import InputError, StageError
+from sropt.prune.config import SENSITIVITY_RATIOS, PruneConfig, Scope, WeightStore
+from sropt.prune.importance import channel_importance, kept_count, select_kept
+from sropt.prune.sensitivity import BudgetChoice, SensitivityRow, choose_ratios, scan_sensitivity
+from sropt.prune.surgery import GroupPlan, prune_graph
+
+if TYPE_CHECKING:
+    from tensorflow.core.framework.graph_pb2 import GraphDef
+
+SCHEMA_VERSION = 1
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """Size and cost of a graph."""
+
+    params: int
+    macs_per_pixel: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class GroupOutcome:
+    """What happened to one channel group."""
+
+    name: str
+    channels: int
+    kept: int
+    ratio: float
+    status: str  # "pruned", "kept (out of scope)", "fixed", "unsupported"
+    residual: bool
+    note: str = ""
+
+
+@dataclass
+class PruneResult:
+    """The written artifact and everything measured on the way."""
+
+    artifact: Artifact
+    before: ModelCost
+    after: ModelCost
+    groups: list[GroupOutcome]
+    notes: list[str] = field(default_factory=list)
+    calibration: dict[str, Any] = field(default_factory=dict)  # source, crops, psnr_original/pruned/finetuned
+    evaluation: dict[str, Any] = field(default_factory=dict)  # dataset, protocol, psnr_original/pruned/finetuned
+    sensitivity: list[SensitivityRow] = field(default_factory=list)
+    budget: BudgetChoice | None = None
+    finetune: dict[str, Any] = field(default_factory=dict)
+    plot: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `sropt prune --json` object (schema_version 1)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "output": str(self.artifact.path),
+            "artifact": self.artifact.to_json(),
+            "before": vars(self.before),
+            "after": vars(self.after),
+            "groups": [vars(g) for g in self.groups],
+            "notes": self.notes,
+            "calibration": self.calibration,
+            "evaluation": self.evaluation,
+            "sensitivity": [r.to_json() for r in self.sensitivity],
+            "budget": self.budget.to_json() if self.budget else None,
+            "finetune": self.finetune,
+            "plot": str(self.plot) if self.plot else None,
+        }
+
+
+def _in_scope(group: ChannelGroup, scope: Scope) -> bool:
+    if scope is Scope.ALL:
+        return True
+    return group.residual == (scope is Scope.TRUNK)
+
+
+def _select_groups(groups: list[ChannelGroup], config: PruneConfig, source: str) -> tuple[list[ChannelGroup], list[str]]:
+    """The groups to prune, plus notes about in-scope groups that cannot be pruned."""
+    names = {g.name for g in groups}
+    unknown = [n for n in config.group_ratios if n not in names]
+    if unknown:
+        raise InputError(
+            f"{source}: no channel group named {', '.join(map(repr, unknown))}; "
+            f"the graph's groups are: {', '.join(g.name for g in groups)} (see `sropt inspect`)."
+        )
+    selected, notes, refused = [], [], []
+    for g in groups:
+        asked = g.name in config.group_ratios
+        if not (asked or _in_scope(g, config.scope)) or (g.fixed and not asked):
+            continue
+        if g.unsupported:
+            msg = (f"group {g.name}: left unpruned, the surgery does not understand "
+                   f"{'; '.join(g.unsupported)}")
+            (refused if (config.strict or asked) else notes).append(msg)
+        elif g.fixed:
+            refused.append(f"group {g.name}: its channels are fixed ({'; '.join(g.fixed)})")
+        elif g.prunable:
+            selected.append(g)
+    if refused:
+        raise InputError(f"{source}: cannot prune the requested group(s)", problems=refused)
+    if not selected:
+        prunable = [g.name for g in groups if g.prunable]
+        hint = (f"prunable groups outside scope '{config.scope.value}': {', '.join(prunable)}; try --scope all"
+                if prunable else "the model has no prunable channel group (every group is fixed or unsupported)")
+        raise InputError(f"{source}: no prunable channel group in scope '{config.scope.value}'; {hint}.",
+                         problems=notes)
+    return selected, notes
+
+
+class _Pruner:
+    """Turns per-group ratios into a pruned float32 graph for one model."""
+
+    def __init__(self, graph: "GraphDef", groups: list[ChannelGroup], config: PruneConfig) -> None:
+        self.graph = graph
+        self.index = GraphIndex(graph)
+        self.groups = {g.name: g for g in groups}
+        self.config = config
+        self.importance = {g.name: channel_importance(self.index, g) for g in groups}
+        self.means: dict[str, np.ndarray] | None = None
+        self.notes: list[str] = []
+
+    def plans(self, ratios: dict[str, float]) -> list[GroupPlan]:
+        """One plan per group with a ratio (kept channels chosen by importance)."""
+        plans = []
+        for name, ratio in ratios.items():
+            g = self.groups[name]
+            kept = kept_count(g.channels, ratio, self.config.round_to)
+            plans.append(GroupPlan(g, select_kept(self.importance[name], kept, name, ratio)))
+        return plans
+
+    def build(self, ratios: dict[str, float], compensate: bool) -> tuple["GraphDef", list[GroupPlan]]:
+        """The pruned float32 graph for ``ratios``."""
+        from sropt.prune.compensation import compensation_deltas
+
+        plans = self.plans(ratios)
+        deltas, new_biases = {}, {}
+        if compensate and self.means is not None:
+            deltas, new_biases = compensation_deltas(self.index, plans, self.means)
+            for conv in new_biases:
+                note = f"{conv} had no bias: a compensation bias was inserted as {conv}/compensated (Add)"
+                if note not in self.notes:
+                    self.notes.append(note)
+        return prune_graph(self.graph, plans, deltas, new_biases), plans
+
+
+def _verify_runs(data: bytes, info, source: str) -> None:
+    """Parse serialized graph bytes and run them once in TF; StageError otherwise."""
+    from tensorflow.core.framework.graph_pb2 import GraphDef
+
+    from sropt.convert.graph import check_graph_integrity, run_graph
+
+    g = GraphDef()
+    g.ParseFromString(data)
+    problems = check_graph_integrity(g)
+    if problems:
+        raise StageError(f"{source}: the pruned graph is malformed; nothing was written", problems=problems)
+    x = np.random.default_rng(0).uniform(0, 1, (1, 12, 16, info.input_channels)).astype(np.float32)
+    try:
+        outs = run_graph(g, {info.inputs[0]: x}, info.outputs)
+    except StageError as exc:
+        raise StageError(f"{source}: the pruned graph does not run in TensorFlow; nothing was written: {exc}") from exc
+    for name, y in zip(info.outputs, outs):
+        if not np.all(np.isfinite(y)):
+            raise StageError(f"{source}: the pruned graph's output {name} is not finite; nothing was written")
+
+
+def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path | str,
+                progress: Progress | None = None) -> PruneResult:
+    """Prune ``model`` as ``config`` says, write ``out`` (+ sidecar) and return what happened."""
+    say = progress or (lambda _msg: None)
+    loaded = model if isinstance(model, FrozenGraph) else load_frozen_graph(model)
+    src = loaded.artifact.path
+    out = Path(out)
+    if out.suffix.lower() != ".pb":
+        raise InputError(f"{out}: the pruned model is a frozen graph; name the output *.pb.")
+    ensure_not_input(out, src)
+    info, contract = loaded.info, loaded.artifact.contract
+    source = str(src)
+
+    graph = fold_dequantize(loaded.graph_def)
+    groups = build_channel_groups(graph)
+    selected, notes = _select_groups(groups, config, source)
+    pruner = _Pruner(graph, selected, config)
+    uniform = {g.name: config.group_ratios.get(g.name, config.ratio) for g in selected}
+    search = config.max_psnr_drop is not None
+    wants_calib = config.sensitivity or search or config.finetune_steps > 0 or (
+        config.bias_compensation and any(r > 0 for r in uniform.values()))
+
+    result_cal: dict[str, Any] = {}
+    calib = None
+    if wants_calib:
+        from sropt.prune.calibration import load_calibration, mean_psnr, model_inputs, tensor_means
+        from sropt.prune.compensation import consumer_inputs
+
+        say("loading calibration crops")
+        calib = load_calibration(config.calib_dir, info.scale, config.calib_count, config.calib_size, config.seed)
+        result_cal = {"source": calib.source, "crops": len(calib.lr), "lr_crop": calib.crop,
+                      "protocol": "Y channel (BT.601), crop_border=scale, LR by MATLAB bicubic"}
+        if config.bias_compensation:
+            say("measuring mean activations for bias compensation")
+            all_plans = [GroupPlan(g, np.arange(g.channels)) for g in selected]
+            tensors = sorted(set(consumer_inputs(pruner.index, all_plans).values()))
+            pruner.means = tensor_means(graph, info.inputs[0], model_inputs(contract, calib.lr), tensors)
+
+        def calib_psnr(g: "GraphDef") -> float:
+            return mean_psnr(g, info, contract, calib)
+
+        base_psnr = calib_psnr(graph)
+        result_cal["psnr_original"] = base_psnr
+
+    rows: list[SensitivityRow] = []
+    if config.sensitivity or search:
+        base_macs = info.macs_per_pixel
+
+        def measure_one(name: str, ratio: float) -> tuple[float, int, int, int]:
+            g, plans = pruner.build({name: ratio}, config.bias_compensation)
+            return calib_psnr(g), len(plans[0].keep), plans[0].group.channels, base_macs - analyze_graph(g).macs_per_pixel
+
+        rows = scan_sensitivity([g.name for g in selected], SENSITIVITY_RATIOS, base_psnr, measure_one,
+                                on_row=lambda r: say(f"sensitivity {r.group} @ {r.ratio:.1f}: {r.delta:+.3f} dB"))
+
+    budget = None
+    ratios = uniform
+    if search:
+        say("choosing per-group ratios within the PSNR budget")
+        budget = choose_ratios(rows, config.max_psnr_drop,
+                               lambda rs: base_psnr - calib_psnr(pruner.build(rs, config.bias_compensation)[0]))
+        ratios = budget.ratios
+        if not ratios:
+            notes.append(f"no group can be pruned within a {config.max_psnr_drop} dB calibration drop; "
+                         "the output equals the input")
+
+    say("pruning")
+    pruned, plans = pruner.build(ratios, config.bias_compensation)
+    if calib is not None:
+        result_cal["psnr_pruned"] = calib_psnr(pruned)
+
+    evaluation: dict[str, Any] = {}
+    eval_set = None
+    if (search or config.finetune_steps > 0) and config.eval_dataset:
+        from sropt.prune.evaluation import PROTOCOL, evaluate_psnr, load_eval_set
+
+        say(f"evaluating on {config.eval_dataset}")
+        eval_set = load_eval_set(config.eval_dataset, info.scale)
+        evaluation = {"dataset": eval_set.name, "images": len(eval_set.lr), "protocol": PROTOCOL,
+                      "psnr_original": evaluate_psnr(graph, info, contract, eval_set),
+                      "psnr_pruned": evaluate_psnr(pruned, info, contract, eval_set)}
+
+    finetune: dict[str, Any] = {}
+    if config.finetune_steps > 0:
+        from sropt.prune.calibration import default_calib_dir, load_lr_images
+        from sropt.prune.distill import distill
+
+        lr_images = load_lr_images(config.calib_dir or default_calib_dir(), info.scale)
+        say(f"fine-tuning {config.finetune_steps} steps")
+        pruned, stats = distill(
+            pruned, graph, info.inputs[0], info.main_output, contract, lr_images,
+            steps=config.finetune_steps, batch=config.finetune_batch, crop=config.finetune_crop,
+            learning_rate=config.finetune_lr, seed=config.seed,
+            on_step=lambda s, loss: say(f"step {s}/{config.finetune_steps} L1 {loss:.4f}") if s % 50 == 0 else None,
+        )
+        finetune = {"steps": stats.steps, "batch": config.finetune_batch, "crop": config.finetune_crop,
+                    "learning_rate": config.finetune_lr, "schedule": "cosine decay to 0",
+                    "loss": "L1 vs unpruned model output", "first_loss": stats.first_loss,
+                    "last_loss": stats.last_loss, "seconds": round(stats.seconds, 1)}
+        result_cal["psnr_finetuned"] = calib_psnr(pruned)
+        if eval_set is not None:
+            evaluation["psnr_finetuned"] = evaluate_psnr(pruned, info, contract, eval_set)
+
+    stored = pruned
+    if config.store is WeightStore.QUINT8:
+        from sropt.prune.storage import store_quint8
+
+        stored = store_quint8(pruned)
+    data = stored.SerializeToString()
+    after_info = analyze_graph(stored, str(out))
+    say("verifying the pruned graph in TensorFlow")
+    _verify_runs(data, after_info, str(out))
+
+    from sropt.core.atomic import write_bytes_atomic
+
+    write_bytes_atomic(out, data, inputs=(src,))
+    kept = {p.group.name: int(len(p.keep)) for p in plans}
+    step = {"stage": "prune", "from": str(src), **config.to_json(),
+            "ratios": {k: float(v) for k, v in ratios.items()}, "kept_channels": kept,
+            "importance": "L1 of filter / fan-in, mean over producers"}
+    artifact = loaded.artifact.derive(out, ArtifactKind.FROZEN_GRAPH, step,
+                                      precision="quint8-weights" if config.store is WeightStore.QUINT8 else "float32")
+    artifact.write_sidecar()
+
+    plot = None
+    if rows:
+        from sropt.prune.plot import write_sensitivity_plot
+
+        plot = write_sensitivity_plot(rows, out.with_name(out.stem + ".sensitivity.png"),
+                                      f"{src.name}: calibration sensitivity ({calib.source.split('/')[-1]})",
+                                      inputs=(src,))
+
+    outcomes = []
+    for g in groups:
+        if g.name in kept:
+            outcomes.append(GroupOutcome(g.name, g.channels, kept[g.name], float(ratios[g.name]), "pruned", g.residual))
+        elif g.name in pruner.groups:
+            outcomes.append(GroupOutcome(g.name, g.channels, g.channels, 0.0, "kept (budget)", g.residual))
+        else:
+            status = ("fixed" if g.fixed else "unsupported" if g.unsupported else
+                      "no producer" if not g.producers else "kept (out of scope)")
+            note = "; ".join(g.fixed or g.unsupported)
+            outcomes.append(GroupOutcome(g.name, g.channels, g.channels, 0.0, status, g.residual, note))
+
+    return PruneResult(
+        artifact=artifact,
+        before=ModelCost(info.params, info.macs_per_pixel, src.stat().st_size),
+        after=ModelCost(after_info.params, after_info.macs_per_pixel, out.stat().st_size),
+        groups=outcomes,
+        notes=notes + pruner.notes,
+        calibration=result_cal,
+        evaluation=evaluation,
+        sensitivity=rows,
+        budget=budget,
+        finetune=finetune,
+        plot=plot,
+    )
+
