@@ -105,10 +105,21 @@ def quantize_onnx(onnx_artifact: Artifact | str | Path, out: Path | str, config:
     """Quantize a float ONNX export to ORT INT8 (QDQ) or fp16; proved in ORT and OpenCV before naming ``out``."""
     if config.target is not Target.ONNX:
         raise InputError(f"quantize_onnx needs a config with target onnx, got {config.target.value}.")
-    source = load_onnx_artifact(onnx_artifact)
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise InputError(f"{out}: name the ONNX output *.onnx.")
+    if not isinstance(onnx_artifact, Artifact) and Path(onnx_artifact).suffix.lower() != ".onnx":
+        # A .pb or registry name: export the float ONNX first (default opset and
+        # layout), into a temporary folder; the export step stays in provenance.
+        from sropt.convert.onnx_export import export_onnx
+
+        with tempfile.TemporaryDirectory(prefix="sropt-export-") as tmp:
+            exported = export_onnx(onnx_artifact, Path(tmp) / f"{Path(str(onnx_artifact)).stem}.onnx")
+            return _quantize(exported, out, config)
+    return _quantize(load_onnx_artifact(onnx_artifact), out, config)
+
+
+def _quantize(source: Artifact, out: Path, config: QuantizeConfig) -> QuantizeResult:
     channels = source.contract.input_channels
     if config.mode is Mode.FP16:
         return _quantize_fp16(source, out, channels)
