@@ -1,0 +1,48 @@
+"""FSRCNN PReLU rewrite: exact in float, every PReLU found, nothing else touched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.shared
+
+
+@pytest.mark.parametrize("name,count", [("FSRCNN_x3", 7), ("FSRCNN-small_x3", 4), ("ESPCN_x3", 0)])
+def test_rewrite_is_exact(name: str, count: int, shared_models: Path) -> None:
+    from sropt.convert import read_graph_def, run_graph
+    from sropt.convert.rewrite_prelu import rewrite_prelu
+
+    gd = read_graph_def(shared_models / f"{name}.pb")
+    new, n = rewrite_prelu(gd)
+    assert n == count  # FSRCNN: 1 feature + 4 (small: 3) mapping + 1 shrink + 1 expand PReLUs
+    ops = {node.op for node in new.node}
+    if count:
+        assert "Abs" not in ops and "Sub" in ops
+    # Negative and positive inputs: both PReLU branches are exercised.
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 9, 14, 1)).astype(np.float32)
+    a = run_graph(gd, {"IteratorGetNext": x}, ["NCHW_output"])[0]
+    b = run_graph(new, {"IteratorGetNext": x}, ["NCHW_output"])[0]
+    # alpha*(x-|x|)*0.5 == -alpha*relu(-x) exactly in float32 (a halving and a negation).
+    np.testing.assert_array_equal(a, b)
+
+
+def test_hand_built_prelu() -> None:
+    """relu(x) + a*(x-|x|)*0.5 on known values: slopes a on the negative side only."""
+    import tensorflow as tf
+
+    from sropt.convert import run_graph
+    from sropt.convert.rewrite_prelu import rewrite_prelu
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [1, 1, 1, 2], name="x")
+        alpha = tf.constant([0.25, 2.0], name="alpha")
+        half = tf.constant(0.5, name="half")
+        tf.raw_ops.Add(x=tf.nn.relu(x), y=tf.math.multiply(tf.math.multiply(alpha, x - tf.abs(x)), half), name="out")
+    new, n = rewrite_prelu(g.as_graph_def())
+    assert n == 1
+    got = run_graph(new, {"x": np.array([[[[-4.0, 3.0]]]], np.float32)}, ["out"])[0]
+    np.testing.assert_array_equal(got, [[[[-1.0, 3.0]]]])
