@@ -39,6 +39,7 @@ def quality_latency_plot(report: ValidationReport, dataset: str, degradation: st
     if not points:
         return None
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -51,8 +52,13 @@ def quality_latency_plot(report: ValidationReport, dataset: str, degradation: st
     if bicubic is not None and math.isfinite(bicubic):
         ax.axhline(bicubic, color="grey", linestyle="--", linewidth=1, label=f"bicubic {bicubic:.2f} dB")
         ax.legend(fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xlabel("median latency, ms (log)")
+    latencies = [ms for ms, _, _ in points]
+    log_x = min(latencies) > 0 and max(latencies) / min(latencies) > 20
+    if log_x:  # only when the spread needs it: a log axis over a narrow range prints unreadable ticks
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.margins(x=0.3, y=0.15)  # room for the point labels
+    ax.set_xlabel("median latency, ms" + (" (log)" if log_x else ""))
     ax.set_ylabel("PSNR-Y, dB")
     ax.set_title(f"{dataset}, {degradation}: quality vs latency")
     ax.grid(True, alpha=0.3)
