@@ -50,6 +50,10 @@ class _RichObserver:
         self.status = self.console.status(f"{self.prefix} {name} …")
         self.status.start()
 
+    def step_progress(self, name: str, message: str) -> None:
+        if self.status is not None:
+            self.status.update(f"{self.prefix} {name} … {message}")
+
     def step_finished(self, record) -> None:
         if self.status is not None:
             self.status.stop()

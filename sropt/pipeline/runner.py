@@ -79,6 +79,9 @@ class RunObserver(Protocol):
     def step_finished(self, record: StepRecord) -> None:
         """A step finished (ran, cached or rebuilt)."""
 
+    def step_progress(self, name: str, message: str) -> None:
+        """A running stage reported progress."""
+
 
 @dataclass
 class RunResult:
@@ -194,7 +197,8 @@ def run_pipeline(
         for index, step in enumerate(plan):
             if observer:
                 observer.step_started(step.name, index, len(plan))
-            record, entry = _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force)
+            say = (lambda msg, _n=step.name: observer.step_progress(_n, msg)) if observer else None
+            record, entry = _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force, say)
             entries[step.name] = entry
             artifact_file = entry.outputs.get("artifact")
             if artifact_file:
@@ -216,7 +220,7 @@ def run_pipeline(
     return RunResult(name, out_dir, records, report, gate_results)
 
 
-def _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force) -> tuple[StepRecord, CacheEntry]:
+def _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force, say=None) -> tuple[StepRecord, CacheEntry]:
     kind = step.kind
     if step.name == "source":
         key_config: dict[str, Any] = {"model_sha256": model_sha, "stem": stem}
@@ -246,6 +250,7 @@ def _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, 
             pipeline=pipeline,
             stem=stem,
             source_path=source_path if step.name == "source" else None,
+            progress=say,
         )
         adapter = steps_mod.ADAPTERS[kind]
         t_stage = time.perf_counter()

@@ -8,7 +8,6 @@ inside the step's cache folder, and returns the written Artifact.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,6 @@ from sropt.pipeline.steps import StepContext, artifact_file_name
 
 #: File in a step's cache folder holding what the stage measured (its --json object).
 DETAILS = "details.json"
-
-
-def _require(module: str, attr: str) -> Any:
-    """``module.attr``, or a StageError saying the stage is not in this build."""
-    try:
-        mod = importlib.import_module(module)
-        return getattr(mod, attr)
-    except (ImportError, AttributeError):
-        raise StageError(
-            f"{module}.{attr} is not available in this sropt build, so this step cannot run. "
-            "Remove the stage from the pipeline or update sropt."
-        ) from None
 
 
 def _out(ctx: StepContext, suffix: str) -> Path:
@@ -56,7 +43,7 @@ def prune(ctx: StepContext) -> Artifact:
         sensitivity=cfg.sensitivity, max_psnr_drop=cfg.max_psnr_drop, finetune_steps=cfg.finetune_steps,
         store=cfg.store.value,
     )
-    result = prune_model(ctx.only_input().path, config, _out(ctx, ".pb"), progress=lambda msg: ctx.log.info("prune: %s", msg))
+    result = prune_model(ctx.only_input().path, config, _out(ctx, ".pb"), progress=ctx.say)
     _details(ctx, result)
     return result.artifact
 
@@ -92,7 +79,8 @@ def quantize_tflite(ctx: StepContext) -> Artifact:
 
 def quantize_onnx(ctx: StepContext) -> Artifact:
     """Quantize the exported ONNX model for ONNX Runtime (sropt.quantize)."""
-    convert = _require("sropt.quantize", "quantize_onnx")
+    from sropt.quantize.onnx_quantize import quantize_onnx as convert
+
     result = convert(ctx.only_input().path, _out(ctx, ".onnx"), _quantize_config(ctx.config, "onnx"))
     _details(ctx, result)
     return result.artifact
@@ -125,7 +113,7 @@ def validate(ctx: StepContext) -> Path:
         )
         if cfg.threads:
             options["threads"] = cfg.threads
-        report = validate_artifacts(paths, ValidationConfig(**options), progress=lambda msg: ctx.log.info("validate: %s", msg))
+        report = validate_artifacts(paths, ValidationConfig(**options), progress=ctx.say)
         merged = report if merged is None else _merge_reports(merged, report)
     if merged is None:
         raise StageError("no artifact can run in the configured validate.runtimes; add a runtime that loads them")

@@ -45,6 +45,13 @@ class StepContext:
     stem: str  # base file name of the source model, e.g. "FSRCNN_x3"
     source_path: Path | None = None  # only for the source step
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("sropt.pipeline"))
+    progress: Callable[[str], None] | None = None
+
+    def say(self, message: str) -> None:
+        """Report stage progress: to run.log and to the progress display."""
+        self.log.info("%s: %s", self.step.name, message)
+        if self.progress is not None:
+            self.progress(message)
 
     @property
     def config(self) -> Any:
