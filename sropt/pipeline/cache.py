@@ -148,7 +148,17 @@ class StageCache:
             dest = self.entry_path(key)
             if dest.exists():
                 self.discard(key)
-            os.replace(tmp, dest)
+            try:
+                os.replace(tmp, dest)
+            except OSError:
+                # Another run finished the same entry first; keep theirs if it verifies.
+                try:
+                    ok = self.lookup(key) is not None
+                except CorruptEntry:
+                    ok = False
+                if not ok:
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
             builder.path = dest
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

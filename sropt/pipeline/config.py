@@ -252,10 +252,14 @@ def preflight(pipeline: Pipeline, name: str, *, base_dir: Path, out_dir: Path, m
     if model_override is not None:
         if not Path(model_override).is_file():
             problems.append(f"--model {model_override}: file not found. Give an existing frozen graph (.pb).")
+        elif Path(model_override).suffix.lower() != ".pb":
+            problems.append(f"--model {model_override}: a pipeline starts from a frozen TensorFlow graph (.pb), not a {Path(model_override).suffix} file.")
     elif is_model_path(pipeline.model):
         mp = (base_dir / pipeline.model).expanduser()
         if not mp.is_file():
             problems.append(f"{where}, field 'model': model file {mp} not found. Fix the path or use --model PATH.")
+        elif mp.suffix.lower() != ".pb":
+            problems.append(f"{where}, field 'model': {mp} is a {mp.suffix} file; a pipeline starts from a frozen TensorFlow graph (.pb).")
     if out_dir.exists() and not out_dir.is_dir():
         problems.append(f"{where}: output folder {out_dir} is a file. Remove it or choose another folder (--out DIR).")
     if pipeline.baseline:

@@ -347,6 +347,13 @@ def cross_check_pipeline(p: Pipeline) -> list[tuple[tuple[Any, ...], str]]:
             (("quantize", "onnx"), "ONNX Runtime quantization needs an ONNX model; add export: {onnx: {}}")
         )
     steps = [s for s in p.step_names() if s != "validate"]
+    # Patterns may also name artifact files (<model>.<step>.<ext>, see steps.artifact_file_name).
+    stem = p.model.rsplit("/", 1)[-1].removesuffix(".pb")
+    suffix = {"source": ".pb", "prune": ".pb", "export.onnx": ".onnx"}
+    files = [
+        f"{stem}.pb" if s == "source" else f"{stem}.{s}{suffix.get(s, '.tflite' if '.tflite.' in s else '.onnx')}"
+        for s in steps
+    ]
     produced = p.produced_metrics()
     for i, gate in enumerate(p.gates):
         if gate.metric not in produced:
@@ -360,7 +367,7 @@ def cross_check_pipeline(p: Pipeline) -> list[tuple[tuple[Any, ...], str]]:
         if gate.relative and gate.against is Reference.BASELINE and not p.baseline:
             problems.append((("gates", i, "against"), "compares against a baseline but the pipeline sets no baseline: path"))
         for j, pattern in enumerate(gate.artifacts):
-            if not any(fnmatch.fnmatchcase(s, pattern) for s in steps):
+            if not any(fnmatch.fnmatchcase(s, pattern) for s in steps + files):
                 problems.append(
                     (("gates", i, "artifacts", j), f"pattern '{pattern}' matches no artifact of this pipeline ({', '.join(steps)})")
                 )

@@ -179,3 +179,22 @@ def test_check_cli_missing_baseline_file_exits_2(tmp_path, capsys):
 
 def test_check_cli_usage_error_exits_2():
     assert main(["check"]) == 2
+
+
+def test_check_plain_validate_report_with_source_option(tmp_path):
+    """A `sropt validate` report has no stage fields: globs match file names, --source names the reference."""
+    rep = _report()
+    for r in rep["results"]:
+        r.pop("stage", None)
+    rep["results"][1]["artifact"] = "/models/FSRCNN_x3.pb"
+    rep["results"][3]["artifact"] = "/out/FSRCNN_x3_int8.tflite"
+    path = _write(tmp_path / "report.json", rep)
+    pfile = tmp_path / "p.yaml"
+    pfile.write_text(
+        "pipelines:\n  ci:\n    model: FSRCNN_x3\n    quantize: {tflite: [{mode: int8}]}\n    validate: {}\n    gates:\n"
+        "      - {metric: psnr_y, max_drop: 1.6, artifacts: [quantize.tflite.int8, '*.tflite']}\n"
+    )
+    args = ["check", str(path), "--gates", str(pfile), "--pipeline", "ci", "--source", "FSRCNN_x3.pb", "--json"]
+    assert main(args) == 0
+    pfile.write_text(pfile.read_text().replace("1.6", "1.5"))
+    assert main(args) == 1  # 30.59 - 29.05 = 1.54 dB
