@@ -80,15 +80,21 @@ def prepare_set(dataset: Dataset, degradation: str, scale: int, *, tiled: bool =
 
 
 def pick_crop_box(hr: np.ndarray, size: int) -> tuple[int, int, int]:
-    """The ``size`` x ``size`` window (on a coarse grid) with the most Y detail: where SR differs most."""
+    """The ``size`` x ``size`` window (on a coarse grid) with the most fine texture: where SR methods differ most.
+
+    Texture is the mean absolute Laplacian of Y; plain variance would pick a
+    single strong edge (e.g. a bright background boundary) over detail.
+    """
+    import cv2
+
     h, w = hr.shape[:2]
     size = min(size, h, w)
-    y = bgr_to_y(hr)
+    detail = np.abs(cv2.Laplacian(bgr_to_y(hr), cv2.CV_64F))
     step = max(8, size // 4)
     best, box = -1.0, (0, 0, size)
     for y0 in range(0, h - size + 1, step):
         for x0 in range(0, w - size + 1, step):
-            v = float(np.var(y[y0 : y0 + size, x0 : x0 + size]))
+            v = float(detail[y0 : y0 + size, x0 : x0 + size].mean())
             if v > best:
                 best, box = v, (y0, x0, size)
     return box

@@ -44,20 +44,21 @@ def quality_latency_plot(report: ValidationReport, dataset: str, degradation: st
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    for ms, psnr, label in points:
-        ax.scatter([ms], [psnr], s=36)
-        ax.annotate(label, (ms, psnr), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    fig, ax = plt.subplots(figsize=(10, 4.8), dpi=100)
+    markers = "osD^vP*X<>"
+    for k, (ms, psnr, label) in enumerate(points):
+        # A legend rather than point annotations: same-model rows sit on top of each other.
+        ax.scatter([ms], [psnr], s=40, marker=markers[k % len(markers)], label=label, alpha=0.85)
     bicubic = next((r.psnr_y for r in report.results if r.runtime == "bicubic" and r.dataset == dataset and r.degradation == degradation), None)
     if bicubic is not None and math.isfinite(bicubic):
         ax.axhline(bicubic, color="grey", linestyle="--", linewidth=1, label=f"bicubic {bicubic:.2f} dB")
-        ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     latencies = [ms for ms, _, _ in points]
     log_x = min(latencies) > 0 and max(latencies) / min(latencies) > 20
     if log_x:  # only when the spread needs it: a log axis over a narrow range prints unreadable ticks
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.margins(x=0.3, y=0.15)  # room for the point labels
+    ax.margins(x=0.1, y=0.15)
     ax.set_xlabel("median latency, ms" + (" (log)" if log_x else ""))
     ax.set_ylabel("PSNR-Y, dB")
     ax.set_title(f"{dataset}, {degradation}: quality vs latency")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
-from typing import ClassVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -30,10 +30,15 @@ class Runner(abc.ABC):
 
     name: ClassVar[str] = ""
     kinds: ClassVar[frozenset[ArtifactKind]] = frozenset()
+    #: Runtime-specific load options (``load(..., options=)``): name -> what it does.
+    #: Empty options mean the runtime's defaults, which is what validation uses;
+    #: benchmarks/ sets them to compare session/backend settings (issue 7).
+    option_help: ClassVar[dict[str, str]] = {}
 
     def __init__(self) -> None:
         self.artifact: Artifact | None = None
         self.threads: int | None = None
+        self.options: dict[str, Any] = {}
 
     @classmethod
     def check_supported(cls, artifact: Artifact) -> None:
@@ -45,10 +50,18 @@ class Runner(abc.ABC):
                 f"(it loads {kinds}); drop it from --runtimes for this artifact."
             )
 
-    def load(self, artifact: Artifact, threads: int | None) -> "Runner":
-        """Load ``artifact`` with ``threads`` CPU threads (None: the runtime's default, all cores)."""
+    def load(self, artifact: Artifact, threads: int | None, options: Mapping[str, Any] | None = None) -> "Runner":
+        """Load ``artifact`` with ``threads`` CPU threads (None: the runtime's default, all cores).
+
+        ``options`` are runtime settings from ``option_help`` (e.g. ORT's
+        graph optimization level); unknown names are an InputError.
+        """
         self.check_supported(artifact)
-        self.artifact, self.threads = artifact, threads
+        unknown = sorted(set(options or {}) - set(self.option_help))
+        if unknown:
+            known = ", ".join(f"{k} ({v})" for k, v in self.option_help.items()) or "none"
+            raise InputError(f"runtime '{self.name}': unknown option(s) {', '.join(unknown)}; it accepts: {known}.")
+        self.artifact, self.threads, self.options = artifact, threads, dict(options or {})
         try:
             self._load(artifact, threads)
         except (InputError, StageError):
