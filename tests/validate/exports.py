@@ -56,3 +56,34 @@ def export_tflite(pb: Path, out: Path, *, sidecar: bool = True) -> Path:
     if sidecar:
         Artifact(out, ArtifactKind.TFLITE, info.family, info.scale).write_sidecar()
     return out
+
+
+def export_tflite_int8(pb: Path, out: Path, calibration: list[Path]) -> Path:
+    """Full-INT8 TFLite with int8 input and output tensors (calibrated on 48x48 crops of ``calibration``)."""
+    import cv2
+    import numpy as np
+    import tensorflow as tf
+
+    gd, info = _folded(pb)
+    if info.input_channels != 1:
+        raise ValueError("this helper calibrates Y-channel models only")
+
+    def representative():
+        for p in calibration:
+            y = cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2YCrCb)[:48, :48, 0].astype(np.float32) / 255
+            yield [y[None, :, :, None]]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folded = Path(tmp) / "folded.pb"
+        folded.write_bytes(gd.SerializeToString())
+        conv = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
+            str(folded), [info.inputs[0]], [info.main_output], input_shapes={info.inputs[0]: [1, None, None, 1]}
+        )
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = representative
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+        out.write_bytes(conv.convert())
+    Artifact(out, ArtifactKind.TFLITE, info.family, info.scale, precision="int8").write_sidecar()
+    return out

@@ -50,3 +50,16 @@ def test_paired_lr_missing_a_file_lists_it(tmp_path: Path) -> None:
     _img(tmp_path / "lr" / "x.png", 16, 20)
     with pytest.raises(InputError, match=r"y\.png: no LR image"):
         load_dataset(tmp_path / "HR", scale=3, lr_dir=tmp_path / "lr")
+
+
+def test_prepare_paired_set_checks_lr_size_and_records_paired_lr(tmp_path: Path) -> None:
+    from sropt.validate.prepare import prepare_set
+
+    _img(tmp_path / "d" / "HR" / "ok.png", 48, 60)
+    _img(tmp_path / "d" / "LR_x3" / "ok.png", 16, 20)
+    _img(tmp_path / "d" / "HR" / "bad.png", 48, 60)
+    _img(tmp_path / "d" / "LR_x3" / "bad.png", 15, 20)
+    s = prepare_set(load_dataset(tmp_path / "d", scale=3), "matlab-bicubic", 3)
+    assert s.degradation == "paired-lr"
+    assert [i.name for i in s.images] == ["ok.png"]
+    assert "bad.png: LR is 20x15 but HR bad.png mod-cropped to x3 needs 20x16" in s.problems[0]
