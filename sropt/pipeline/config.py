@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,13 @@ class PipelineConfig:
 
     file: PipelinesFile
     path: Path | None
+    raw: dict[str, Any] = field(default_factory=dict)  # pipeline name -> merged YAML (with lines)
+
+    def where(self, name: str, loc: tuple[Any, ...] = ()) -> str:
+        """``FILE:LINE`` of a pipeline's field (for machine-dependent problems found later)."""
+        line = line_of(self.raw.get(name), loc) if name in self.raw else None
+        file = str(self.path) if self.path else "pipelines"
+        return f"{file}:{line}" if line else file
 
     @property
     def base_dir(self) -> Path:
@@ -87,6 +94,7 @@ def _validate(raw: Any, name: str, path: Path | None) -> PipelineConfig:
 
     pipelines_raw = raw.get("pipelines")
     pipelines: dict[str, Pipeline] = {}
+    raws: dict[str, Any] = {}
     if not isinstance(pipelines_raw, dict) or not pipelines_raw:
         problems.append(_fmt(name, raw.key_lines.get("pipelines", raw.line), "", "'pipelines' must map pipeline names to pipelines (at least one)"))
         pipelines_raw = {}
@@ -104,6 +112,7 @@ def _validate(raw: Any, name: str, path: Path | None) -> PipelineConfig:
         for loc, msg in cross_check_pipeline(pipeline):
             problems.append(_fmt(name, line_of(merged, loc), _describe(where, loc), msg))
         pipelines[str(pname)] = pipeline
+        raws[str(pname)] = merged
 
     default = raw.get("default")
     if default is not None and pipelines_raw and default not in pipelines_raw:
@@ -121,7 +130,7 @@ def _validate(raw: Any, name: str, path: Path | None) -> PipelineConfig:
     file = PipelinesFile.model_construct(
         version=1, default=default, defaults=None, pipelines=pipelines
     )
-    return PipelineConfig(file=file, path=path)
+    return PipelineConfig(file=file, path=path, raw=raws)
 
 
 # --------------------------------------------------------------------------- messages
@@ -222,31 +231,37 @@ def is_model_path(ref: str) -> bool:
     return "/" in ref or ref.startswith(".") or Path(ref).suffix.lower() in (".pb", ".onnx", ".tflite")
 
 
-def preflight(pipeline: Pipeline, name: str, *, base_dir: Path, out_dir: Path, model_override: Path | None) -> list[str]:
+def preflight(
+    pipeline: Pipeline, name: str, *, base_dir: Path, out_dir: Path, model_override: Path | None,
+    config: PipelineConfig | None = None,
+) -> list[str]:
     """Machine-dependent problems of one pipeline (datasets, model path, output folder)."""
     problems: list[str] = []
     where = f"pipeline '{name}'"
-    dataset_refs: list[tuple[str, str]] = []
+
+    def at(loc: tuple[Any, ...]) -> str:
+        return f"{config.where(name, loc)}: " if config is not None else ""
+
+    dataset_refs: list[tuple[str, tuple[Any, ...], str]] = []
     if pipeline.validate_:
-        dataset_refs += [("validate.datasets", d) for d in pipeline.validate_.datasets]
+        dataset_refs += [("validate.datasets", ("validate", "datasets", i), d) for i, d in enumerate(pipeline.validate_.datasets)]
     if pipeline.prune and (pipeline.prune.bias_compensation or pipeline.prune.sensitivity or pipeline.prune.finetune_steps or pipeline.prune.max_psnr_drop):
-        dataset_refs.append(("prune.calib", pipeline.prune.calib))
+        dataset_refs.append(("prune.calib", ("prune", "calib"), pipeline.prune.calib))
     if pipeline.quantize:
-        for t in pipeline.quantize.tflite:
+        for i, t in enumerate(pipeline.quantize.tflite):
             if t.mode.value in ("int8", "int16x8"):
-                dataset_refs.append((f"quantize.tflite({t.mode.value}).calib", t.calib))
-        for o in pipeline.quantize.onnx:
+                dataset_refs.append((f"quantize.tflite[{i}].calib", ("quantize", "tflite", i, "calib"), t.calib))
+        for i, o in enumerate(pipeline.quantize.onnx):
             if o.mode.value == "int8":
-                dataset_refs.append((f"quantize.onnx({o.mode.value}).calib", o.calib))
-    seen: set[tuple[str, str]] = set()
-    for field, ref in dataset_refs:
-        if (field, ref) in seen:
-            continue
-        seen.add((field, ref))
+                dataset_refs.append((f"quantize.onnx[{i}].calib", ("quantize", "onnx", i, "calib"), o.calib))
+    reported: set[str] = set()
+    for field_name, loc, ref in dataset_refs:
         path = resolve_dataset(ref)
-        if not path.is_dir():
+        if not path.is_dir() and ref not in reported:
+            # One line per missing folder, at its first use.
+            reported.add(ref)
             problems.append(
-                f"{where}, field '{field}': dataset '{ref}' not found at {path}. "
+                f"{at(loc)}{where}, field '{field_name}': dataset '{ref}' not found at {path}. "
                 "Set SROPT_DATASETS_DIR to the folder holding it, or give a path."
             )
     if model_override is not None:
@@ -257,13 +272,13 @@ def preflight(pipeline: Pipeline, name: str, *, base_dir: Path, out_dir: Path, m
     elif is_model_path(pipeline.model):
         mp = (base_dir / pipeline.model).expanduser()
         if not mp.is_file():
-            problems.append(f"{where}, field 'model': model file {mp} not found. Fix the path or use --model PATH.")
+            problems.append(f"{at(('model',))}{where}, field 'model': model file {mp} not found. Fix the path or use --model PATH.")
         elif mp.suffix.lower() != ".pb":
-            problems.append(f"{where}, field 'model': {mp} is a {mp.suffix} file; a pipeline starts from a frozen TensorFlow graph (.pb).")
+            problems.append(f"{at(('model',))}{where}, field 'model': {mp} is a {mp.suffix} file; a pipeline starts from a frozen TensorFlow graph (.pb).")
     if out_dir.exists() and not out_dir.is_dir():
         problems.append(f"{where}: output folder {out_dir} is a file. Remove it or choose another folder (--out DIR).")
     if pipeline.baseline:
         bp = base_dir / pipeline.baseline
         if bp.exists() and not bp.is_file():
-            problems.append(f"{where}, field 'baseline': {bp} is not a file.")
+            problems.append(f"{at(('baseline',))}{where}, field 'baseline': {bp} is not a file.")
     return problems

@@ -171,7 +171,7 @@ def run_pipeline(
     """
     name, pipeline = config.select(name)
     out_dir = Path(out) if out is not None else Path(pipeline.output or Path("runs") / name)
-    problems = preflight(pipeline, name, base_dir=config.base_dir, out_dir=out_dir, model_override=model)
+    problems = preflight(pipeline, name, base_dir=config.base_dir, out_dir=out_dir, model_override=model, config=config)
     baseline = None
     if pipeline.baseline:
         bpath = config.base_dir / pipeline.baseline

@@ -165,7 +165,7 @@ def test_missing_dataset_runs_nothing_and_keeps_previous_run(pipeline_file, fake
     assert code == 2
     err = capsys.readouterr().err
     assert (
-        f"pipeline 'small', field 'validate.datasets': dataset 'Urban100' not found at {workdir / 'datasets/Urban100'}. "
+        f"{pipeline_file}:4: pipeline 'small', field 'validate.datasets': dataset 'Urban100' not found at {workdir / 'datasets/Urban100'}. "
         "Set SROPT_DATASETS_DIR to the folder holding it, or give a path." in err
     )
     assert fake_stages.calls == []
@@ -190,7 +190,7 @@ def test_bad_yaml_via_cli_exits_2_and_runs_nothing(pipeline_file, fake_stages, w
 
 def test_missing_model_path_and_unobtainable_registry_model(pipeline_file, fake_stages, workdir, monkeypatch):
     pipeline_file.write_text(pipeline_file.read_text().replace("./model.pb", "./nope.pb"))
-    with pytest.raises(ConfigError, match=r"field 'model': model file .*nope\.pb not found\. Fix the path or use --model PATH"):
+    with pytest.raises(ConfigError, match=r"pipelines\.yaml:9: pipeline 'small', field 'model': model file .*nope\.pb not found\. Fix the path or use --model PATH"):
         run_pipeline(load_pipelines(pipeline_file), "small")
     pipeline_file.write_text(pipeline_file.read_text().replace("./nope.pb", "EDSR_x3"))
     monkeypatch.setenv("SROPT_MODEL_MIRROR", str(workdir / "empty-mirror"))
