@@ -183,6 +183,7 @@ def distill(
     variables = list(lifted.variables.values())
     schedule = tf_keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1))
     optimizer = tf_keras.optimizers.Adam(schedule)
+    optimizer.build(variables)  # slots must exist before tf.function traces the step
 
     @tf.function(reduce_retracing=True)
     def train_step(x, target):
@@ -198,7 +199,10 @@ def distill(
     losses = []
     from sropt.prune.calibration import batchable
 
-    with make_session(batchable(teacher)) as teacher_sess:
+    # Not `with session:` - entering a Session makes its TF1 graph the default,
+    # and tf.function would then trace the student into that graph.
+    teacher_sess = make_session(batchable(teacher))
+    try:
         for step in range(steps):
             crops = []
             for _ in range(batch):
@@ -218,6 +222,8 @@ def distill(
             losses.append(loss)
             if on_step:
                 on_step(step + 1, loss)
+    finally:
+        teacher_sess.close()
     tail = losses[-max(1, steps // 10):] if losses else [float("nan")]
     stats = DistillStats(steps, losses[0] if losses else float("nan"), float(np.mean(tail)), time.perf_counter() - start)
     return replace_consts(student, lifted.values()), stats

@@ -217,7 +217,8 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
     pruner = _Pruner(graph, selected, config)
     uniform = {g.name: config.group_ratios.get(g.name, config.ratio) for g in selected}
     search = config.max_psnr_drop is not None
-    wants_calib = config.sensitivity or search or config.finetune_steps > 0 or (
+    # An explicit calibration folder also means "report calibration PSNR".
+    wants_calib = config.sensitivity or search or config.finetune_steps > 0 or config.calib_dir is not None or (
         config.bias_compensation and any(r > 0 for r in uniform.values()))
 
     result_cal: dict[str, Any] = {}
