@@ -17,7 +17,10 @@ class ValidationConfig:
 
     ``runtimes`` None means every runtime that can load each artifact's file
     type; an explicit list is applied to every artifact, and a runtime that
-    cannot load one gives an error row. ``bench_size`` is the LR side of the
+    cannot load one gives an error row, unless ``skip_incompatible`` is set
+    (then each artifact runs in the listed runtimes that load its file type,
+    which lets a pipeline validate .pb/.onnx/.tflite in one run so parity is
+    computed across all of them). ``bench_size`` is the LR side of the
     synthetic input the headline latency is measured on (0: use the dataset
     images). ``isolate`` runs each artifact x runtime in its own spawned
     process so peak RSS is per runtime.
@@ -27,6 +30,7 @@ class ValidationConfig:
     scale: int | None = None
     degradations: list[str] = field(default_factory=lambda: [DEFAULT_DEGRADATION])
     runtimes: list[str] | None = None
+    skip_incompatible: bool = False
     repeats: int = 5
     warmup: int = 1
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)

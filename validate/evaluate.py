@@ -83,7 +83,12 @@ def validate_artifacts(
             for s in sets or [EvalSet("-", "-", scale)]:
                 report.results.append(_error_row(ref, "-", s.dataset, s.degradation, scale, err or ""))
             continue
-        runtimes = config.runtimes or _compatible_runtimes(art)
+        if config.runtimes is None:
+            runtimes = _compatible_runtimes(art)
+        elif config.skip_incompatible:
+            runtimes = _compatible_runtimes(art, config.runtimes)
+        else:
+            runtimes = config.runtimes
         mismatch = None
         if art.artifact.scale != scale:
             mismatch = (
@@ -134,10 +139,10 @@ def _prepare_sets(config: ValidationConfig, scale: int, report: ValidationReport
     return sets
 
 
-def _compatible_runtimes(art: OpenedArtifact) -> list[str]:
+def _compatible_runtimes(art: OpenedArtifact, candidates: list[str] | None = None) -> list[str]:
     from sropt.validate.runners import DEFAULT_RUNTIMES, get_runner
 
-    return [r for r in DEFAULT_RUNTIMES if art.artifact.kind in get_runner(r).kinds]
+    return [r for r in (candidates or DEFAULT_RUNTIMES) if art.artifact.kind in get_runner(r).kinds]
 
 
 def _error_row(ref: str, runtime: str, dataset: str, degradation: str, scale: int, error: str) -> ValidationResult:

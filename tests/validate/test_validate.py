@@ -114,3 +114,14 @@ def test_config_validation_lists_every_problem() -> None:
     msg = str(err.value)
     for part in ["degradation 'nope'", "runtime 'trt'", "repeats 0", "scale 1"]:
         assert part in msg
+
+
+def test_skip_incompatible_runs_each_artifact_where_it_loads(shared_models: Path, exported: dict, small_dataset: Path) -> None:
+    cfg = ValidationConfig(
+        datasets=[small_dataset], runtimes=["tf", "tflite"], skip_incompatible=True, repeats=1, threads=1, bench_size=16, isolate=False,
+    )
+    report = validate_artifacts([shared_models / "FSRCNN_x3.pb", exported["FSRCNN_x3"]["tflite"]], cfg)
+    rows = [(Path(r.artifact).name, r.runtime, r.ok) for r in report.results]
+    assert rows == [("bicubic", "bicubic", True), ("FSRCNN_x3.pb", "tf", True), ("FSRCNN_x3.tflite", "tflite", True)]
+    assert report.results[2].parity["reference"].endswith("FSRCNN_x3.pb [tf]")
+    assert report.results[2].parity["within_1_level"] >= 0.999
