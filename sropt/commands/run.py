@@ -54,6 +54,11 @@ class _RichObserver:
         if self.status is not None:
             self.status.update(f"{self.prefix} {name} … {message}")
 
+    def step_failed(self, name: str, exc: BaseException) -> None:
+        if self.status is not None:
+            self.status.stop()
+        self.console.print(f"{self.prefix} {name}: [red]failed[/]")
+
     def step_finished(self, record) -> None:
         if self.status is not None:
             self.status.stop()

@@ -198,7 +198,14 @@ def run_pipeline(
             if observer:
                 observer.step_started(step.name, index, len(plan))
             say = (lambda msg, _n=step.name: observer.step_progress(_n, msg)) if observer else None
-            record, entry = _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force, say)
+            try:
+                record, entry = _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force, say)
+            except BaseException as exc:
+                if observer and hasattr(observer, "step_failed"):
+                    observer.step_failed(step.name, exc)
+                log.error("step %s failed: %s", step.name, exc, exc_info=not isinstance(exc, (SroptError, KeyboardInterrupt)))
+                _keep_failure_log(exc, name, logbuf.getvalue())
+                raise
             entries[step.name] = entry
             artifact_file = entry.outputs.get("artifact")
             if artifact_file:
@@ -218,6 +225,20 @@ def run_pipeline(
         resolved = _resolved_config(name, pipeline, source_path, model_sha, config)
         _write_run_folder(out_dir, entries, artifacts, report, gate_results, resolved, logbuf.getvalue())
     return RunResult(name, out_dir, records, report, gate_results)
+
+
+def _keep_failure_log(exc: BaseException, name: str, text: str) -> None:
+    """Keep run.log of a failed run in the cache (the run folder is left untouched) and point to it."""
+    from sropt.core.locations import cache_dir
+
+    try:
+        dest = cache_dir() / "logs" / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(text, encoding="utf-8")
+    except OSError:
+        return
+    if isinstance(exc, SroptError) and exc.args:
+        exc.args = (f"{exc.args[0]}\n  (run log: {dest}; finished steps are cached, rerun to resume)", *exc.args[1:])
 
 
 def _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force, say=None) -> tuple[StepRecord, CacheEntry]:

@@ -98,8 +98,11 @@ def test_interrupted_run_resumes_and_keeps_previous_results(pipeline_file, fake_
     pipeline_file.write_text(pipeline_file.read_text().replace("ratio: 0.25", "ratio: 0.3"))
     fake_stages.fail_on = "quantize.tflite.int8"
     fake_stages.calls.clear()
-    with pytest.raises(StageError, match=r"step 'quantize.tflite.int8' failed: RuntimeError: simulated crash"):
+    with pytest.raises(StageError, match=r"step 'quantize.tflite.int8' failed: RuntimeError: simulated crash") as info:
         _run(pipeline_file)
+    assert "finished steps are cached, rerun to resume" in str(info.value)
+    (failure_log,) = (StageCache().root.parent / "logs").glob("small-*.log")
+    assert "step quantize.tflite.int8 failed" in failure_log.read_text()
     assert fake_stages.calls == ["prune", "export.onnx", "quantize.tflite.int8"]
     assert (run_dir / "report.json").read_text() == before  # old results intact
     assert not list(StageCache().root.glob(".tmp-*"))  # no half-written entry
