@@ -20,7 +20,7 @@ def test_rewrite_is_exact(name: str, count: int, shared_models: Path) -> None:
     assert n == count  # FSRCNN: 1 feature + 4 (small: 3) mapping + 1 shrink + 1 expand PReLUs
     ops = {node.op for node in new.node}
     if count:
-        assert "Abs" not in ops and "Sub" in ops
+        assert "Abs" not in ops and "Sub" not in ops and "Neg" in ops
     # Negative and positive inputs: both PReLU branches are exercised.
     x = np.random.default_rng(0).uniform(-1, 1, (1, 9, 14, 1)).astype(np.float32)
     a = run_graph(gd, {"IteratorGetNext": x}, ["NCHW_output"])[0]
@@ -46,3 +46,22 @@ def test_hand_built_prelu() -> None:
     assert n == 1
     got = run_graph(new, {"x": np.array([[[[-4.0, 3.0]]]], np.float32)}, ["out"])[0]
     np.testing.assert_array_equal(got, [[[[-1.0, 3.0]]]])
+
+
+def test_tflite_fuses_the_rewritten_form_into_prelu(shared_models: Path) -> None:
+    """The point of the rewrite: TFLite emits one PRELU op per PReLU (float32 conversion shown)."""
+    from collections import Counter
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    from sropt.convert.rewrite_prelu import rewrite_prelu
+    from sropt.convert.tflite_export import make_converter, prepare_graph, run_converter
+
+    prepared = prepare_graph(shared_models / "FSRCNN_x3.pb")
+    before = Interpreter(model_content=run_converter(make_converter(prepared), "FSRCNN_x3"))
+    prepared.graph_def, _ = rewrite_prelu(prepared.graph_def)
+    after = Interpreter(model_content=run_converter(make_converter(prepared), "FSRCNN_x3"))
+    ops_before = Counter(o["op_name"] for o in before._get_ops_details())
+    ops_after = Counter(o["op_name"] for o in after._get_ops_details())
+    assert ops_before["PRELU"] == 0 and ops_after["PRELU"] == 7
+    assert ops_after["CONV_2D"] == 8 and ops_after["NEG"] == 0 and ops_after["MUL"] == 0
