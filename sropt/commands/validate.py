@@ -33,6 +33,7 @@ def validate_command(
     lr_dir: Path = typer.Option(None, "--lr", help="Folder of LR images paired with the HR dataset (skips degradation)."),
     rgb: bool = typer.Option(False, "--rgb-psnr", help="Also compute RGB PSNR."),
     no_isolate: bool = typer.Option(False, "--no-isolate", help="Run all runtimes in this process (faster; no per-runtime RSS)."),
+    skip_incompatible: bool = typer.Option(False, "--skip-incompatible", help="Run each artifact only in the --runtimes that load its file type (no error rows for those)."),
     strict: bool = typer.Option(False, "--strict", help="Exit 4 if any row has an error (for CI)."),
     as_json: bool = typer.Option(False, "--json", help="Also print report.json to stdout."),
 ) -> None:
@@ -50,6 +51,7 @@ def validate_command(
         scale=scale,
         degradations=_csv(degradation) or ["matlab-bicubic"],
         runtimes=_csv(runtimes),
+        skip_incompatible=skip_incompatible,
         repeats=repeats,
         threads=threads or os.cpu_count() or 1,
         tile=tile,
