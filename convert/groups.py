@@ -205,7 +205,9 @@ def _name_groups(groups: list[ChannelGroup], index: GraphIndex, out_group: dict,
         # its producer, and its consumers write back into a residual group.
         producer_in = [in_group.get(p) for p in g.producers]
         consumer_out = [out_group.get(c) for c in g.consumers]
-        if (g.consumers and all(p is not None and p.residual for p in producer_in)
+        # (No consumers happens when an unknown op sits in between; the
+        # numbering should still follow the blocks.)
+        if (not g.fixed and all(p is not None and p.residual for p in producer_in)
                 and all(c is not None and c.residual for c in consumer_out)):
             g.name = f"block{block}.inner"
             block += 1

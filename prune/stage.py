@@ -345,7 +345,9 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
 
     return PruneResult(
         artifact=artifact,
-        before=ModelCost(info.params, info.macs_per_pixel, src.stat().st_size),
+        # An in-memory FrozenGraph may have no file yet: use its serialized size.
+        before=ModelCost(info.params, info.macs_per_pixel,
+                         src.stat().st_size if src.is_file() else loaded.graph_def.ByteSize()),
         after=ModelCost(after_info.params, after_info.macs_per_pixel, out.stat().st_size),
         groups=outcomes,
         notes=notes + pruner.notes,

@@ -83,6 +83,7 @@ def test_unknown_op_marks_group_unsupported_with_node_name() -> None:
     groups = build_channel_groups(graph)
     (block0,) = [g for g in groups if g.producers == ["Conv2D_1"]]
     assert block0.unsupported == ["odd_square (Square)"] and not block0.prunable
+    assert block0.name == "block0.inner"
     # What comes out of the unknown op is a fresh, fixed channel space.
     (after,) = [g for g in groups if g.consumers == ["Conv2D_2"]]
     assert after.name == "odd_square.out" and after.fixed == ["output of Square odd_square"]
