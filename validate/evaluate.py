@@ -10,7 +10,6 @@ set. Bad inputs never stop the run: they become ``problems`` (run level) or
 
 from __future__ import annotations
 
-import math
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -205,7 +204,6 @@ def _run_task(task: RowTask) -> RowOutput:
 
 def run_row(task: RowTask) -> RowOutput:
     """Evaluate one artifact in one runtime on every set (runs in the worker process)."""
-    from sropt.validate.inference import upscale_image  # noqa: F401  (keeps the import cost in the worker)
     from sropt.validate.runners import get_runner
     from sropt.validate.timing import measure_latency, peak_rss_mb
 
@@ -315,7 +313,3 @@ def _add_parity(rows: list[tuple[ValidationResult, dict[tuple[str, str], list[np
             "max_abs_diff": int(max(int(d.max()) for d in diffs)),
         }
 
-
-def finite(x: float | None) -> bool:
-    """True for a finite number (used by report writers)."""
-    return x is not None and math.isfinite(x)

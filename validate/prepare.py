@@ -9,8 +9,8 @@ import numpy as np
 from sropt.core.errors import InputError
 from sropt.validate.dataset import Dataset
 from sropt.validate.degradation import get_degradation, mod_crop
-from sropt.validate.imageio import read_image
 from sropt.validate.colour import bgr_to_y
+from sropt.validate.imageio import read_image
 
 MIN_LR_SIDE = 8  # images smaller than scale x 8 HR pixels are skipped (issue 3, "Bad input")
 PAIRED = "paired-lr"  # the degradation recorded when LR images come from files
@@ -72,7 +72,7 @@ def prepare_set(dataset: Dataset, degradation: str, scale: int, *, tiled: bool =
         except InputError as exc:
             out.problems.append(str(exc))
             continue
-        out.problems.extend(n for n in notes)
+        out.problems.extend(notes)  # conversions (grayscale, alpha, 16-bit) are reported, not hidden
         out.images.append(PreparedImage(item.name, hr, lr, notes))
     if not out.images:
         out.problems.append(f"dataset {dataset.name} ({dataset.root}): no usable images at x{scale}")
