@@ -204,6 +204,10 @@ def _run_task(task: RowTask) -> RowOutput:
 
 def run_row(task: RowTask) -> RowOutput:
     """Evaluate one artifact in one runtime on every set (runs in the worker process)."""
+    import os
+
+    # TensorFlow's C++ INFO lines (oneDNN, CUDA probing) would flood the CLI's output; users can override.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from sropt.validate.runners import get_runner
     from sropt.validate.timing import measure_latency, peak_rss_mb
 

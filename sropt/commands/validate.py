@@ -40,6 +40,8 @@ def validate_command(
     """Measure PSNR/SSIM (Y, crop=scale), latency, size and memory of artifacts in every runtime."""
     import os
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ INFO lines off the terminal
+
     from rich.console import Console
 
     from sropt.core.errors import StageError
@@ -102,7 +104,11 @@ def upscale_command(
     """Super-resolve images with any artifact; writes atomically and never over an input."""
     from rich.console import Console
 
+    import os
+
     from sropt.validate.upscale import upscale_files
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     console = Console(stderr=True)
     with console.status("upscaling") as status:
