@@ -168,3 +168,22 @@ def test_run_cli_json_and_out(pipeline_file, fake_stages, capsys):
     assert out["passed"] is True and out["out_dir"] == "elsewhere"
     assert [s["status"] for s in out["steps"]] == ["ran"] * 6
     assert (pipeline_file.parent / "elsewhere/report.json").is_file()
+
+
+def test_cli_help_lists_commands_without_heavy_imports():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sropt.cli import main\n"
+        "for args in (['--help'], ['run', '--help'], ['check', '--help'], ['baseline', 'update', '--help']):\n"
+        "    assert main(args) == 0, args\n"
+        "heavy = [m for m in ('tensorflow', 'onnxruntime', 'cv2', 'tf2onnx') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "HEAVY=\n" in out.stdout
+    for word in ("run", "check", "baseline", "--pipeline", "--force", "--junit", "--summary", "--baseline", "--to"):
+        assert word in out.stdout
