@@ -394,9 +394,12 @@ def stage_summary(report: dict[str, Any], records: list[StepRecord], artifacts: 
 
 def _resolved_config(name: str, pipeline: Pipeline, source_path: Path, model_sha: str, config: PipelineConfig) -> dict[str, Any]:
     cfg = pipeline.model_dump(mode="json", by_alias=True, exclude_none=True)
-    datasets = {}
-    if pipeline.validate_:
-        datasets = {d: str(resolve_dataset(d)) for d in pipeline.validate_.datasets}
+    refs = list(pipeline.validate_.datasets) if pipeline.validate_ else []
+    if pipeline.prune:
+        refs.append(pipeline.prune.calib)
+    if pipeline.quantize:
+        refs += [t.calib for t in pipeline.quantize.tflite] + [o.calib for o in pipeline.quantize.onnx]
+    datasets = {d: str(resolve_dataset(d)) for d in dict.fromkeys(refs)}
     return {
         "sropt_version": __version__,
         "pipelines_file": str(config.path) if config.path else None,
