@@ -71,7 +71,7 @@ class CalibrationConfig:
     """
 
     folder: Path | None = None
-    count: int = 32
+    count: int = 64
     crop: int = 48
     seed: int = 0
 
