@@ -8,7 +8,7 @@ Public entry points::
 Channel groups come from ``sropt.convert.groups``; see docs/prune.md.
 """
 
-from sropt.prune.config import PruneConfig, Scope, WeightStore
+from sropt.prune.config import Compensation, PruneConfig, Scope, WeightStore
 from sropt.prune.stage import GroupOutcome, ModelCost, PruneResult, prune_model
 
-__all__ = ["GroupOutcome", "ModelCost", "PruneConfig", "PruneResult", "Scope", "WeightStore", "prune_model"]
+__all__ = ["Compensation", "GroupOutcome", "ModelCost", "PruneConfig", "PruneResult", "Scope", "WeightStore", "prune_model"]

@@ -157,3 +157,38 @@ def tensor_means(graph_def: "GraphDef", input_name: str, x: np.ndarray, tensors:
 
 def _tensor(ref: str) -> str:
     return ref if ":" in ref else f"{ref}:0"
+
+
+@dataclass(frozen=True)
+class Moments:
+    """First and second moments of one tensor's channels over calibration pixels."""
+
+    mean: np.ndarray  # [C]
+    cov: np.ndarray  # [C, C], population covariance
+
+
+def tensor_moments(graph_def: "GraphDef", input_name: str, x: np.ndarray, tensors: list[str], batch: int = 8) -> dict[str, Moments]:
+    """Per-channel mean and channel covariance of each named tensor over batch, height and width."""
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(batchable(graph_def), name="")
+        ops = []
+        for t in tensors:
+            v = graph.get_tensor_by_name(_tensor(t))
+            flat = tf.cast(tf.reshape(v, [-1, v.shape[-1]]), tf.float64)  # float64: sums over ~1e5 pixels
+            ops.append((tf.reduce_sum(flat, 0), tf.matmul(flat, flat, transpose_a=True), tf.shape(flat)[0]))
+    acc = {t: [0.0, 0.0, 0] for t in tensors}
+    config = tf.compat.v1.ConfigProto(device_count={"GPU": 0})
+    with tf.compat.v1.Session(graph=graph, config=config) as sess:
+        for i in range(0, len(x), batch):
+            for t, (s1, s2, n) in zip(tensors, sess.run(ops, {_tensor(input_name): x[i:i + batch]})):
+                acc[t][0] += s1
+                acc[t][1] += s2
+                acc[t][2] += int(n)
+    out = {}
+    for t, (s1, s2, n) in acc.items():
+        mean = s1 / n
+        out[t] = Moments(mean, s2 / n - np.outer(mean, mean))
+    return out

@@ -27,6 +27,13 @@ class Scope(str, enum.Enum):
     ALL = "all"
 
 
+class Compensation(str, enum.Enum):
+    """How removed channels' contribution is folded into the next conv (see prune.compensation)."""
+
+    MEAN = "mean"  # bias compensation: their mean activation into the bias
+    LSTSQ = "lstsq"  # ridge regression from the kept channels into weights + bias
+
+
 class WeightStore(str, enum.Enum):
     """How the written graph stores its weights."""
 
@@ -41,7 +48,8 @@ class PruneConfig:
     ratio: float = 0.25
     scope: Scope = Scope.INNER
     round_to: int = 1  # kept channel counts rounded to a multiple of this
-    bias_compensation: bool = True
+    bias_compensation: bool = True  # False: no compensation at all
+    compensation: Compensation = Compensation.MEAN
     calib_dir: Path | None = None  # default: datasets_dir()/T91
     calib_count: int = 32
     calib_size: int = 48  # LR crop side for calibration
@@ -60,6 +68,7 @@ class PruneConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "scope", Scope(self.scope))
         object.__setattr__(self, "store", WeightStore(self.store))
+        object.__setattr__(self, "compensation", Compensation(self.compensation))
         problems = []
         if not 0.0 <= self.ratio < 1.0:
             problems.append(f"--ratio {self.ratio}: must be in [0, 1) (0.25 removes a quarter of each group's channels)")
@@ -88,6 +97,7 @@ class PruneConfig:
             "scope": self.scope.value,
             "round_to": self.round_to,
             "bias_compensation": self.bias_compensation,
+            "compensation": self.compensation.value if self.bias_compensation else None,
             "calib_dir": str(self.calib_dir) if self.calib_dir else None,
             "calib_count": self.calib_count,
             "sensitivity": self.sensitivity,

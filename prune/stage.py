@@ -33,7 +33,7 @@ from sropt.convert.groups import ChannelGroup, build_channel_groups
 from sropt.core.artifacts import Artifact, ArtifactKind
 from sropt.core.atomic import ensure_not_input
 from sropt.core.errors import InputError, StageError
-from sropt.prune.config import SENSITIVITY_RATIOS, PruneConfig, Scope, WeightStore
+from sropt.prune.config import SENSITIVITY_RATIOS, Compensation, PruneConfig, Scope, WeightStore
 from sropt.prune.importance import channel_importance, kept_count, select_kept
 from sropt.prune.sensitivity import BudgetChoice, SensitivityRow, choose_ratios, scan_sensitivity
 from sropt.prune.surgery import GroupPlan, prune_graph
@@ -150,7 +150,8 @@ class _Pruner:
         self.groups = {g.name: g for g in groups}
         self.config = config
         self.importance = {g.name: channel_importance(self.index, g) for g in groups}
-        self.means: dict[str, np.ndarray] | None = None
+        self.means: dict[str, np.ndarray] | None = None  # for mean compensation
+        self.moments: dict | None = None  # for least-squares compensation
         self.notes: list[str] = []
 
     def plans(self, ratios: dict[str, float]) -> list[GroupPlan]:
@@ -164,12 +165,15 @@ class _Pruner:
 
     def build(self, ratios: dict[str, float], compensate: bool) -> tuple["GraphDef", list[GroupPlan]]:
         """The pruned float32 graph for ``ratios``."""
-        from sropt.prune.compensation import compensation_deltas
+        from sropt.prune.compensation import compensation_deltas, regression_deltas
 
         plans = self.plans(ratios)
         deltas, new_biases = {}, {}
-        if compensate and self.means is not None:
+        if compensate and self.moments is not None:
+            deltas, new_biases = regression_deltas(self.index, plans, self.moments)
+        elif compensate and self.means is not None:
             deltas, new_biases = compensation_deltas(self.index, plans, self.means)
+        if new_biases:
             for conv in new_biases:
                 note = f"{conv} had no bias: a compensation bias was inserted as {conv}/compensated (Add)"
                 if note not in self.notes:
@@ -224,7 +228,7 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
     result_cal: dict[str, Any] = {}
     calib = None
     if wants_calib:
-        from sropt.prune.calibration import load_calibration, mean_psnr, model_inputs, tensor_means
+        from sropt.prune.calibration import load_calibration, mean_psnr, model_inputs, tensor_means, tensor_moments
         from sropt.prune.compensation import consumer_inputs
 
         say("loading calibration crops")
@@ -232,10 +236,15 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
         result_cal = {"source": calib.source, "crops": len(calib.lr), "lr_crop": calib.crop,
                       "protocol": "Y channel (BT.601), crop_border=scale, LR by MATLAB bicubic"}
         if config.bias_compensation:
-            say("measuring mean activations for bias compensation")
             all_plans = [GroupPlan(g, np.arange(g.channels)) for g in selected]
             tensors = sorted(set(consumer_inputs(pruner.index, all_plans).values()))
-            pruner.means = tensor_means(graph, info.inputs[0], model_inputs(contract, calib.lr), tensors)
+            x = model_inputs(contract, calib.lr)
+            if config.compensation is Compensation.LSTSQ:
+                say("measuring activation moments for least-squares compensation")
+                pruner.moments = tensor_moments(graph, info.inputs[0], x, tensors)
+            else:
+                say("measuring mean activations for bias compensation")
+                pruner.means = tensor_means(graph, info.inputs[0], x, tensors)
 
         def calib_psnr(g: "GraphDef") -> float:
             return mean_psnr(g, info, contract, calib)

@@ -77,7 +77,11 @@ def prune_graph(
     graph_def: "GraphDef", plans: list[GroupPlan], bias_deltas: dict[str, np.ndarray] | None = None,
     new_biases: dict[str, np.ndarray] | None = None,
 ) -> "GraphDef":
-    """A copy of float32 ``graph_def`` with every plan's channels removed (and biases compensated).
+    """A copy of float32 ``graph_def`` with every plan's channels removed (and compensated).
+
+    ``bias_deltas`` (Const -> array of the Const's full, unsliced shape) are
+    added before slicing: bias deltas for mean compensation, filter deltas too
+    for least-squares compensation.
 
     ``new_biases`` (conv -> per-output-channel values) inserts ``<conv>/compensation``
     (Const) and ``<conv>/compensated`` (Add) after a conv that has no bias,

@@ -20,7 +20,8 @@ def prune_command(
     scope: str = typer.Option("inner", "--scope", help="inner (non-residual groups), trunk (residual groups) or all."),
     round_to: int = typer.Option(1, "--round-to", help="Round kept channel counts to a multiple of this (e.g. 8)."),
     store: str = typer.Option("float32", "--store", help="float32, or quint8 (quantize_weights form, like the released EDSR)."),
-    no_bias_compensation: bool = typer.Option(False, "--no-bias-compensation", help="Do not fold removed channels' mean activation into the next bias."),
+    no_bias_compensation: bool = typer.Option(False, "--no-bias-compensation", help="Do not compensate removed channels at all."),
+    compensation: str = typer.Option("mean", "--compensation", help="mean: removed channels' mean activation into the next bias; lstsq: ridge regression from kept channels into the next conv's weights and bias."),
     calib: Path = typer.Option(None, "--calib", help="Folder of HR calibration images (default: T91 under SROPT_DATASETS_DIR)."),
     calib_count: int = typer.Option(32, "--calib-count", help="Number of calibration crops."),
     sensitivity: bool = typer.Option(False, "--sensitivity", help="Measure each group's calibration PSNR change at ratios 0.1..0.5 (table + plot)."),
@@ -32,14 +33,15 @@ def prune_command(
 ) -> None:
     """Remove the least important channels (L1 norm) per channel group and write a smaller frozen graph."""
     from sropt.core.errors import InputError
-    from sropt.prune import PruneConfig, Scope, WeightStore, prune_model
+    from sropt.prune import Compensation, PruneConfig, Scope, WeightStore, prune_model
 
-    choices = {"--scope": (scope, Scope), "--store": (store, WeightStore)}
+    choices = {"--scope": (scope, Scope), "--store": (store, WeightStore), "--compensation": (compensation, Compensation)}
     for flag, (value, enum) in choices.items():
         if value not in {e.value for e in enum}:
             raise InputError(f"{flag} {value!r}: choose one of {', '.join(e.value for e in enum)}.")
     config = PruneConfig(
         ratio=ratio, scope=scope, round_to=round_to, store=store, bias_compensation=not no_bias_compensation,
+        compensation=compensation,
         calib_dir=calib, calib_count=calib_count, sensitivity=sensitivity, max_psnr_drop=max_psnr_drop,
         eval_dataset=eval_dataset, finetune_steps=finetune_steps, strict=strict,
     )
