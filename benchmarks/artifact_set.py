@@ -58,7 +58,7 @@ class BuildPlan:
     round_to: int = 8
     finetune_steps: int = 0
     tflite_modes: tuple[str, ...] = TFLITE_MODES
-    tflite_for_pruned: bool = True
+    tflite_pruned_ratios: tuple[float, ...] | None = None  # which pruned graphs get a TFLite INT8 (None: all)
     onnx: bool = True
     convert_original: bool = True  # False: only the pruned graphs get exported (frontier's fine-tuned set)
     calib_count: int = 32
@@ -154,8 +154,10 @@ class ArtifactBuilder:
         for mode in self.plan.tflite_modes if self.plan.convert_original else ():
             out = self.dir / f"original.{mode}.tflite"
             self._add(f"original/tflite-{mode}", out, lambda m=mode, o=out: self._tflite(self.source, m, o), base_cost)
-        if self.plan.tflite_for_pruned and "int8" in self.plan.tflite_modes:
-            for key, pb in [g for g in graphs if g[0] != "original"]:
+        wanted = self.plan.tflite_pruned_ratios
+        if "int8" in self.plan.tflite_modes:
+            for key, pb in [g for g in graphs if g[0] != "original"
+                            and (wanted is None or g[0] in {ratio_key(r) for r in wanted})]:
                 out = self.dir / f"{key}.int8.tflite"
                 self._add(f"{key}/tflite-int8", out, lambda p=pb, o=out: self._tflite(p, "int8", o), lambda p=pb: self._cost(p))
         if self.plan.onnx:

@@ -152,13 +152,14 @@ def run_cell_isolated(spec: CellSpec) -> CellResult:
         return CellResult([], error=f"worker process failed: {type(exc).__name__}: {exc}")
 
 
-def agreement_db(y: np.ndarray, ref: np.ndarray, peak: float) -> float | None:
+def agreement_db(y: np.ndarray, ref: np.ndarray, peak: float) -> float | str | None:
     """PSNR (dB) of output ``y`` against the reference output, over the model's value range ``peak``.
 
     A sanity check that an artifact computes the same function as the
-    original (random weights: not a quality figure). None if shapes differ.
+    original (random weights: not a quality figure). None if shapes differ,
+    ``"identical"`` for bit-identical outputs (JSON has no infinity).
     """
     if y is None or ref is None or y.shape != ref.shape:
         return None
     mse = float(np.mean((y.astype(np.float64) - ref.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else round(10 * np.log10(peak**2 / mse), 2)
+    return "identical" if mse == 0 else round(10 * np.log10(peak**2 / mse), 2)

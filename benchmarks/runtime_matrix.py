@@ -59,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stem", default="runtime_matrix", help="result file name stem")
     p.add_argument("--quick", action="store_true",
                    help="128x128 only, ratio 0.25, TFLite float32/int8, 3 repeats (unless given explicitly)")
+    p.add_argument("--tflite-pruned", default=None,
+                   help="pruning ratios whose graphs also get a TFLite INT8 (default: every ratio)")
     p.add_argument("--no-build", action="store_true", help="only time artifacts already in the work folder")
+    p.add_argument("--build-only", action="store_true", help="build the artifacts, time nothing")
     return p
 
 
@@ -83,6 +86,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     except ValueError as exc:
         p.error(f"--sizes/--ratios: {exc}")
     args.tflite_modes = _csv(args.tflite_modes)
+    try:
+        args.tflite_pruned = None if args.tflite_pruned is None else _csv(args.tflite_pruned, float)
+    except ValueError as exc:
+        p.error(f"--tflite-pruned: {exc}")
     args.variants = _csv(args.variants)
     args.models = _csv(args.models)
     args.only = _csv(args.only)
@@ -121,11 +128,15 @@ def benchmark_model(name: str, args: argparse.Namespace, peak: dict, say) -> dic
     """Build the artifacts of one model and time every cell; the model's block of the result."""
     work = args.work or default_work_dir()
     key, pb = resolve_source(name, work, blocks=args.blocks, filters=args.filters, seed=args.seed)
-    plan = BuildPlan(ratios=tuple(args.ratios), tflite_modes=tuple(args.tflite_modes), calib_count=args.calib_count)
+    plan = BuildPlan(ratios=tuple(args.ratios), tflite_modes=tuple(args.tflite_modes), calib_count=args.calib_count,
+                     tflite_pruned_ratios=None if args.tflite_pruned is None else tuple(args.tflite_pruned))
     builder = ArtifactBuilder(pb, work / key, plan, say=lambda m: say(f"[{key}] {m}"))
     if args.no_build:
         builder.plan = BuildPlan(ratios=(), tflite_modes=(), onnx=False)
     items: list[BenchArtifact] = builder.build()
+    if args.build_only:
+        return {"model": key, "source": str(pb), "artifacts": [i.to_json() for i in items], "cells": [],
+                "notes": [f"build failed: {f['key']}: {f['error']}" for f in builder.failures]}
     notes = [f"build failed: {f['key']}: {f['error']}" for f in getattr(builder, "failures", [])]
     extra = _pipeline_runs(args).get(name, [])
     if extra:
@@ -239,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    if args.build_only:
+        for m in args.models:
+            model = benchmark_model(m, args, {}, say)
+            say(f"{model['model']}: {len(model['artifacts'])} artifacts; " + "; ".join(model["notes"]))
+        return 0
     say("measuring the float32 GEMM rate")
     record["peak"] = measure_peak(args.threads)
     record["models"] = [benchmark_model(m, args, record["peak"], say) for m in args.models]
