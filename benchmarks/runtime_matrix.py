@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=1, help="untimed calls before timing (the first call counts)")
     p.add_argument("--max-cell-seconds", type=float, default=60.0,
                    help="skip a cell's larger sizes once one call would take longer than this")
+    p.add_argument("--gemm-size", type=int, default=2048, help="side of the float32 GEMM that measures the peak rate")
     p.add_argument("--calib-count", type=int, default=32, help="T91 crops for pruning/INT8 calibration")
     p.add_argument("--work", type=Path, default=None, help="artifact folder (default $SROPT_CACHE_DIR/benchmarks)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
@@ -98,8 +99,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     if not args.sizes or any(s < 8 for s in args.sizes):
         p.error("--sizes: give input sides >= 8, e.g. 64,128")
-    if args.repeats < 1 or args.threads < 1 or args.warmup < 1:
-        p.error("--repeats, --threads and --warmup must be >= 1")
+    if args.repeats < 1 or args.threads < 1 or args.warmup < 1 or args.gemm_size < 16:
+        p.error("--repeats, --threads and --warmup must be >= 1, --gemm-size >= 16")
     if any(not 0 < r < 1 for r in args.ratios):
         p.error("--ratios: each ratio must be in (0, 1)")
     bad_modes = [m for m in args.tflite_modes if m not in TFLITE_MODES]
@@ -256,9 +257,9 @@ def main(argv: list[str] | None = None) -> int:
             say(f"{model['model']}: {len(model['artifacts'])} artifacts; " + "; ".join(model["notes"]))
         return 0
     say("measuring the float32 GEMM rate")
-    record["peak"] = measure_peak(args.threads)
+    record["peak"] = measure_peak(args.threads, n=args.gemm_size)
     record["models"] = [benchmark_model(m, args, record["peak"], say) for m in args.models]
-    record["peak_end"] = measure_peak(args.threads)  # a drift between the two says the machine's state changed
+    record["peak_end"] = measure_peak(args.threads, n=args.gemm_size)  # a drift between the two says the machine's state changed
     finish_record(record)
     js, md = write_result(record, render_markdown(record), args.out, args.stem)
     say(f"wrote {js} and {md}")
