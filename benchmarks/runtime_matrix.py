@@ -14,18 +14,67 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.artifact_set import TFLITE_MODES, ArtifactBuilder, BenchArtifact, BuildPlan, add_existing
+from benchmarks.artifact_set import TFLITE_MODES, ArtifactBuilder, BenchArtifact, BuildPlan, add_existing, ratio_key
 from benchmarks.cells import DEFAULT_VARIANTS, VARIANTS, CellSpec, agreement_db, run_cell_isolated
 from benchmarks.machine_peak import fraction_of_peak, measure_peak
 from benchmarks.model_sources import SYNTH_EDSR, resolve_source
+from sropt.core.locations import PROJECT_ROOT
 from benchmarks.record import RESULTS_DIR, default_work_dir, environment_line, finish_record, start_record, write_result
 
 BASELINE = ("original", "opencv")  # artifact key, runtime variant: the 1.00x of every table
+HEADLINE_PIPELINE = "edsr_x3_mobile"  # the default pipeline whose artifacts the headline compares
+
+
+def pipeline_artifact_keys(pipelines_file: Path, name: str) -> tuple[list[str], dict[str, Any]]:
+    """Artifact keys of this benchmark that the pipeline ``name`` produces, and its prune settings.
+
+    The keys follow the pipeline's steps: ``prune`` -> ``prune-rXX`` (.pb),
+    ``export.onnx`` -> ``prune-rXX/onnx-fp32``, ``quantize.onnx.int8`` ->
+    ``prune-rXX/onnx-int8``, ``quantize.tflite.int8`` -> ``prune-rXX/tflite-int8``.
+    """
+    import yaml
+
+    doc = yaml.safe_load(pipelines_file.read_text(encoding="utf-8"))
+    pipe = doc["pipelines"][name]
+    prune = pipe.get("prune") or {}
+    graph = ratio_key(float(prune["ratio"])) if prune.get("ratio") else "original"
+    keys = [graph] if graph != "original" else []
+    if pipe.get("export", {}).get("onnx") is not None:
+        keys.append(f"{graph}/onnx-fp32")
+    for target, mode_key in (("onnx", "onnx"), ("tflite", "tflite")):
+        for q in (pipe.get("quantize") or {}).get(target, []) or []:
+            keys.append(f"{graph}/{mode_key}-{q['mode'] if q['mode'] != 'float32' else 'fp32'}")
+    return keys, prune
+
+
+def headline(model: dict[str, Any], keys: list[str], prune: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per size: the fastest cell among the pipeline's artifacts against the baseline, from the same run."""
+    out = []
+    sizes = sorted({s["size"] for c in model["cells"] for s in c["sizes"]})
+    for size in sizes:
+        best, base = None, None
+        for c in model["cells"]:
+            s = next((x for x in c["sizes"] if x["size"] == size and x["latency_ms"]), None)
+            if s is None:
+                continue
+            if (c["artifact"], c["variant"]) == BASELINE:
+                base = s
+            if (c["artifact"] in keys or c["artifact"].startswith("pipeline/")) and \
+                    (best is None or s["latency_ms"]["median"] < best[1]["latency_ms"]["median"]):
+                best = (c, s)
+        if best and base:
+            c, s = best
+            out.append({"size": size, "artifact": c["artifact"], "variant": c["variant"],
+                        "median_ms": s["latency_ms"]["median"], "baseline_median_ms": base["latency_ms"]["median"],
+                        "speedup": round(base["latency_ms"]["median"] / s["latency_ms"]["median"], 3),
+                        "pipeline_prune": prune})
+    return out
 
 
 def _csv(text: str, kind: type = str) -> list:
@@ -49,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline-run", type=Path, action="append", default=[],
                    help="also benchmark the artifacts of an `sropt run` folder (MODEL=DIR attaches them to MODEL; default the first model)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads per runtime (default: all cores)")
+    p.add_argument("--pipelines", type=Path, default=PROJECT_ROOT / "pipelines.yaml",
+                   help=f"pipelines file whose {HEADLINE_PIPELINE} settings define the headline artifacts")
     p.add_argument("--repeats", type=int, default=5, help="timed calls per cell and size")
     p.add_argument("--warmup", type=int, default=1, help="untimed calls before timing (the first call counts)")
     p.add_argument("--max-cell-seconds", type=float, default=60.0,
@@ -165,7 +216,17 @@ def benchmark_model(name: str, args: argparse.Namespace, peak: dict, say) -> dic
                           "options": variant.options, **res.to_json(),
                           "agreement_db": agreement_db(res.output, reference, peak_value) if (item.key, vname) != BASELINE else None})
     _derive(cells, items, peak)
+    block = {"model": key, "cells": cells}
+    hl = []
+    if name == SYNTH_EDSR:
+        keys, prune = pipeline_artifact_keys(args.pipelines, HEADLINE_PIPELINE)
+        hl = headline(block, keys, prune)
+        if prune.get("finetune_steps"):
+            notes.append(f"{HEADLINE_PIPELINE} fine-tunes {prune['finetune_steps']} steps; the benchmark's pruned "
+                         "graphs are not fine-tuned. Fine-tuning changes weight values only (same ops and shapes), "
+                         "so the latency is that of the graph timed here.")
     return {"model": key, "source": str(pb), "artifacts": [i.to_json() for i in items], "cells": cells, "notes": notes,
+            "headline": hl,
             "baseline": {"artifact": BASELINE[0], "variant": BASELINE[1]},
             "agreement": f"PSNR of each output against the baseline's on a {small}x{small} random image, "
                          f"peak {peak_value:g} (model value range); random weights: a parity check, not quality"}
@@ -196,6 +257,13 @@ def render_markdown(record: dict[str, Any]) -> str:
     for model in record["models"]:
         arts = {a["key"]: a for a in model["artifacts"]}
         lines += [f"## {model['model']}", ""]
+        for h in model.get("headline", []):
+            lines.append(f"**Headline {h['size']}x{h['size']}:** best artifact of the `{HEADLINE_PIPELINE}` configuration "
+                         f"(prune {json.dumps(h['pipeline_prune'])}) is `{h['artifact']}` in `{h['variant']}`: "
+                         f"{h['median_ms']:.1f} ms vs {h['baseline_median_ms']:.1f} ms for the original .pb in OpenCV "
+                         f"= **{h['speedup']:.2f}x**.")
+        if model.get("headline"):
+            lines.append("")
         sizes = sorted({s["size"] for c in model["cells"] for s in c["sizes"]})
         for size in sizes:
             rows = []
