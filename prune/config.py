@@ -48,6 +48,7 @@ class PruneConfig:
     ratio: float = 0.25
     scope: Scope = Scope.INNER
     round_to: int = 1  # kept channel counts rounded to a multiple of this
+    importance: str = "l1"  # a name in sropt.prune.importance.IMPORTANCE
     bias_compensation: bool = True  # False: no compensation at all
     compensation: Compensation = Compensation.MEAN
     calib_dir: Path | None = None  # default: datasets_dir()/T91
@@ -70,6 +71,10 @@ class PruneConfig:
         object.__setattr__(self, "store", WeightStore(self.store))
         object.__setattr__(self, "compensation", Compensation(self.compensation))
         problems = []
+        from sropt.prune.importance import IMPORTANCE
+
+        if self.importance not in IMPORTANCE:
+            problems.append(f"--importance {self.importance!r}: choose one of {', '.join(IMPORTANCE)}")
         if not 0.0 <= self.ratio < 1.0:
             problems.append(f"--ratio {self.ratio}: must be in [0, 1) (0.25 removes a quarter of each group's channels)")
         for name, r in self.group_ratios.items():
@@ -96,6 +101,7 @@ class PruneConfig:
             "ratio": self.ratio,
             "scope": self.scope.value,
             "round_to": self.round_to,
+            "importance": self.importance,
             "bias_compensation": self.bias_compensation,
             "compensation": self.compensation.value if self.bias_compensation else None,
             "calib_dir": str(self.calib_dir) if self.calib_dir else None,

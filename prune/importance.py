@@ -1,5 +1,17 @@
-"""Channel importance (L1 norm of filters) and which channels a group keeps.
+"""Channel importance and which channels a group keeps.
 
+Strategies are registered in ``IMPORTANCE`` (``l1`` is the default):
+
+* ``l1`` (data-free): the L1 norm of each channel's filters, normalised as below.
+* ``activation`` (needs calibration moments): the standard deviation of the
+  channel's activation at each consumer's input times the L2 norm of the
+  consumer's weights reading it, summed over consumers. That is the size of
+  the output perturbation left after mean compensation removes the channel's
+  mean, so it sees what weights alone cannot: in FSRCNN each 12-channel
+  mapping group has one low-L1 channel that carries most of the signal
+  (removing it costs ~14 dB; L1 removes it first).
+
+L1 normalisation:
 A group's channels are produced by one or more convs (EDSR's trunk: the head
 conv, every block's second conv and ``resFilter_two``). Their filters have
 very different fan-ins (the head reads 3 channels, the others F), so raw L1
@@ -13,6 +25,7 @@ would also work, but one outlier channel would then rescale a whole member).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -21,7 +34,23 @@ from sropt.convert.groups import ChannelGroup
 from sropt.core.errors import InputError
 
 
-def channel_importance(index: GraphIndex, group: ChannelGroup) -> np.ndarray:
+ImportanceFn = Callable[[GraphIndex, ChannelGroup, "dict | None"], np.ndarray]
+IMPORTANCE: dict[str, ImportanceFn] = {}
+NEEDS_CALIBRATION = {"activation"}
+
+
+def register_importance(name: str) -> Callable[[ImportanceFn], ImportanceFn]:
+    """Decorator: register ``fn(index, group, moments) -> per-channel scores`` under ``name``."""
+
+    def wrap(fn: ImportanceFn) -> ImportanceFn:
+        IMPORTANCE[name] = fn
+        return fn
+
+    return wrap
+
+
+@register_importance("l1")
+def l1_importance(index: GraphIndex, group: ChannelGroup, moments: dict | None = None) -> np.ndarray:
     """Per-channel score of ``group``: mean over producers of L1(filter) / fan-in."""
     score = np.zeros(group.channels, np.float64)
     for conv in group.producers:
@@ -29,6 +58,24 @@ def channel_importance(index: GraphIndex, group: ChannelGroup) -> np.ndarray:
         fan_in = w.shape[0] * w.shape[1] * w.shape[2]
         score += np.abs(w).sum(axis=(0, 1, 2)) / fan_in
     return score / max(len(group.producers), 1)
+
+
+@register_importance("activation")
+def activation_importance(index: GraphIndex, group: ChannelGroup, moments: dict | None = None) -> np.ndarray:
+    """Per-channel score: sum over consumers of std(activation) * L2(consumer weights of that input)."""
+    if moments is None:
+        raise ValueError("activation importance needs calibration moments")
+    score = np.zeros(group.channels, np.float64)
+    for conv in group.consumers:
+        w = index.const_value(index.inputs(conv)[1]).astype(np.float64)
+        var = np.clip(np.diag(moments[index.nodes[conv].input[0]].cov), 0.0, None)
+        score += np.sqrt(var) * np.sqrt((w ** 2).sum(axis=(0, 1, 3)))
+    return score
+
+
+def channel_importance(index: GraphIndex, group: ChannelGroup) -> np.ndarray:
+    """The default (L1) importance of ``group``'s channels."""
+    return l1_importance(index, group)
 
 
 def kept_count(channels: int, ratio: float, round_to: int = 1) -> int:

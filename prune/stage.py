@@ -34,7 +34,7 @@ from sropt.core.artifacts import Artifact, ArtifactKind
 from sropt.core.atomic import ensure_not_input
 from sropt.core.errors import InputError, StageError
 from sropt.prune.config import SENSITIVITY_RATIOS, Compensation, PruneConfig, Scope, WeightStore
-from sropt.prune.importance import channel_importance, kept_count, select_kept
+from sropt.prune.importance import IMPORTANCE, NEEDS_CALIBRATION, kept_count, select_kept
 from sropt.prune.sensitivity import BudgetChoice, SensitivityRow, choose_ratios, scan_sensitivity
 from sropt.prune.surgery import GroupPlan, prune_graph
 
@@ -149,10 +149,20 @@ class _Pruner:
         self.index = GraphIndex(graph)
         self.groups = {g.name: g for g in groups}
         self.config = config
-        self.importance = {g.name: channel_importance(self.index, g) for g in groups}
+        self._importance: dict[str, np.ndarray] = {}
+        self.stats: dict | None = None  # calibration moments, for data-aware importance
         self.means: dict[str, np.ndarray] | None = None  # for mean compensation
         self.moments: dict | None = None  # for least-squares compensation
         self.notes: list[str] = []
+
+    def importance(self, name: str) -> np.ndarray:
+        """Per-channel importance of group ``name`` by the configured strategy (cached)."""
+        if name not in self._importance:
+            if self.config.importance in NEEDS_CALIBRATION and self.stats is None:
+                # Only reached when every ratio is 0 (else calibration ran): all channels stay.
+                return np.zeros(self.groups[name].channels)
+            self._importance[name] = IMPORTANCE[self.config.importance](self.index, self.groups[name], self.stats)
+        return self._importance[name]
 
     def plans(self, ratios: dict[str, float]) -> list[GroupPlan]:
         """One plan per group with a ratio (kept channels chosen by importance)."""
@@ -160,7 +170,7 @@ class _Pruner:
         for name, ratio in ratios.items():
             g = self.groups[name]
             kept = kept_count(g.channels, ratio, self.config.round_to)
-            plans.append(GroupPlan(g, select_kept(self.importance[name], kept, name, ratio)))
+            plans.append(GroupPlan(g, select_kept(self.importance(name), kept, name, ratio)))
         return plans
 
     def build(self, ratios: dict[str, float], compensate: bool) -> tuple["GraphDef", list[GroupPlan]]:
@@ -222,8 +232,9 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
     uniform = {g.name: config.group_ratios.get(g.name, config.ratio) for g in selected}
     search = config.max_psnr_drop is not None
     # An explicit calibration folder also means "report calibration PSNR".
+    data_aware = config.importance in NEEDS_CALIBRATION
     wants_calib = config.sensitivity or search or config.finetune_steps > 0 or config.calib_dir is not None or (
-        config.bias_compensation and any(r > 0 for r in uniform.values()))
+        (config.bias_compensation or data_aware) and any(r > 0 for r in uniform.values()))
 
     result_cal: dict[str, Any] = {}
     calib = None
@@ -235,13 +246,20 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
         calib = load_calibration(config.calib_dir, info.scale, config.calib_count, config.calib_size, config.seed)
         result_cal = {"source": calib.source, "crops": len(calib.lr), "lr_crop": calib.crop,
                       "protocol": "Y channel (BT.601), crop_border=scale, LR by MATLAB bicubic"}
-        if config.bias_compensation:
+        if config.bias_compensation or data_aware:
+            # Statistics of every consumer input, measured once on the unpruned model.
             all_plans = [GroupPlan(g, np.arange(g.channels)) for g in selected]
             tensors = sorted(set(consumer_inputs(pruner.index, all_plans).values()))
             x = model_inputs(contract, calib.lr)
-            if config.compensation is Compensation.LSTSQ:
-                say("measuring activation moments for least-squares compensation")
-                pruner.moments = tensor_moments(graph, info.inputs[0], x, tensors)
+            lstsq = config.bias_compensation and config.compensation is Compensation.LSTSQ
+            if lstsq or data_aware:
+                say("measuring activation moments")
+                moments = tensor_moments(graph, info.inputs[0], x, tensors)
+                pruner.stats = moments
+                if lstsq:
+                    pruner.moments = moments
+                elif config.bias_compensation:
+                    pruner.means = {t: m.mean for t, m in moments.items()}
             else:
                 say("measuring mean activations for bias compensation")
                 pruner.means = tensor_means(graph, info.inputs[0], x, tensors)
@@ -327,7 +345,7 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
     kept = {p.group.name: int(len(p.keep)) for p in plans}
     step = {"stage": "prune", "from": str(src), **config.to_json(),
             "ratios": {k: float(v) for k, v in ratios.items()}, "kept_channels": kept,
-            "importance": "L1 of filter / fan-in, mean over producers"}
+            }
     artifact = loaded.artifact.derive(out, ArtifactKind.FROZEN_GRAPH, step,
                                       precision="quint8-weights" if config.store is WeightStore.QUINT8 else "float32")
     artifact.write_sidecar()

@@ -20,6 +20,7 @@ def prune_command(
     scope: str = typer.Option("inner", "--scope", help="inner (non-residual groups), trunk (residual groups) or all."),
     round_to: int = typer.Option(1, "--round-to", help="Round kept channel counts to a multiple of this (e.g. 8)."),
     store: str = typer.Option("float32", "--store", help="float32, or quint8 (quantize_weights form, like the released EDSR)."),
+    importance: str = typer.Option("l1", "--importance", help="l1: L1 norm of filters / fan-in (data-free); activation: activation std x consumer weight norm on the calibration crops."),
     no_bias_compensation: bool = typer.Option(False, "--no-bias-compensation", help="Do not compensate removed channels at all."),
     compensation: str = typer.Option("mean", "--compensation", help="mean: removed channels' mean activation into the next bias; lstsq: ridge regression from kept channels into the next conv's weights and bias."),
     calib: Path = typer.Option(None, "--calib", help="Folder of HR calibration images (default: T91 under SROPT_DATASETS_DIR)."),
@@ -41,7 +42,7 @@ def prune_command(
             raise InputError(f"{flag} {value!r}: choose one of {', '.join(e.value for e in enum)}.")
     config = PruneConfig(
         ratio=ratio, scope=scope, round_to=round_to, store=store, bias_compensation=not no_bias_compensation,
-        compensation=compensation,
+        compensation=compensation, importance=importance,
         calib_dir=calib, calib_count=calib_count, sensitivity=sensitivity, max_psnr_drop=max_psnr_drop,
         eval_dataset=eval_dataset, finetune_steps=finetune_steps, strict=strict,
     )
