@@ -8,7 +8,7 @@ Procedure (``--max-psnr-drop D``):
    quantized op output against its float counterpart, divided by the
    tensor's quantization step (``rmse/scale``, the TFLite debugger guide's
    metric: above ~0.7 means more than rounding noise).
-3. Denylist the top 1, 2, 4, ... layers (selective quantization: they run in
+3. Denylist the top 1, 2, 3, 4, 6, 9, ... layers (selective quantization: they run in
    float, with TFLITE_BUILTINS as fallback op set) and re-measure.
 4. If even denylisting every ranked layer does not fit, try 16x8 (int16
    activations). If nothing fits, GateFailure lists every attempt.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sropt.convert.tflite_export import PreparedGraph, make_converter, run_converter
+from sropt.convert.tflite_export import PreparedGraph, make_converter
 from sropt.core.artifacts import Artifact, ArtifactKind
 from sropt.core.errors import GateFailure
 from sropt.quantize.config import IOType, Mode, QuantizeConfig
@@ -40,9 +41,9 @@ if TYPE_CHECKING:
     from sropt.quantize.calibration import CalibrationSet
 
 DEBUG_CROPS = 8  # crops the debugger runs; per-layer ranking is stable well before that
-# Ops whose output error says something about the layer itself; Quantize,
-# Dequantize and DepthToSpace (a pure permutation) are not candidates.
-RANKED_OPS = ("CONV_2D", "ADD", "SUB", "MUL", "RELU", "TANH")
+# Quantize/Dequantize only move values across the int8/float boundary; every
+# other op with a quantized output is a candidate for staying in float.
+UNRANKED_OPS = ("QUANTIZE", "DEQUANTIZE")
 
 
 @dataclass
@@ -103,7 +104,7 @@ def rank_layers(prepared: PreparedGraph, calib: "CalibrationSet") -> list[dict[s
     rows = []
     for row in csv.DictReader(buf):
         scale = float(row["scale"] or 0)
-        if row["op_name"] not in RANKED_OPS or scale <= 0:
+        if row["op_name"] in UNRANKED_OPS or scale <= 0:
             continue
         rmse = float(np.sqrt(float(row["mean_squared_error"])))
         rows.append({"tensor": row["tensor_name"], "op": row["op_name"], "rmse_over_scale": rmse / scale})
@@ -111,8 +112,10 @@ def rank_layers(prepared: PreparedGraph, calib: "CalibrationSet") -> list[dict[s
     return rows
 
 
-def convert_selective(prepared: PreparedGraph, calib: "CalibrationSet", io_type: IOType, denylist: list[str]) -> bytes:
-    """Full INT8 except the ``denylist`` tensors' ops, which stay float."""
+def convert_selective(
+    prepared: PreparedGraph, calib: "CalibrationSet", io_type: IOType, denylist: list[str]
+) -> bytes | None:
+    """Full INT8 except the ``denylist`` tensors' ops, which stay float; None if nothing would stay INT8."""
     import tensorflow as tf
 
     converter = make_converter(prepared)
@@ -125,8 +128,23 @@ def convert_selective(prepared: PreparedGraph, calib: "CalibrationSet", io_type:
     )
     try:
         return debugger.get_nondebug_quantized_model()
-    except Exception:  # the debugger hides converter errors; re-run plainly to report them
-        return run_converter(converter, prepared.source.artifact.path)
+    except ValueError:
+        # The debugger refuses a model with no quantized op left (every
+        # layer denylisted): that candidate is a float model, not INT8.
+        return None
+
+
+def denylist_sizes(n: int) -> list[int]:
+    """How many top-ranked layers to try in float: 1, 2, 3, 4, then x1.5 steps, ending at ``n``.
+
+    One at a time first because one or two layers often carry most of the
+    loss; geometric after that so a deep model needs O(log n) conversions.
+    """
+    sizes, k = [], 1
+    while k < n:
+        sizes.append(k)
+        k = k + 1 if k < 4 else int(math.ceil(k * 1.5))
+    return sizes + [n] if n else []
 
 
 def fit_budget(prepared: PreparedGraph, calib: "CalibrationSet", config: QuantizeConfig) -> BudgetOutcome:
@@ -155,11 +173,12 @@ def fit_budget(prepared: PreparedGraph, calib: "CalibrationSet", config: Quantiz
         return BudgetOutcome(data, Mode.INT8.value, float_psnr, psnr, budget, attempts=tuple(attempts))
 
     ranking = rank_layers(prepared, calib)
-    k = 1
-    while ranking:
-        chosen = ranking[: min(k, len(ranking))]
+    for k in denylist_sizes(len(ranking)):
+        chosen = ranking[:k]
         data = convert_selective(prepared, calib, config.io, [r["tensor"] for r in chosen])
-        psnr, fits = attempt(f"int8, {len(chosen)} layer(s) in float", data)
+        if data is None:
+            break
+        psnr, fits = attempt(f"int8, {len(chosen)} of {len(ranking)} layer(s) in float", data)
         if fits:
             layers = tuple(
                 FloatLayer(
@@ -170,9 +189,6 @@ def fit_budget(prepared: PreparedGraph, calib: "CalibrationSet", config: Quantiz
                 for i, r in enumerate(chosen)
             )
             return BudgetOutcome(data, Mode.INT8.value, float_psnr, psnr, budget, layers, tuple(attempts), ranking)
-        if len(chosen) == len(ranking):
-            break
-        k *= 2
 
     if config.io is IOType.FLOAT:  # 16x8 keeps float I/O only
         data = convert_mode(prepared, Mode.INT16X8, calib, IOType.FLOAT)

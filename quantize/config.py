@@ -100,7 +100,7 @@ class QuantizeConfig:
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     max_psnr_drop: float | None = None  # dB, measured on calibration images (TFLite int8 only)
     fixed_shape: tuple[int, int] | None = None  # TFLite only; default dynamic H/W
-    budget_images: int = 8  # images of the calibration folder used to measure the PSNR drop
+    budget_images: int = 16  # images of the calibration folder used to measure the PSNR drop
     rewrite_prelu: bool = True  # FSRCNN PReLU -> relu(x) - a*relu(-x) before integer quantization
 
     def __post_init__(self) -> None:

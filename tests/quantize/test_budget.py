@@ -65,5 +65,12 @@ def test_unreachable_budget_is_a_gate_failure_and_writes_nothing(
         quantize_tflite(shared_models / "FSRCNN-small_x3.pb", tmp_path / "q.tflite", cfg)
     text = str(info.value)
     assert "no INT8 variant keeps the PSNR drop within -1.0 dB" in text
-    assert "full int8:" in text and "1 layer(s) in float" in text and "int16x8" in text
+    assert "full int8:" in text and "1 of 1 layer(s) in float" in text and "int16x8" in text
     assert not list(tmp_path.glob("*q.tflite*"))
+
+
+def test_denylist_sizes() -> None:
+    from sropt.quantize.budget import denylist_sizes
+
+    assert denylist_sizes(37) == [1, 2, 3, 4, 6, 9, 14, 21, 32, 37]
+    assert denylist_sizes(4) == [1, 2, 3, 4] and denylist_sizes(1) == [1] and denylist_sizes(0) == []
