@@ -123,10 +123,10 @@ def convert_selective(
     # Float fallback kernels for the denylisted ops.
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(denylist))
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=converter, debug_dataset=lambda: ([x] for x in calib.inputs[:1]), debug_options=options
-    )
     try:
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=lambda: ([x] for x in calib.inputs[:1]), debug_options=options
+        )
         return debugger.get_nondebug_quantized_model()
     except ValueError:
         # The debugger refuses a model with no quantized op left (every
