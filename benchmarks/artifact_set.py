@@ -151,6 +151,15 @@ class ArtifactBuilder:
 
         if not self.plan.convert_original:
             graphs = [g for g in graphs if g[0] != "original"]
+        # ONNX first: the headline path, and cheaper to build than calibrated TFLite.
+        if self.plan.onnx:
+            for key, pb in graphs:
+                cost = lambda p=pb: self._cost(p)  # noqa: E731
+                fp32 = self.dir / f"{key}.fp32.onnx"
+                item = self._add(f"{key}/onnx-fp32", fp32, lambda p=pb, o=fp32: self._onnx(p, o), cost)
+                if item is not None:
+                    int8 = self.dir / f"{key}.int8.onnx"
+                    self._add(f"{key}/onnx-int8", int8, lambda a=item.artifact, o=int8: self._onnx_int8(a, o), cost)
         for mode in self.plan.tflite_modes if self.plan.convert_original else ():
             out = self.dir / f"original.{mode}.tflite"
             self._add(f"original/tflite-{mode}", out, lambda m=mode, o=out: self._tflite(self.source, m, o), base_cost)
@@ -160,14 +169,6 @@ class ArtifactBuilder:
                             and (wanted is None or g[0] in {ratio_key(r) for r in wanted})]:
                 out = self.dir / f"{key}.int8.tflite"
                 self._add(f"{key}/tflite-int8", out, lambda p=pb, o=out: self._tflite(p, "int8", o), lambda p=pb: self._cost(p))
-        if self.plan.onnx:
-            for key, pb in graphs:
-                cost = lambda p=pb: self._cost(p)  # noqa: E731
-                fp32 = self.dir / f"{key}.fp32.onnx"
-                item = self._add(f"{key}/onnx-fp32", fp32, lambda p=pb, o=fp32: self._onnx(p, o), cost)
-                if item is not None:
-                    int8 = self.dir / f"{key}.int8.onnx"
-                    self._add(f"{key}/onnx-int8", int8, lambda a=item.artifact, o=int8: self._onnx_int8(a, o), cost)
         return self.items
 
     def _prune(self, ratio: float, out: Path) -> Artifact:
