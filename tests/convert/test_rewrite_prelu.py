@@ -17,7 +17,7 @@ def test_rewrite_is_exact(name: str, count: int, shared_models: Path) -> None:
 
     gd = read_graph_def(shared_models / f"{name}.pb")
     new, n = rewrite_prelu(gd)
-    assert n == count  # FSRCNN: 1 feature + 4 (small: 3) mapping + 1 shrink + 1 expand PReLUs
+    assert n == count  # every PReLU of the graph
     ops = {node.op for node in new.node}
     if count:
         assert "Abs" not in ops and "Sub" not in ops and "Neg" in ops
