@@ -102,6 +102,7 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default: the pipeline's output, or runs/<pipeline>)."),
     force: bool = typer.Option(False, "--force", help="Rebuild every step, ignoring the stage cache."),
     json_out: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout."),
+    isolate: Optional[bool] = typer.Option(None, "--isolate/--in-process", help="Run each stage in its own process so memory is returned between stages (default: only for models >= 8 MB)."),
 ) -> None:
     """Run a pipeline: prune, export, quantize, validate (each step cached), write the run folder, apply gates.
 
@@ -120,7 +121,7 @@ def run(
     config = load_pipelines(path)
     name, _ = config.select(pipeline)
     console.print(f"pipeline [bold]{name}[/] from {path}")
-    result = run_pipeline(config, name, model=model, out=out, force=force, observer=_RichObserver(console))
+    result = run_pipeline(config, name, model=model, out=out, force=force, observer=_RichObserver(console), isolate=isolate)
     cached = sum(s.skipped for s in result.steps)
     console.print(f"run folder: {result.out_dir} ({cached}/{len(result.steps)} steps from cache)")
     _print_gates(console, result.gate_results)

@@ -42,6 +42,10 @@ log = logging.getLogger("sropt.pipeline")
 
 REPORT_SCHEMA_VERSION = 1
 
+#: Source models at least this large run their stages in separate processes by
+#: default (EDSR B=32/F=256 is 38.5 MB; the FSRCNN/ESPCN/LapSRN zoo is <= 4 MB).
+ISOLATE_MIN_BYTES = 8 * 1024 * 1024
+
 
 class StepStatus:
     """How a step's output was obtained in this run."""
@@ -162,8 +166,15 @@ def run_pipeline(
     force: bool = False,
     observer: RunObserver | None = None,
     cache: StageCache | None = None,
+    isolate: bool | None = None,
 ) -> RunResult:
     """Run pipeline ``name`` of ``config``; return the steps, report and gate results.
+
+    ``isolate`` runs each stage that has to run in its own spawned process
+    (see ``sropt.pipeline.isolation``), so memory is returned between stages.
+    None (auto) isolates when the source model is at least
+    ``ISOLATE_MIN_BYTES``: a process start costs a few seconds per step, which
+    only pays off for models whose conversion holds gigabytes.
 
     Raises ConfigError/InputError before any stage when the input is bad,
     FetchError when the model cannot be obtained, StageError when a stage
@@ -185,12 +196,15 @@ def run_pipeline(
     source_path = resolve_source(pipeline, name, config.base_dir, model)
 
     cache = cache or StageCache()
+    if isolate is None:
+        isolate = source_path.stat().st_size >= ISOLATE_MIN_BYTES
     plan = steps_mod.plan_steps(pipeline)
     stem = source_path.stem
     with _capture_log() as logbuf:
         log.info("sropt %s: pipeline %s, model %s (%s)", __version__, name, pipeline.model, source_path)
         t_start = time.perf_counter()
         model_sha = sha256_file(source_path)
+        log.info("stages run %s", "each in its own process" if isolate else "in this process")
         entries: dict[str, CacheEntry] = {}
         artifacts: dict[str, Artifact] = {}
         records: list[StepRecord] = []
@@ -199,7 +213,7 @@ def run_pipeline(
                 observer.step_started(step.name, index, len(plan))
             say = (lambda msg, _n=step.name: observer.step_progress(_n, msg)) if observer else None
             try:
-                record, entry = _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force, say)
+                record, entry = _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force, say, isolate)
             except BaseException as exc:
                 if observer and hasattr(observer, "step_failed"):
                     observer.step_failed(step.name, exc)
@@ -241,7 +255,7 @@ def _keep_failure_log(exc: BaseException, name: str, text: str) -> None:
         exc.args = (f"{exc.args[0]}\n  (run log: {dest}; finished steps are cached, rerun to resume)", *exc.args[1:])
 
 
-def _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force, say=None) -> tuple[StepRecord, CacheEntry]:
+def _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force, say=None, isolate=False) -> tuple[StepRecord, CacheEntry]:
     kind = step.kind
     if step.name == "source":
         key_config: dict[str, Any] = {"model_sha256": model_sha, "stem": stem}
@@ -276,7 +290,12 @@ def _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, 
         adapter = steps_mod.ADAPTERS[kind]
         t_stage = time.perf_counter()
         try:
-            result = adapter(ctx)
+            if isolate and adapter is steps_mod.BUILTIN_ADAPTERS.get(kind):
+                from sropt.pipeline.isolation import run_adapter_isolated
+
+                result = run_adapter_isolated(kind, ctx, step=step.name)
+            else:
+                result = adapter(ctx)
         except SroptError as exc:
             # Name the step; keep the class so the exit code stays meaningful.
             raise type(exc)(f"step '{step.name}': {exc}") from exc

@@ -160,5 +160,9 @@ ADAPTERS: dict[str, Adapter] = {
     "validate": run_validate,
 }
 
+#: The adapters as shipped. Only these can run in a spawned stage process
+#: (a replacement installed at run time, e.g. by a test, exists only here).
+BUILTIN_ADAPTERS: dict[str, Adapter] = dict(ADAPTERS)
+
 #: Bumped when an adapter's output changes so old cache entries stop matching.
 ADAPTER_VERSIONS: dict[str, str] = {kind: "1" for kind in ADAPTERS}

@@ -84,3 +84,41 @@ def test_fsrcnn_x3_ci_cold_then_warm(tmp_path, shared_models, datasets):
     assert [(s["name"], s["status"]) for s in json.loads(warm.stdout)["steps"]] == [(n, "cached") for n in steps]
     assert "TF_IMPORTED=False" in warm.stderr
     assert json.loads((run / "report.json").read_text())["results"] == report["results"]
+
+
+def test_isolated_stages_match_in_process_and_report_errors(tmp_path, shared_models, datasets, monkeypatch):
+    """--isolate runs each stage in a spawned process: same artifacts, errors keep their class and message."""
+    from sropt.core.errors import InputError
+    from sropt.pipeline.config import parse_pipelines
+    from sropt.pipeline.runner import run_pipeline
+
+    monkeypatch.setenv("SROPT_MODEL_MIRROR", str(shared_models))
+    monkeypatch.setenv("SROPT_DATASETS_DIR", str(datasets))
+    monkeypatch.chdir(tmp_path)
+    cfg = parse_pipelines("pipelines:\n  p:\n    model: FSRCNN_x3\n    export: {onnx: {}}\n")
+    iso = run_pipeline(cfg, "p", out=Path("iso"), isolate=True, cache=None)
+    assert [(s.name, s.status) for s in iso.steps] == [("source", "ran"), ("export.onnx", "ran")]
+    assert "stages run each in its own process" in (tmp_path / "iso/run.log").read_text()
+    from sropt.pipeline.cache import StageCache
+
+    inproc = run_pipeline(cfg, "p", out=Path("inproc"), isolate=False, force=True)
+    assert [s.key for s in inproc.steps] == [s.key for s in iso.steps]
+    # The same model whichever process wrote it: tf2onnx's generated node names
+    # differ between processes, so compare what the models compute.
+    import numpy as np
+    import onnxruntime as ort
+
+    x = np.random.default_rng(0).random((1, 1, 20, 24), dtype=np.float32)
+    outs = []
+    for folder in ("iso", "inproc"):
+        sess = ort.InferenceSession(str(tmp_path / folder / "artifacts/FSRCNN_x3.export.onnx.onnx"), providers=["CPUExecutionProvider"])
+        outs.append(sess.run(None, {sess.get_inputs()[0].name: x})[0])
+    assert outs[0].shape == (1, 1, 60, 72)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert StageCache().lookup(iso.steps[1].key) is not None
+
+    bad = tmp_path / "garbage.pb"
+    bad.write_bytes(b"\x00not a graph" * 10)
+    with pytest.raises(InputError, match=r"step 'source': .*garbage\.pb"):
+        run_pipeline(cfg, "p", model=bad, out=Path("bad"), isolate=True)
+    assert not (tmp_path / "bad").exists()
