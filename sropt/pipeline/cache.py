@@ -49,6 +49,11 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def key_payload(step: str, config: Any, inputs: list[dict[str, Any]], *, code_version: str = "") -> dict[str, Any]:
+    """What a step's cache key is the hash of."""
+    return {"step": step, "config": config, "tool": __version__, "code": code_version, "inputs": inputs}
+
+
 def step_key(step: str, config: Any, inputs: list[dict[str, Any]], *, code_version: str = "") -> str:
     """The cache key of a step.
 
@@ -56,14 +61,18 @@ def step_key(step: str, config: Any, inputs: list[dict[str, Any]], *, code_versi
     ``code_version`` lets a stage adapter invalidate its entries when its
     output format changes without a release.
     """
-    payload = {
-        "step": step,
-        "config": config,
-        "tool": __version__,
-        "code": code_version,
-        "inputs": inputs,
-    }
+    payload = key_payload(step, config, inputs, code_version=code_version)
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -130,18 +139,36 @@ class StageCache:
             os.replace(path, trash)
             shutil.rmtree(trash, ignore_errors=True)
 
+    def sweep_stale(self) -> list[Path]:
+        """Remove temp/trash folders left by killed runs (their process is gone); return them."""
+        removed = []
+        for stale in list(self.root.glob(".tmp-*")) + list(self.root.glob(".trash-*")):
+            try:
+                pid = int(stale.name.split("-")[2])
+                age = time.time() - stale.stat().st_mtime
+            except (ValueError, IndexError, OSError):
+                continue
+            # A live pid may be a concurrent run building that entry right now;
+            # the age check guards against a recycled pid of a dead run.
+            if _pid_alive(pid) and age < 24 * 3600:
+                continue
+            shutil.rmtree(stale, ignore_errors=True)
+            removed.append(stale)
+        return removed
+
     @contextlib.contextmanager
-    def build(self, key: str, step: str) -> Iterator["EntryBuilder"]:
-        """Yield a builder with a temp folder; on success it becomes the entry for ``key``."""
+    def build(self, key: str, step: str, key_inputs: Any = None) -> Iterator["EntryBuilder"]:
+        """Yield a builder with a temp folder; on success it becomes the entry for ``key``.
+
+        ``key_inputs`` (what the key was hashed from) is kept in the manifest so
+        a user can see why a step reran.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        for stale in self.root.glob(f".tmp-{key}-*"):
-            # Left by an interrupted run; the pid in the name may be reused, so
-            # only remove folders not touched for a minute.
-            if time.time() - stale.stat().st_mtime > 60:
-                shutil.rmtree(stale, ignore_errors=True)
+        self.sweep_stale()
         tmp = self.root / f".tmp-{key}-{os.getpid()}-{time.monotonic_ns()}"
         tmp.mkdir()
         builder = EntryBuilder(key, step, tmp)
+        builder.key_inputs = key_inputs
         try:
             yield builder
             builder.finish()
@@ -173,6 +200,7 @@ class EntryBuilder:
         self.step = step
         self.path = path
         self.outputs: dict[str, Any] = {}
+        self.key_inputs: Any = None
 
     def finish(self) -> CacheEntry:
         """Hash every file and write the manifest (last, so it marks completion)."""
@@ -190,6 +218,7 @@ class EntryBuilder:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "files": files,
             "outputs": self.outputs,
+            "key_inputs": self.key_inputs,
         }
         write_text_atomic(self.path / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
         return CacheEntry(self.key, self.path, manifest)

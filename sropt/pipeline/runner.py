@@ -33,7 +33,7 @@ from sropt import __version__
 from sropt.core.artifacts import Artifact, sidecar_path
 from sropt.core.errors import ConfigError, FetchError, InputError, SroptError, StageError
 from sropt.pipeline import steps as steps_mod
-from sropt.pipeline.cache import CacheEntry, CorruptEntry, StageCache, sha256_file, step_key
+from sropt.pipeline.cache import CacheEntry, CorruptEntry, StageCache, key_payload, sha256_file, step_key
 from sropt.pipeline.config import PipelineConfig, is_model_path, preflight, resolve_dataset
 from sropt.pipeline.gates import GateResult, evaluate_gates, gates_failed, load_report
 from sropt.pipeline.schema import Pipeline
@@ -262,7 +262,8 @@ def _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, 
     else:
         key_config = step.key_config
     inputs = [{"step": up, "key": entries[up].key, "files": entries[up].files} for up in step.inputs]
-    key = step_key(step.name, key_config, inputs, code_version=steps_mod.ADAPTER_VERSIONS.get(kind, ""))
+    code_version = steps_mod.ADAPTER_VERSIONS.get(kind, "")
+    key = step_key(step.name, key_config, inputs, code_version=code_version)
     t0 = time.perf_counter()
     status, note = StepStatus.RAN, ""
     entry = None
@@ -277,7 +278,7 @@ def _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, 
     if entry is not None:
         return _record(step.name, StepStatus.CACHED, entry, time.perf_counter() - t0, note), entry
 
-    with cache.build(key, step.name) as builder:
+    with cache.build(key, step.name, key_payload(step.name, key_config, inputs, code_version=code_version)) as builder:
         ctx = steps_mod.StepContext(
             step=step,
             inputs={up: artifacts[up] for up in step.inputs},

@@ -46,6 +46,8 @@ def test_changing_one_option_reruns_that_stage_and_later_only(pipeline_file, fak
     assert status == {"source": "cached", "prune": "cached", "export.onnx": "cached",
                       "quantize.tflite.int8": "ran", "quantize.onnx.int8": "cached", "validate": "ran"}
     assert fake_stages.calls == ["quantize.tflite.int8", "validate"]
+    manifest = json.loads((StageCache().entry_path(second.steps[3].key) / "manifest.json").read_text())
+    assert manifest["key_inputs"]["config"]["calib_count"] == 5  # why it reran is on record
     keys1 = {s.name: s.key for s in first.steps}
     keys2 = {s.name: s.key for s in second.steps}
     assert [n for n in ALL if keys1[n] != keys2[n]] == ["quantize.tflite.int8", "validate"]
@@ -187,3 +189,13 @@ def test_cli_help_lists_commands_without_heavy_imports():
     assert "HEAVY=\n" in out.stdout
     for word in ("run", "check", "baseline", "--pipeline", "--force", "--junit", "--summary", "--baseline", "--to"):
         assert word in out.stdout
+
+
+def test_sweep_removes_leftovers_of_dead_runs(tmp_path):
+    cache = StageCache(tmp_path)
+    dead = tmp_path / ".tmp-abc-999999999-1"
+    live = tmp_path / f".tmp-def-{__import__('os').getpid()}-1"
+    dead.mkdir()
+    live.mkdir()
+    assert cache.sweep_stale() == [dead]
+    assert live.exists() and not dead.exists()
