@@ -142,7 +142,7 @@ def check(
     report: Path = typer.Argument(..., help="report.json of `sropt run` or `sropt validate`."),
     baseline: Optional[Path] = typer.Option(None, "--baseline", "-b", help="Baseline report.json for `against: baseline` gates."),
     gates: Optional[Path] = typer.Option(None, "--gates", "-g", help="Pipelines file to take the gates from (default: the gates recorded in the report)."),
-    pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Pipeline of --gates whose gates apply (default: the report's pipeline)."),
+    pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Take the gates of this pipeline from --gates (default file: ./pipelines.yaml)."),
     source: Optional[str] = typer.Option(None, "--source", help="Artifact (path, file name or glob) of the source model rows, for reports without a pipeline section."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML here (one testcase per gate x artifact x runtime x dataset)."),
     summary: Optional[Path] = typer.Option(None, "--summary", help="Write a markdown summary here (e.g. $GITHUB_STEP_SUMMARY)."),
@@ -159,7 +159,7 @@ def check(
     recorded = (data.get("pipeline") or {})
     pipe_name = pipeline or recorded.get("name")
     baseline_path = baseline
-    if gates is not None or (pipeline is not None and not recorded.get("gates")):
+    if gates is not None or pipeline is not None:
         from sropt.pipeline.config import load_pipelines
 
         config = load_pipelines(_pipelines_file(gates))
