@@ -9,8 +9,9 @@ start-up are part of the wall time) twice against a fresh
 finds them all cached (warm). Per-step seconds come from the run's
 report.json (``pipeline.steps``). ``--validate-*`` overrides shrink the
 validation step (a full-size EDSR on Set5+Set14 in three runtimes takes
-tens of minutes); the overrides are written into a derived pipelines file
-and recorded in the result.
+tens of minutes) and ``--set STAGE.KEY=VALUE`` changes any stage setting;
+the overrides are written into a derived pipelines file and recorded in
+the result.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validate-datasets", default=None, help="override validate.datasets (comma list)")
     p.add_argument("--validate-runtimes", default=None, help="override validate.runtimes (comma list)")
     p.add_argument("--validate-repeats", type=int, default=None, help="override validate.repeats")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="STAGE.KEY=VALUE",
+                   help="override one stage setting of the pipeline, e.g. prune.finetune_steps=0 (YAML value)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="recorded thread count (runtimes use all cores)")
     p.add_argument("--cache", type=Path, default=None, help="cache folder to use (default: a fresh temporary one)")
     p.add_argument("--runs", type=int, default=2, help="runs: the first cold, the rest warm")
@@ -54,29 +57,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--runs must be >= 1")
     if args.validate_repeats is not None and args.validate_repeats < 1:
         p.error("--validate-repeats must be >= 1")
+    for item in args.sets:
+        key, eq, _ = item.partition("=")
+        if not eq or key.count(".") != 1:
+            p.error(f"--set {item!r}: write STAGE.KEY=VALUE, e.g. prune.finetune_steps=0")
     return args
 
 
-def overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The validate-step overrides requested on the command line."""
-    out: dict[str, Any] = {}
+def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Stage overrides requested on the command line: {stage: {key: value}}."""
+    import yaml
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in args.sets:
+        key, _, value = item.partition("=")
+        stage, field = key.split(".")
+        out.setdefault(stage, {})[field] = yaml.safe_load(value)
+    val: dict[str, Any] = {}
     if args.validate_datasets:
-        out["datasets"] = [d.strip() for d in args.validate_datasets.split(",") if d.strip()]
+        val["datasets"] = [d.strip() for d in args.validate_datasets.split(",") if d.strip()]
     if args.validate_runtimes:
-        out["runtimes"] = [r.strip() for r in args.validate_runtimes.split(",") if r.strip()]
+        val["runtimes"] = [r.strip() for r in args.validate_runtimes.split(",") if r.strip()]
     if args.validate_repeats is not None:
-        out["repeats"] = args.validate_repeats
+        val["repeats"] = args.validate_repeats
+    if val:
+        out.setdefault("validate", {}).update(val)
     return out
 
 
-def derived_pipelines(src: Path, pipeline: str, validate: dict[str, Any], dest: Path) -> Path:
-    """Write ``src`` with ``validate`` merged into ``pipeline``'s validate block (anchors resolved)."""
+def derived_pipelines(src: Path, pipeline: str, changes: dict[str, dict[str, Any]], dest: Path) -> Path:
+    """Write ``src`` with ``changes`` ({stage: {key: value}}) merged into ``pipeline`` (anchors resolved)."""
     import yaml
 
     doc = yaml.safe_load(src.read_text(encoding="utf-8"))
     if pipeline not in doc.get("pipelines", {}):
         raise SystemExit(f"--pipeline {pipeline}: not in {src}; it has {', '.join(doc.get('pipelines', {}))}.")
-    doc["pipelines"][pipeline].setdefault("validate", {}).update(validate)
+    for stage, values in changes.items():
+        doc["pipelines"][pipeline].setdefault(stage, {}).update(values)
     dest.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return dest
 
@@ -105,7 +122,7 @@ def render_markdown(record: dict[str, Any]) -> str:
     lines = ["# Pipeline wall time per stage", "", environment_line(record), "",
              f"Command: `{record['command']}`", "",
              f"Pipeline `{record['settings']['pipeline']}` on `{record['settings']['model']}`; "
-             f"validate overrides: `{json.dumps(record['validate_overrides'])}`. Run 1 has an empty cache (cold); "
+             f"overrides of the pipeline's settings: `{json.dumps(record['overrides'])}`. Run 1 has an empty cache (cold); "
              "later runs reuse it (warm: cache lookups and hash checks only).", "",
              "| step | " + " | ".join(f"run {i + 1} ({'cold' if i == 0 else 'warm'}) s" for i in range(len(runs))) + " |",
              "|---|" + "---:|" * len(runs)]
@@ -128,12 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--model {args.model}: no such file.")
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     record = start_record("pipeline_time", args.threads, settings)
-    record["validate_overrides"] = overrides(args)
+    record["overrides"] = overrides(args)
     with tempfile.TemporaryDirectory(prefix="sropt-pipetime-") as tmp:
         tmp_path = Path(tmp)
         pipelines = args.pipelines
-        if record["validate_overrides"]:
-            pipelines = derived_pipelines(args.pipelines, args.pipeline, record["validate_overrides"], tmp_path / "pipelines.yaml")
+        if record["overrides"]:
+            pipelines = derived_pipelines(args.pipelines, args.pipeline, record["overrides"], tmp_path / "pipelines.yaml")
         env = dict(os.environ)
         env["SROPT_CACHE_DIR"] = str(args.cache or tmp_path / "cache")
         record["runs"] = []

@@ -52,6 +52,8 @@ def test_other_scripts_parse_and_reject():
         tuning.parse_args(["--only", "nosuch"])
     with pytest.raises(SystemExit):
         pipeline_time.parse_args(["--model", "m.pb", "--runs", "0"])
+    with pytest.raises(SystemExit):
+        pipeline_time.parse_args(["--model", "m.pb", "--set", "finetune_steps=0"])
 
 
 def test_fraction_of_peak_and_agreement_goldens():
@@ -68,13 +70,16 @@ def test_fraction_of_peak_and_agreement_goldens():
 def test_derived_pipelines_overrides_only_validate(tmp_path):
     import yaml
 
-    dest = pipeline_time.derived_pipelines(PROJECT_ROOT / "pipelines.yaml", "edsr_x3_mobile",
-                                           {"datasets": ["Set5"], "repeats": 1}, tmp_path / "p.yaml")
+    args = pipeline_time.parse_args(["--model", "m.pb", "--validate-datasets", "Set5", "--validate-repeats", "1",
+                                     "--set", "prune.finetune_steps=0"])
+    changes = pipeline_time.overrides(args)
+    assert changes == {"prune": {"finetune_steps": 0}, "validate": {"datasets": ["Set5"], "repeats": 1}}
+    dest = pipeline_time.derived_pipelines(PROJECT_ROOT / "pipelines.yaml", "edsr_x3_mobile", changes, tmp_path / "p.yaml")
     doc = yaml.safe_load(dest.read_text())
     original = yaml.safe_load((PROJECT_ROOT / "pipelines.yaml").read_text())
     got, want = doc["pipelines"]["edsr_x3_mobile"], original["pipelines"]["edsr_x3_mobile"]
     assert got["validate"]["datasets"] == ["Set5"] and got["validate"]["repeats"] == 1
-    assert got["prune"] == want["prune"] and got["quantize"] == want["quantize"]
+    assert got["prune"] == {**want["prune"], "finetune_steps": 0} and got["quantize"] == want["quantize"]
 
 
 @pytest.mark.shared
