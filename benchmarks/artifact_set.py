@@ -81,8 +81,10 @@ def ratio_key(ratio: float) -> str:
 class ArtifactBuilder:
     """Builds (or reuses) the artifacts of ``plan`` for ``source`` inside ``work_dir``."""
 
-    def __init__(self, source: Path, work_dir: Path, plan: BuildPlan, say: Callable[[str], None] | None = None) -> None:
+    def __init__(self, source: Path, work_dir: Path, plan: BuildPlan, say: Callable[[str], None] | None = None,
+                 build: bool = True) -> None:
         self.source = Path(source)
+        self.allow_build = build  # False: use only what the work folder already holds
         self.dir = Path(work_dir)
         self.plan = plan
         self.say = say or (lambda _m: None)
@@ -99,6 +101,8 @@ class ArtifactBuilder:
         from sropt.core.errors import SroptError
 
         art, seconds = self._cached(out), None
+        if art is None and not self.allow_build:
+            return None
         if art is None:
             self.say(f"building {key}")
             t0 = time.perf_counter()
@@ -146,6 +150,8 @@ class ArtifactBuilder:
 
         for ratio in self.plan.ratios:
             key, out = ratio_key(ratio), self.dir / f"{ratio_key(ratio)}.pb"
+            if not self.allow_build and not out.is_file():
+                continue
             if self._add(key, out, lambda r=ratio, o=out: self._prune(r, o), lambda o=out: self._cost(o)):
                 graphs.append((key, out))
 

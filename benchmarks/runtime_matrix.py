@@ -113,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="128x128 only, ratio 0.25, TFLite float32/int8, 3 repeats (unless given explicitly)")
     p.add_argument("--tflite-pruned", default=None,
                    help="pruning ratios whose graphs also get a TFLite INT8 (default: every ratio)")
-    p.add_argument("--no-build", action="store_true", help="only time artifacts already in the work folder")
+    p.add_argument("--no-build", action="store_true", help="only time the planned artifacts that are already in the work folder")
     p.add_argument("--build-only", action="store_true", help="build the artifacts, time nothing")
+    p.add_argument("--no-onnx", action="store_true", help="build no ONNX exports (tf2onnx needs ~10 GB for full-size EDSR)")
     return p
 
 
@@ -181,10 +182,9 @@ def benchmark_model(name: str, args: argparse.Namespace, peak: dict, say) -> dic
     work = args.work or default_work_dir()
     key, pb = resolve_source(name, work, blocks=args.blocks, filters=args.filters, seed=args.seed)
     plan = BuildPlan(ratios=tuple(args.ratios), tflite_modes=tuple(args.tflite_modes), calib_count=args.calib_count,
-                     tflite_pruned_ratios=None if args.tflite_pruned is None else tuple(args.tflite_pruned))
-    builder = ArtifactBuilder(pb, work / key, plan, say=lambda m: say(f"[{key}] {m}"))
-    if args.no_build:
-        builder.plan = BuildPlan(ratios=(), tflite_modes=(), onnx=False)
+                     tflite_pruned_ratios=None if args.tflite_pruned is None else tuple(args.tflite_pruned),
+                     onnx=not args.no_onnx)
+    builder = ArtifactBuilder(pb, work / key, plan, say=lambda m: say(f"[{key}] {m}"), build=not args.no_build)
     items: list[BenchArtifact] = builder.build()
     if args.build_only:
         return {"model": key, "source": str(pb), "artifacts": [i.to_json() for i in items], "cells": [],

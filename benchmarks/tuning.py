@@ -221,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", type=Path, default=None, help="artifact folder (default $SROPT_CACHE_DIR/benchmarks)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
     p.add_argument("--stem", default="tuning", help="result file name stem")
+    p.add_argument("--build-only", action="store_true", help="build the experiments' artifacts, time nothing")
     return p
 
 
@@ -271,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     record["model"] = key
     bench = Workbench(pb, work / key / "tuning", 16 if args.calib_count is None else args.calib_count, say)
     bench.build(set(args.only))
+    if args.build_only:
+        say(f"built {len(bench.items)} artifacts; failures: {bench.failures or 'none'}")
+        return 0
     peak = 255.0
     ref = run_cell_isolated(CellSpec(bench.items["original"].artifact, VARIANTS["opencv-classic"], [args.size],
                                      args.threads, 1, 1, 1e9, keep_output_size=args.size)).output
