@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sropt.core.contracts import Contract
+from sropt.core.errors import InputError
 
 if TYPE_CHECKING:
     from tensorflow.core.framework.graph_pb2 import GraphDef
@@ -32,19 +33,15 @@ class EvalSet:
 
 
 def load_eval_set(ref: str, scale: int) -> EvalSet:
-    """Read ``ref`` (Set5, Set14 or a folder) and degrade it; InputError if unusable."""
+    """Read ``ref`` (Set5, Set14 or a folder) and degrade it with sropt.validate; InputError if unusable."""
     from sropt.validate.dataset import load_dataset
-    from sropt.validate.degradation import matlab_bicubic, mod_crop
-    from sropt.validate.imageio import read_image
+    from sropt.validate.degradation import DEFAULT_DEGRADATION
+    from sropt.validate.prepare import prepare_set
 
-    ds = load_dataset(ref, scale=scale)
-    lrs, hrs = [], []
-    for item in ds.items:
-        hr = mod_crop(read_image(item.hr_path).bgr, scale)
-        lr = read_image(item.lr_path).bgr if item.lr_path else matlab_bicubic(hr, scale)
-        lrs.append(lr)
-        hrs.append(hr)
-    return EvalSet(ds.name, lrs, hrs)
+    prepared = prepare_set(load_dataset(ref, scale=scale), DEFAULT_DEGRADATION, scale)
+    if not prepared.images:
+        raise InputError(f"--eval {ref}: no usable images at x{scale}", problems=prepared.problems)
+    return EvalSet(prepared.dataset, [im.lr for im in prepared.images], [im.hr for im in prepared.images])
 
 
 def evaluate_psnr(graph_def: "GraphDef", info: "GraphInfo", contract: Contract, data: EvalSet) -> float:
