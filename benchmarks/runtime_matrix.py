@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
                    help=f"runtime variants (each applies to the artifacts it can load): {', '.join(VARIANTS)}")
     p.add_argument("--only", default="", help="comma list of fnmatch patterns on artifact keys (e.g. 'original,prune-r25/*')")
+    p.add_argument("--skip-cells", default="",
+                   help="comma list of fnmatch patterns on 'artifact@variant' cells not to time (budget), e.g. 'prune-r*/onnx-*@opencv'")
     p.add_argument("--pipeline-run", type=Path, action="append", default=[],
                    help="also benchmark the artifacts of an `sropt run` folder (MODEL=DIR attaches them to MODEL; default the first model)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads per runtime (default: all cores)")
@@ -146,6 +148,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.variants = _csv(args.variants)
     args.models = _csv(args.models)
     args.only = _csv(args.only)
+    args.skip_cells = _csv(args.skip_cells)
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         p.error(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
@@ -196,6 +199,7 @@ def benchmark_model(name: str, args: argparse.Namespace, peak: dict, say) -> dic
     items = [i for i in items if _selected(i.key, args.only) or i.key == BASELINE[0]]
 
     cells: list[dict[str, Any]] = []
+    skipped: list[str] = []
     reference = None
     peak_value = 255.0 if items[0].artifact.contract.input_channels == 3 else 1.0
     small = min(args.sizes)
@@ -206,6 +210,9 @@ def benchmark_model(name: str, args: argparse.Namespace, peak: dict, say) -> dic
 
             if item.artifact.kind not in get_runner(variant.runtime).kinds:
                 continue
+            if any(fnmatch.fnmatch(f"{item.key}@{vname}", pat) for pat in args.skip_cells) and (item.key, vname) != BASELINE:
+                skipped.append(f"{item.key}@{vname}")
+                continue
             say(f"[{key}] {item.key} on {vname}")
             spec = CellSpec(item.artifact, variant, list(args.sizes), args.threads, args.repeats, args.warmup,
                             args.max_cell_seconds, keep_output_size=small)
@@ -215,6 +222,8 @@ def benchmark_model(name: str, args: argparse.Namespace, peak: dict, say) -> dic
             cells.append({"artifact": item.key, "variant": vname, "runtime": variant.runtime,
                           "options": variant.options, **res.to_json(),
                           "agreement_db": agreement_db(res.output, reference, peak_value) if (item.key, vname) != BASELINE else None})
+    if skipped:
+        notes.append(f"not timed (--skip-cells, time budget): {', '.join(skipped)}")
     _derive(cells, items, peak)
     block = {"model": key, "cells": cells}
     hl = []
