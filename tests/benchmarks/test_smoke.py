@@ -19,7 +19,7 @@ from sropt.core.locations import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT))  # benchmarks/ is a folder of scripts, importable from the project root
 
-from benchmarks import frontier, pipeline_time, runtime_matrix, tuning  # noqa: E402
+from benchmarks import frontier, ort_profile, pipeline_time, runtime_matrix, tuning  # noqa: E402
 from benchmarks.cells import agreement_db  # noqa: E402
 from benchmarks.machine_peak import fraction_of_peak  # noqa: E402
 
@@ -118,3 +118,11 @@ def test_matrix_end_to_end_json_schema(tmp_path, datasets):
     assert cells[("folded", "opencv")]["agreement_db"] == "identical" or cells[("folded", "opencv")]["agreement_db"] > 60
     md = (tmp_path / "out" / "m.md").read_text()
     assert "| artifact | runtime | MACs/px |" in md and env["cpu"] in md and "threads" in md
+
+    # Per-op profile of the INT8 export: shares sum to 1 and the convolutions are QLinearConv.
+    int8 = next(Path(a["path"]) for a in model["artifacts"] if a["key"] == "original/onnx-int8")
+    assert ort_profile.main([str(int8), "--size", "16", "--runs", "1", "--out", str(tmp_path / "out"), "--stem", "p"]) == 0
+    prof = json.loads((tmp_path / "out" / "p.json").read_text())["profiles"][0]
+    ops = {o["op"]: o for o in prof["ops"]}
+    assert ops["QLinearConv"]["nodes"] == 5  # head, 2 in the block, 2 in the tail
+    assert math.isclose(sum(o["share"] for o in prof["ops"]), 1.0, abs_tol=1e-3)
