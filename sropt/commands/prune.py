@@ -22,7 +22,7 @@ def prune_command(
     store: str = typer.Option("float32", "--store", help="float32, or quint8 (quantize_weights form, like the released EDSR)."),
     importance: str = typer.Option("l1", "--importance", help="l1: L1 norm of filters / fan-in (data-free); activation: activation std x consumer weight norm on the calibration crops."),
     no_bias_compensation: bool = typer.Option(False, "--no-bias-compensation", help="Do not compensate removed channels at all."),
-    compensation: str = typer.Option("mean", "--compensation", help="mean: removed channels' mean activation into the next bias; lstsq: ridge regression from kept channels into the next conv's weights and bias."),
+    compensation: str = typer.Option("lstsq", "--compensation", help="lstsq (default): ridge regression from kept channels into the next conv's weights and bias, the most accurate; mean: removed channels' mean activation into the next bias."),
     calib: Path = typer.Option(None, "--calib", help="Folder of HR calibration images (default: T91 under SROPT_DATASETS_DIR)."),
     calib_count: int = typer.Option(32, "--calib-count", help="Number of calibration crops."),
     sensitivity: bool = typer.Option(False, "--sensitivity", help="Measure each group's calibration PSNR change at ratios 0.1..0.5 (table + plot)."),

@@ -66,7 +66,9 @@ def test_lifted_graph_matches_tensorflow(shared_models: Path, name: str) -> None
 @pytest.mark.slow
 def test_distillation_recovers_psnr(shared_models: Path, datasets: Path, tmp_path: Path) -> None:
     out = tmp_path / "ft.pb"
-    result = prune_model(shared_models / EDSR, _quick(datasets, ratio=0.5, finetune_steps=40), out)
+    # mean compensation: it leaves a large drop for distillation to recover
+    # (the lstsq default leaves only ~0.5 dB at this ratio, too little to test on).
+    result = prune_model(shared_models / EDSR, _quick(datasets, ratio=0.5, finetune_steps=40, compensation="mean"), out)
     cal, ev = result.calibration, result.evaluation
     # Measured: Set5 28.81 -> 32.66 dB after 40 steps (33.07 unpruned); calibration 27.96 -> 30.27.
     assert cal["psnr_finetuned"] > cal["psnr_pruned"] + 1.0
@@ -98,8 +100,8 @@ def test_sensitivity_table_plot_and_budget(shared_models: Path, datasets: Path, 
 
 
 def test_least_squares_compensation_beats_mean(shared_models: Path, datasets: Path, tmp_path: Path) -> None:
-    mean = prune_model(shared_models / EDSR, _quick(datasets, ratio=0.5), tmp_path / "m.pb")
-    lstsq = prune_model(shared_models / EDSR, _quick(datasets, ratio=0.5, compensation="lstsq"), tmp_path / "l.pb")
+    mean = prune_model(shared_models / EDSR, _quick(datasets, ratio=0.5, compensation="mean"), tmp_path / "m.pb")
+    lstsq = prune_model(shared_models / EDSR, _quick(datasets, ratio=0.5), tmp_path / "l.pb")  # the default
     assert lstsq.after == mean.after  # same channels kept, same layout
     # Measured on these 8 crops: 27.96 (mean) vs 30.21 (lstsq); 30.62 unpruned.
     assert lstsq.calibration["psnr_pruned"] > mean.calibration["psnr_pruned"] + 1.0
