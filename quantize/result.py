@@ -16,10 +16,14 @@ class FloatLayer:
     op: str
     rmse_over_scale: float  # QuantizationDebugger: RMSE of the quantized output / its quantization step
     reason: str
+    measured_gain_db: float | None = None  # drop recovered by keeping only this op in float (budget ranking)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe form."""
-        return {"tensor": self.tensor, "op": self.op, "rmse_over_scale": round(self.rmse_over_scale, 4), "reason": self.reason}
+        out = {"tensor": self.tensor, "op": self.op, "rmse_over_scale": round(self.rmse_over_scale, 4), "reason": self.reason}
+        if self.measured_gain_db is not None:
+            out["measured_gain_db"] = round(self.measured_gain_db, 4)
+        return out
 
 
 @dataclass(frozen=True)
@@ -27,12 +31,19 @@ class BudgetAttempt:
     """One candidate tried by the quality budget."""
 
     description: str
-    psnr_drop: float
+    psnr_drop: float  # the budget statistic (mean per-image drop on the budget images)
     fits: bool
+    stats: dict[str, Any] | None = None  # quality.DropStats.to_json(): mean, p90, worst, images
+    size_bytes: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe form."""
-        return {"candidate": self.description, "psnr_drop_db": round(self.psnr_drop, 4), "fits": self.fits}
+        out: dict[str, Any] = {"candidate": self.description, "psnr_drop_db": round(self.psnr_drop, 4), "fits": self.fits}
+        if self.stats is not None:
+            out["drop_stats"] = self.stats
+        if self.size_bytes is not None:
+            out["size_bytes"] = self.size_bytes
+        return out
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ def _config(datasets: Path, drop: float):
 
 @pytest.mark.slow
 def test_budget_keeps_layers_float_until_it_fits(shared_models: Path, datasets: Path, tmp_path: Path) -> None:
-    """FSRCNN_x3: full INT8 loses > 0.1 dB, so layers stay float until the drop is <= 0.1 dB."""
+    """FSRCNN_x3: full INT8 loses > 0.1 dB, so layers stay float (measured-gain order) until the drop is <= 0.1 dB."""
     from sropt.core.artifacts import Artifact
+    from sropt.quantize import budget as budget_mod
     from sropt.quantize.tflite_quantize import quantize_tflite
 
     result = quantize_tflite(shared_models / "FSRCNN_x3.pb", tmp_path / "q.tflite", _config(datasets, 0.1))
@@ -31,13 +32,21 @@ def test_budget_keeps_layers_float_until_it_fits(shared_models: Path, datasets: 
     assert not result.attempts[0].fits and result.attempts[-1].fits
     assert result.psnr_drop is not None and result.psnr_drop <= 0.1
     assert abs(result.attempts[-1].psnr_drop - result.psnr_drop) < 1e-9
-    assert 1 <= len(result.float_layers) and all("QuantizationDebugger" in f.reason for f in result.float_layers)
-    assert 20.0 < result.float_psnr < 30.0  # first 3 T91 images, 120px centre crops (24.6 dB measured)
+    assert 1 <= len(result.float_layers) and all("measured gain" in f.reason for f in result.float_layers)
+    gains = [f.measured_gain_db for f in result.float_layers]
+    assert gains == sorted(gains, reverse=True) and gains[0] > 0.0
+    # The first layer kept float is a 3x3 mapping conv (conv3..conv6 carry the INT8 loss), never the 1x1 shrink.
+    assert result.float_layers[0].op == "CONV_2D" and any(f"conv{i}" in result.float_layers[0].tensor for i in (3, 4, 5, 6))
+    assert 20.0 < result.float_psnr < 30.0  # first 3 T91 images, whole (25.0 dB measured)
+    stats = result.attempts[-1].stats
+    assert stats["images"] == 3 and stats["p90_db"] <= stats["worst_db"] and abs(stats["mean_db"] - result.psnr_drop) < 1e-3
     side = Artifact.from_sidecar(tmp_path / "q.tflite")
     assert side is not None
     budget = side.provenance[-1]["budget"]
     assert budget["max_psnr_drop_db"] == 0.1 and budget["psnr_drop_db"] <= 0.1
     assert [f["tensor"] for f in budget["float_layers"]] == [f.tensor for f in result.float_layers]
+    assert 0 < budget["conversions"] <= 2 + budget_mod.MAX_RANKED + len(result.attempts) + 1
+    assert all("measured_gain_db" in r for r in budget["ranking"][: budget_mod.MAX_RANKED])
     assert budget["protocol"]["degradation"] == "matlab-bicubic"
     json.dumps(result.to_json())  # --json output is serializable
 
@@ -74,3 +83,40 @@ def test_denylist_sizes() -> None:
 
     assert denylist_sizes(37) == [1, 2, 3, 4, 6, 9, 14, 21, 32, 37]
     assert denylist_sizes(4) == [1, 2, 3, 4] and denylist_sizes(1) == [1] and denylist_sizes(0) == []
+
+
+def test_measured_ranking_orders_by_gain_and_keeps_unmeasured_after() -> None:
+    from sropt.quantize.budget import measured_ranking
+
+    rows = [{"tensor": t, "op": "CONV_2D", "rmse_over_scale": r} for t, r in (("a", 0.4), ("b", 0.3), ("c", 0.2), ("d", 0.1))]
+    ranked = measured_ranking(rows, {"a": 0.01, "b": -0.002, "c": 0.09})
+    assert [r["tensor"] for r in ranked] == ["c", "a", "b", "d"]
+    assert [r.get("measured_gain_db") for r in ranked] == [0.09, 0.01, -0.002, None]
+    assert "measured_gain_db" not in rows[0]  # inputs untouched
+
+
+def test_drop_stats_hand_computed() -> None:
+    import numpy as np
+
+    from sropt.quantize.quality import drop_stats
+
+    float_psnrs = np.array([30.0, 31.0, 32.0, 33.0, 34.0])
+    stats = drop_stats(float_psnrs, float_psnrs - np.array([0.1, 0.0, 0.2, 0.4, 0.3]))
+    assert abs(stats.mean - 0.2) < 1e-12 and abs(stats.worst - 0.4) < 1e-12 and stats.images == 5
+    assert abs(stats.p90 - 0.36) < 1e-12  # numpy linear percentile: 0.3 + 0.6 * (0.4 - 0.3)
+    assert stats.to_json() == {"mean_db": 0.2, "p90_db": 0.36, "worst_db": 0.4, "images": 5}
+
+
+def test_budget_images_whole_up_to_crop(datasets: Path) -> None:
+    """The budget measures whole T91 images (all smaller than 512 px); quick checks keep 192 px centre crops."""
+    from sropt.quantize.quality import BUDGET_HR_CROP, budget_images
+
+    images = sorted((datasets / "T91").glob("*.png"))[:2]
+    whole = budget_images(images, 3, 2, BUDGET_HR_CROP)
+    cropped = budget_images(images, 3, 2)
+    import cv2
+
+    for pair, path in zip(whole, images):
+        h, w = cv2.imread(str(path)).shape[:2]
+        assert pair.hr.shape[:2] == (h - h % 3, w - w % 3) and pair.lr.shape[:2] == (h // 3, w // 3)
+    assert all(max(p.hr.shape[:2]) <= 192 and p.hr.shape[0] % 3 == 0 for p in cropped)
