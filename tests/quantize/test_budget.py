@@ -30,6 +30,14 @@ def test_budget_keeps_layers_float_until_it_fits(shared_models: Path, datasets: 
     result = quantize_tflite(shared_models / "FSRCNN_x3.pb", tmp_path / "q.tflite", _config(datasets, 0.1))
     assert result.attempts[0].description == "full int8" and result.attempts[0].psnr_drop > 0.1
     assert not result.attempts[0].fits and result.attempts[-1].fits
+    # Size order: at most FEW_FLOAT float layers, then 16x8, then more float layers.
+    names = [a.description for a in result.attempts]
+    counts = [int(n.split(", ")[1].split(" of ")[0]) if " of " in n else None for n in names]
+    if "int16x8 (int16 activations)" in names:
+        at = names.index("int16x8 (int16 activations)")
+        assert all(c <= budget_mod.FEW_FLOAT for c in counts[1:at]) and all(c > budget_mod.FEW_FLOAT for c in counts[at + 1 :])
+    sizes = [a.size_bytes for a in result.attempts]
+    assert sizes[0] == min(sizes) and sizes[-1] == result.artifact.size_bytes
     assert result.psnr_drop is not None and result.psnr_drop <= 0.1
     assert abs(result.attempts[-1].psnr_drop - result.psnr_drop) < 1e-9
     assert 1 <= len(result.float_layers) and all("measured gain" in f.reason for f in result.float_layers)
