@@ -54,6 +54,10 @@ def test_budget_keeps_layers_float_until_it_fits(shared_models: Path, datasets: 
     assert budget["max_psnr_drop_db"] == 0.1 and budget["psnr_drop_db"] <= 0.1
     assert [f["tensor"] for f in budget["float_layers"]] == [f.tensor for f in result.float_layers]
     assert 0 < budget["conversions"] <= 2 + budget_mod.MAX_RANKED + len(result.attempts) + 1
+    assert result.notes == (
+        f"budget search: {budget['conversions']} TFLite conversions (measured ranking capped at "
+        f"{budget_mod.MAX_RANKED} single-op conversions); drop = mean per-image PSNR-Y drop over whole calibration images",
+    )
     assert all("measured_gain_db" in r for r in budget["ranking"][: budget_mod.MAX_RANKED])
     assert budget["protocol"]["degradation"] == "matlab-bicubic"
     json.dumps(result.to_json())  # --json output is serializable
