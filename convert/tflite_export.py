@@ -26,6 +26,7 @@ import numpy as np
 
 from sropt.core.artifacts import Artifact, ArtifactKind
 from sropt.core.atomic import atomic_path
+from sropt.convert.tflite_tensors import quantize_tensor
 from sropt.core.errors import InputError, StageError
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ def run_tflite_once(
         interp.allocate_tensors()
         inp = interp.get_input_details()[0]
         x = np.random.default_rng(0).random((1, h, w, channels), dtype=np.float32)
-        interp.set_tensor(inp["index"], quantize_for(x, inp))
+        interp.set_tensor(inp["index"], quantize_tensor(x, inp))
         interp.invoke()
         out = interp.get_output_details()[0]
         y = interp.get_tensor(out["index"])
@@ -196,13 +197,3 @@ def run_tflite_once(
     if tuple(y.shape) != expected:
         raise StageError(f"{path}: LiteRT output shape {tuple(y.shape)} for a [1,{h},{w},{channels}] input; expected {expected}.")
     return y
-
-
-def quantize_for(x: np.ndarray, detail: dict) -> np.ndarray:
-    """Float input -> the tensor's dtype, with its (scale, zero_point) when integer."""
-    dtype = np.dtype(detail["dtype"])
-    if dtype.kind == "f":
-        return x.astype(dtype)
-    scale, zero = detail["quantization"]
-    info = np.iinfo(dtype)
-    return np.clip(np.rint(x / scale + zero), info.min, info.max).astype(dtype)

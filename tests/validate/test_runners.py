@@ -15,7 +15,7 @@ from sropt.core.families import Family
 from sropt.validate.inference import upscale_image
 from sropt.validate.resolve import open_artifact
 from sropt.validate.runners import get_runner, runtime_names, to_nhwc
-from sropt.validate.runners.tflite import dequantize, quantize
+from sropt.convert.tflite_tensors import dequantize_tensor as dequantize, quantize_tensor as quantize
 
 pytestmark = pytest.mark.shared
 

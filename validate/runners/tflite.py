@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sropt.convert.tflite_tensors import dequantize_tensor, quantize_tensor
 from sropt.core.artifacts import Artifact, ArtifactKind
 from sropt.core.errors import InputError
 from sropt.validate.runners.base import Runner, register_runner
@@ -57,25 +58,7 @@ class TFLiteRunner(Runner):
             interp.allocate_tensors()
             self._shape = x_nhwc.shape
             inp = interp.get_input_details()[0]
-        interp.set_tensor(inp["index"], quantize(x_nhwc, inp))
+        interp.set_tensor(inp["index"], quantize_tensor(x_nhwc, inp))
         interp.invoke()
         out = interp.get_output_details()[0]
-        return dequantize(interp.get_tensor(out["index"]), out)
-
-
-def quantize(x: np.ndarray, detail: dict) -> np.ndarray:
-    """Float -> the tensor's dtype using its (scale, zero_point); floats pass through."""
-    dtype = np.dtype(detail["dtype"])
-    if dtype.kind == "f":
-        return x.astype(dtype)
-    scale, zero = detail["quantization"]
-    info = np.iinfo(dtype)
-    return np.clip(np.rint(x / scale + zero), info.min, info.max).astype(dtype)
-
-
-def dequantize(q: np.ndarray, detail: dict) -> np.ndarray:
-    """The tensor's values as float32, using its (scale, zero_point) when integer."""
-    if np.dtype(detail["dtype"]).kind == "f":
-        return q.astype(np.float32)
-    scale, zero = detail["quantization"]
-    return ((q.astype(np.float32) - zero) * scale).astype(np.float32)
+        return dequantize_tensor(interp.get_tensor(out["index"]), out)
