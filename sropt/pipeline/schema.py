@@ -21,6 +21,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from sropt.convert.onnx_export import Layout
+from sropt.prune.config import Scope, WeightStore
+from sropt.quantize.config import IOType, Mode
+
 
 class StrictModel(BaseModel):
     """Base of every config model: unknown keys are errors, not silently ignored."""
@@ -45,44 +49,12 @@ class Degradation(str, enum.Enum):
     OPENCV_AREA = "opencv-area"
 
 
-class PruneScope(str, enum.Enum):
-    """Which channel groups pruning may shrink."""
-
-    INNER = "inner"
-    TRUNK = "trunk"
-    ALL = "all"
-
-
-class WeightStore(str, enum.Enum):
-    """How the pruned frozen graph stores its weights."""
-
-    FLOAT32 = "float32"
-    QUINT8 = "quint8"
-
-
-class TFLiteMode(str, enum.Enum):
-    """TFLite numeric forms (``sropt quantize --to tflite --mode``)."""
-
-    FLOAT32 = "float32"
-    FP16 = "fp16"
-    DYNAMIC = "dynamic"
-    INT8 = "int8"
-    INT16X8 = "int16x8"
-
-
-class TFLiteIO(str, enum.Enum):
-    """The dtype of a TFLite model's input/output tensors."""
-
-    FLOAT = "float"
-    INT8 = "int8"
-    UINT8 = "uint8"
-
-
-class OnnxLayout(str, enum.Enum):
-    """The input layout of an exported ONNX model."""
-
-    NHWC = "nhwc"
-    NCHW = "nchw"
+# The stage libraries own these enums; the schema reuses them (one source of
+# truth for the values a stage accepts). Their modules import no TF/cv2.
+PruneScope = Scope
+TFLiteMode = Mode
+TFLiteIO = IOType
+OnnxLayout = Layout
 
 
 class OrtMode(str, enum.Enum):
