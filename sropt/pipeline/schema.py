@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from sropt.convert.onnx_export import Layout
-from sropt.prune.config import Scope, WeightStore
+from sropt.prune.config import Compensation, Scope, WeightStore
 from sropt.quantize.config import IOType, Mode
 
 
@@ -94,13 +94,24 @@ class PruneStage(StrictModel):
     ratio: float = Field(ge=0.0, lt=1.0, description="Fraction of channels removed per group, in [0, 1).")
     scope: PruneScope = Field(PruneScope.INNER, description="Channel groups to prune: inner block channels, the residual trunk, or all.")
     round_to: int | None = Field(None, ge=1, description="Round kept channel counts to a multiple of this (e.g. 8 for SIMD).")
-    bias_compensation: bool = Field(True, description="Fold the mean activation of removed channels into the next conv's bias.")
+    importance: str = Field("l1", description="Channel importance: l1 (filter L1 norm, the default) or activation (data-aware; FSRCNN and ESPCN need it).")
+    bias_compensation: bool = Field(True, description="Compensate removed channels from calibration data (False: no compensation).")
+    compensation: Compensation = Field(Compensation.LSTSQ, description="lstsq: ridge regression from kept channels into the next conv; mean: removed channels' mean activation into its bias.")
     sensitivity: bool = Field(False, description="Measure per-group PSNR sensitivity on calibration crops.")
     max_psnr_drop: float | None = Field(None, gt=0.0, description="Choose per-group ratios removing the most MACs within this calibration PSNR drop (dB); overrides ratio.")
     finetune_steps: int = Field(0, ge=0, description="Distillation steps against the unpruned model after surgery (0 = none).")
     calib: str = Field("T91", description="Calibration image folder (name under SROPT_DATASETS_DIR, or a path). Never the evaluation set.")
     calib_count: int = Field(32, ge=1, description="Number of calibration crops.")
     store: WeightStore = Field(WeightStore.FLOAT32, description="Weight storage of the pruned graph: float32, or quint8 (the released EDSR's quantize_weights form, comparable in size).")
+
+    @field_validator("importance")
+    @classmethod
+    def _known_importance(cls, value: str) -> str:
+        from sropt.prune.importance import IMPORTANCE  # light: numpy only
+
+        if value not in IMPORTANCE:
+            raise ValueError(f"unknown importance {value!r}; choose one of {', '.join(IMPORTANCE)}")
+        return value
 
 
 class TFLiteTarget(StrictModel):

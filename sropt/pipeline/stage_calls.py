@@ -39,7 +39,8 @@ def prune(ctx: StepContext) -> Artifact:
     cfg = ctx.config
     config = PruneConfig(
         ratio=cfg.ratio, scope=cfg.scope.value, round_to=cfg.round_to or 1,
-        bias_compensation=cfg.bias_compensation, calib_dir=resolve_dataset(cfg.calib), calib_count=cfg.calib_count,
+        importance=cfg.importance, bias_compensation=cfg.bias_compensation, compensation=cfg.compensation.value,
+        calib_dir=resolve_dataset(cfg.calib), calib_count=cfg.calib_count,
         sensitivity=cfg.sensitivity, max_psnr_drop=cfg.max_psnr_drop, finetune_steps=cfg.finetune_steps,
         store=cfg.store.value,
     )
