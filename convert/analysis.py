@@ -8,6 +8,7 @@ costs k^2 times its per-pixel MACs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -150,16 +151,13 @@ def analyze_graph(graph_def: "GraphDef", source: str = "graph") -> GraphInfo:
 
     params = 0
     for name, node in index.nodes.items():
-        if not index.is_float_const(name) or index.nodes[name].op == "Identity":
+        if node.op == "Identity" or not index.is_float_const(name):
             continue
         if not any(index.op(c) in _PARAM_CONSUMERS for c in index.consumers.get(name, [])):
             continue
         shape = index.const_shape(name)
-        if len(shape) >= 1:
-            count = 1
-            for d in shape:
-                count *= d
-            params += count
+        if shape:  # rank 0 scalars (the 0.1 residual scale, PReLU's 0.5) are not parameters
+            params += math.prod(shape)
 
     dequantize = sum(1 for n in graph_def.node if n.op == "Dequantize")
     return GraphInfo(

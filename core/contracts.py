@@ -60,13 +60,6 @@ class Contract:
         merged[..., 0] = out[0, :, :, 0]
         return cv2.cvtColor(_to_uint8(merged * np.float32(255.0)), cv2.COLOR_YCrCb2BGR)
 
-    def postprocess_y(self, output: np.ndarray) -> np.ndarray:
-        """The model-space output as an image plane, without chroma (for tiling)."""
-        out = np.asarray(output, dtype=np.float32)[0]
-        if self.input_channels == 3:
-            return out + np.asarray(DIV2K_MEAN_BGR, np.float32)
-        return out * 255.0
-
 
 def _check_bgr(img: np.ndarray) -> None:
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
