@@ -50,6 +50,7 @@ class ChannelGroup:
     fixed: list[str] = field(default_factory=list)  # reasons the channels cannot change
     unsupported: list[str] = field(default_factory=list)  # "node (Op)" the surgery does not handle
     origin: str = ""  # the node whose output first carried these channels
+    tensors: list[str] = field(default_factory=list)  # computed nodes whose output carries these channels
 
     @property
     def prunable(self) -> bool:
@@ -179,6 +180,9 @@ def build_channel_groups(graph_def: "GraphDef") -> list[ChannelGroup]:
             roots.append(r)
     roots.sort(key=lambda r: r.order)
     groups = [r.group for r in roots]
+    for name in index.topological_order:
+        if name in elem:
+            elem[name].root().group.tensors.append(name)
     for g in groups:
         g.vectors = list(dict.fromkeys(g.vectors))
         g.fixed = list(dict.fromkeys(g.fixed))

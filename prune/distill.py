@@ -26,7 +26,7 @@ import numpy as np
 from sropt.convert.graph_index import GraphIndex
 from sropt.core.contracts import Contract
 from sropt.core.errors import StageError
-from sropt.prune.surgery import replace_consts
+from sropt.convert.graph import replace_consts
 
 if TYPE_CHECKING:
     from tensorflow.core.framework.graph_pb2 import GraphDef, NodeDef

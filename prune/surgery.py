@@ -125,19 +125,3 @@ def prune_graph(
             value = np.take(value, keep, axis=axis)
         new.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(np.ascontiguousarray(value, dtype=value.dtype)))
     return out
-
-
-def replace_consts(graph_def: "GraphDef", values: dict[str, np.ndarray]) -> "GraphDef":
-    """A copy of ``graph_def`` with the named Consts holding new float32 values of the same shape."""
-    import tensorflow as tf
-
-    out = tf.compat.v1.GraphDef()
-    out.CopyFrom(graph_def)
-    for node in out.node:
-        if node.name in values:
-            old = tuple(d.size for d in node.attr["value"].tensor.tensor_shape.dim)
-            value = np.asarray(values[node.name], np.float32)
-            if value.shape != old:
-                raise StageError(f"Const '{node.name}': new value has shape {value.shape}, expected {old}")
-            node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
-    return out

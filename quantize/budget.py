@@ -26,18 +26,15 @@ from __future__ import annotations
 import csv
 import io
 import math
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sropt.convert.tflite_export import PreparedGraph, make_converter
-from sropt.core.artifacts import Artifact, ArtifactKind
 from sropt.core.errors import GateFailure
 from sropt.quantize.config import IOType, Mode, QuantizeConfig
-from sropt.quantize.quality import BUDGET_HR_CROP, budget_images, drop_stats, image_psnrs, protocol
+from sropt.quantize.quality import BUDGET_HR_CROP, budget_images, drop_stats, image_psnrs, protocol, tflite_predictor
 from sropt.quantize.result import BudgetAttempt, FloatLayer
 from sropt.quantize.tflite_quantize import CONFIGURERS, convert_mode
 
@@ -87,20 +84,6 @@ class BudgetOutcome:
             "statistic": "mean per-image PSNR-Y drop over whole calibration images",
             "protocol": protocol(BUDGET_HR_CROP),
         }
-
-
-def _tflite_predictor(data: bytes, prepared: PreparedGraph):
-    """An NHWC predict function for TFLite bytes, via validation's LiteRT runner."""
-    from sropt.validate.runners import get_runner
-
-    tmp = tempfile.NamedTemporaryFile(suffix=".tflite", delete=False)
-    tmp.write(data)
-    tmp.close()
-    source = prepared.source.artifact
-    artifact = Artifact(Path(tmp.name), ArtifactKind.TFLITE, source.family, source.scale, output_layout="NHWC")
-    runner = get_runner("tflite")().load(artifact, None)
-    Path(tmp.name).unlink()  # the interpreter holds the model in memory
-    return runner.predict
 
 
 def rank_layers(prepared: PreparedGraph, calib: "CalibrationSet") -> list[dict[str, Any]]:
@@ -181,7 +164,7 @@ def fit_budget(prepared: PreparedGraph, calib: "CalibrationSet", config: Quantiz
     pairs = budget_images(calibration_images(calib.folder), source.scale, config.budget_images, BUDGET_HR_CROP)
 
     def measure(data: bytes, subset: list | None = None) -> np.ndarray:
-        return image_psnrs(_tflite_predictor(data, prepared), subset or pairs, source.contract, source.scale)
+        return image_psnrs(tflite_predictor(data, prepared.source.artifact), subset or pairs, source.contract, source.scale)
 
     float_psnrs = measure(convert_mode(prepared, Mode.FLOAT32, None, IOType.FLOAT))
     float_psnr = float(float_psnrs.mean())

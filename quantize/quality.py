@@ -9,12 +9,14 @@ are the calibration folder's (T91 by default), never the evaluation sets.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from sropt.core.artifacts import Artifact, ArtifactKind
 from sropt.core.contracts import Contract
 
 DEGRADATION = "matlab-bicubic"
@@ -104,3 +106,18 @@ def protocol(hr_crop: int = HR_CROP) -> dict:
         "hr_crop": hr_crop,
         "images": "calibration folder, first N by name, centre-cropped to at most hr_crop px",
     }
+
+
+def tflite_predictor(data: bytes, source: Artifact) -> Callable[[np.ndarray], np.ndarray]:
+    """An NHWC predict function for in-memory TFLite bytes of ``source``, via validation's LiteRT runner."""
+    from sropt.validate.runners import get_runner
+
+    tmp = tempfile.NamedTemporaryFile(suffix=".tflite", delete=False)
+    try:
+        tmp.write(data)
+        tmp.close()
+        artifact = Artifact(Path(tmp.name), ArtifactKind.TFLITE, source.family, source.scale, output_layout="NHWC")
+        runner = get_runner("tflite")().load(artifact, None)
+    finally:
+        Path(tmp.name).unlink(missing_ok=True)  # the interpreter holds the model in memory
+    return runner.predict
