@@ -105,6 +105,10 @@ class QuantizeConfig:
     # uses at most ORT_CHECK_IMAGES of them.
     budget_images: int = 91
     rewrite_prelu: bool = True  # FSRCNN PReLU -> relu(x) - a*relu(-x) before integer quantization
+    # Cross-layer equalization before TFLite INT8 (sropt.quantize.equalize): "auto" measures
+    # off and each of EQUALIZE_ALPHAS on calibration images and keeps the best, "off", or a
+    # migration strength in [0, 1] applied without measuring.
+    equalize: str = "auto"
 
     def __post_init__(self) -> None:
         target = _enum(Target, self.target, "--to")
@@ -139,10 +143,38 @@ class QuantizeConfig:
             )
         if self.fixed_shape is not None and target is not Target.TFLITE:
             raise InputError("--fixed-shape applies to --to tflite only; ONNX exports keep H and W dynamic.")
+        object.__setattr__(self, "equalize", parse_equalize(self.equalize))
+        if self.equalize != "auto" and not (target is Target.TFLITE and mode is Mode.INT8):
+            raise InputError(
+                f"--equalize {self.equalize} applies to --to tflite --mode int8 only "
+                f"(got --to {target.value} --mode {mode.value})."
+            )
         if int(self.budget_images) < 1:
             raise InputError(f"budget_images {self.budget_images}: use at least 1 image to measure the PSNR drop.")
+
+    @property
+    def equalize_alpha(self) -> float | None:
+        """The fixed migration strength, or None for "auto" and "off"."""
+        return None if self.equalize in ("auto", "off") else float(self.equalize)
 
     @property
     def calibrated(self) -> bool:
         """True when the mode needs calibration data."""
         return self.mode in CALIBRATED_MODES
+
+
+def parse_equalize(value: object) -> str:
+    """``--equalize``: "auto", "off" or a number in [0, 1] (kept as its string)."""
+    text = str(value).strip().lower()
+    if text in ("auto", "off"):
+        return text
+    try:
+        alpha = float(text)
+    except ValueError:
+        alpha = -1.0
+    if not 0.0 <= alpha <= 1.0:
+        raise InputError(
+            f"--equalize {value}: give auto (measure and keep the best), off, "
+            "or a migration strength between 0 and 1 such as 0.75."
+        )
+    return repr(alpha)

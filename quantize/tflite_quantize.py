@@ -8,7 +8,10 @@ on (FACTS.md §3, §5):
 * 16x8 has no int16 DEPTH_TO_SPACE kernel, so TFLITE_BUILTINS is the
   fallback op set (DepthToSpace runs in float between Quantize/Dequantize);
 * FSRCNN's PReLU is rewritten to ``relu(x) - a*relu(-x)`` before integer
-  quantization (``sropt.convert.rewrite_prelu``), which cuts its INT8 loss.
+  quantization (``sropt.convert.rewrite_prelu``), which cuts its INT8 loss;
+* full INT8 then applies cross-layer equalization (``sropt.quantize.equalize``,
+  ``--equalize auto`` by default: the measured best of off and three
+  strengths on the calibration images).
 """
 
 from __future__ import annotations
@@ -145,6 +148,13 @@ def quantize_tflite(model: "FrozenGraph | str | Path", out: Path | str, config: 
         step["fixed_shape"] = list(config.fixed_shape)
     if calib is not None:
         step["calibration"] = calib.describe()
+    if config.mode is Mode.INT8:
+        from sropt.quantize.equalize import equalize_for_int8
+
+        assert calib is not None
+        equalized = equalize_for_int8(prepared, calib, config)
+        prepared = equalized.prepared
+        step["equalization"] = equalized.record
     if config.mode is Mode.INT16X8:
         step["fallback_ops"] = "TFLITE_BUILTINS (float DEPTH_TO_SPACE: no int16 kernel)"
 
@@ -173,5 +183,6 @@ def quantize_tflite(model: "FrozenGraph | str | Path", out: Path | str, config: 
         mode=precision,
         io=config.io.value,
         calibration=calib.describe() if calib else None,
+        equalization=step.get("equalization"),
         **result_extra,
     )

@@ -22,6 +22,7 @@ def quantize_model(
     calib_count: int = typer.Option(64, "--calib-count", help="Calibration crops (one 48x48 crop per image)."),
     io: str = typer.Option("float", "--io", help="tflite int8 only: input/output dtype float, int8 or uint8."),
     max_psnr_drop: float = typer.Option(None, "--max-psnr-drop", help="tflite int8 only: keep layers in float until the PSNR drop (dB, calibration images) is at most this."),
+    equalize: str = typer.Option("auto", "--equalize", help="tflite int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best), off, or a strength 0..1."),
     fixed_shape: str = typer.Option(None, "--fixed-shape", help="tflite only: fixed input HxW (default: dynamic H/W)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result (artifact, calibration, drop, float layers) as JSON."),
 ) -> None:
@@ -32,7 +33,7 @@ def quantize_model(
     config = QuantizeConfig(
         target=to, mode=mode, io=io,
         calibration=CalibrationConfig(folder=calib, count=calib_count),
-        max_psnr_drop=max_psnr_drop, fixed_shape=parse_hw(fixed_shape),
+        max_psnr_drop=max_psnr_drop, fixed_shape=parse_hw(fixed_shape), equalize=equalize,
     )
     if config.target is Target.TFLITE:
         from sropt.quantize.tflite_quantize import quantize_tflite
@@ -52,6 +53,8 @@ def quantize_model(
     if result.calibration:
         c = result.calibration
         typer.echo(f"calibration: {c['crops']} crops of {c['crop_size']}x{c['crop_size']} from {c['folder']}")
+    if result.equalization:
+        typer.echo(f"equalization: {_describe_equalization(result.equalization)}")
     if result.kernel:
         k = result.kernel
         typer.echo(f"int8 kernel: activations {k['activation_type']}, reduce_range={k['reduce_range']} ({k['reason']})")
@@ -66,3 +69,15 @@ def quantize_model(
         typer.echo(f"kept in float: {layer.tensor} ({layer.op}): {layer.reason}")
     for note in result.notes:
         typer.echo(f"note: {note}")
+
+
+def _describe_equalization(record: dict) -> str:
+    """One line: the chosen strength and, for auto, what each candidate measured."""
+    if record.get("note"):
+        return f"off ({record['note']})"
+    chosen = "off" if record.get("alpha") is None else f"alpha {record['alpha']}"
+    if record.get("chosen_by") != "measured":
+        return f"{chosen} on {len(record['sites'])} layer pair(s) (given)"
+    tried = ", ".join(f"{'off' if c['alpha'] is None else c['alpha']}: {c['int8_psnr_db']:.3f} dB"
+                      for c in record["candidates"])
+    return f"{chosen}, the best INT8 PSNR-Y on {record['measured_on']} ({tried})"

@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from sropt.convert.onnx_export import Layout
 from sropt.prune.config import Compensation, Scope, WeightStore
-from sropt.quantize.config import IOType, Mode
+from sropt.core.errors import InputError
+from sropt.quantize.config import IOType, Mode, parse_equalize
 
 
 class StrictModel(BaseModel):
@@ -122,6 +123,15 @@ class TFLiteTarget(StrictModel):
     calib: str = Field("T91", description="Calibration image folder for int8/int16x8 (name under SROPT_DATASETS_DIR, or a path).")
     calib_count: int = Field(32, ge=1, description="Number of calibration crops.")
     max_psnr_drop: float | None = Field(None, gt=0.0, description="Keep the most sensitive layers in float until the calibration drop fits (int8 only).")
+    equalize: str = Field("auto", description="int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best), off, or a strength 0..1.")
+
+    @field_validator("equalize", mode="before")
+    @classmethod
+    def _equalize_value(cls, value: object) -> str:
+        try:
+            return parse_equalize(value)
+        except InputError as exc:
+            raise ValueError(str(exc).replace("--equalize", "equalize")) from exc
 
     @model_validator(mode="after")
     def _io_needs_integer_mode(self) -> "TFLiteTarget":
@@ -129,6 +139,8 @@ class TFLiteTarget(StrictModel):
             raise ValueError(f"io '{self.io.value}' needs mode int8, not '{self.mode.value}'; use io: float")
         if self.max_psnr_drop is not None and self.mode is not TFLiteMode.INT8:
             raise ValueError(f"max_psnr_drop applies to mode int8 only, not '{self.mode.value}'")
+        if self.equalize != "auto" and self.mode is not TFLiteMode.INT8:
+            raise ValueError(f"equalize applies to mode int8 only, not '{self.mode.value}'")
         return self
 
     @property

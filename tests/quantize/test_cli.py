@@ -32,6 +32,19 @@ def test_quantize_tflite_int8_json(shared_models: Path, datasets: Path, tmp_path
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["mode"] == "int8" and result["io"] == "uint8" and result["calibration"]["crops"] == 8
+    # --equalize defaults to auto: ESPCN's two conv -> ReLU -> conv sites were measured and equalizing lost.
+    eq = result["equalization"]
+    assert eq["chosen_by"] == "measured" and eq["sites"] == ["conv1.out", "conv2.out"]
+    assert eq["alpha"] is None and eq["candidates"][0]["alpha"] is None
+    assert eq["candidates"][0]["int8_psnr_db"] == max(c["int8_psnr_db"] for c in eq["candidates"])
+
+
+def test_quantize_equalize_fixed_text(shared_models: Path, datasets: Path, tmp_path: Path, capsys) -> None:
+    argv = ["quantize", str(shared_models / "FSRCNN-small_x3.pb"), "--to", "tflite", "--mode", "int8",
+            "--calib", str(datasets / "T91"), "--calib-count", "8", "--equalize", "0.75", "-o", str(tmp_path / "q.tflite")]
+    assert main(argv) == 0
+    # FSRCNN-small: 5 convs with 4 PReLUs between them -> 4 sites.
+    assert "equalization: alpha 0.75 on 4 layer pair(s) (given)" in capsys.readouterr().out
 
 
 def test_quantize_onnx_int8_text(shared_models: Path, datasets: Path, tmp_path: Path, capsys) -> None:

@@ -1,0 +1,163 @@
+"""Cross-layer equalization: exact in float, finds only homogeneous sites, and helps FSRCNN_x3 INT8."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sropt.core.errors import InputError
+
+
+def _prepared(model):
+    from sropt.quantize.config import QuantizeConfig
+    from sropt.quantize.tflite_quantize import prepare_for_mode
+
+    return prepare_for_mode(model, QuantizeConfig("tflite", "int8"))
+
+
+def _crops(count: int, channels: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(0, 1, (1, 20, 28, channels)).astype(np.float32) for _ in range(count)]
+
+
+def _conv_graph(activation: str):
+    """input -> conv(3->8) -> BiasAdd -> activation -> conv(8->4): one candidate site."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [1, None, None, 3], name="input")
+        w1 = tf.constant(rng.normal(0, 1, (3, 3, 3, 8)).astype(np.float32), name="w1")
+        b1 = tf.constant(rng.normal(0, 1, (8,)).astype(np.float32), name="b1")
+        w2 = tf.constant(rng.normal(0, 1, (3, 3, 8, 4)).astype(np.float32), name="w2")
+        h = tf.nn.bias_add(tf.nn.conv2d(x, w1, 1, "SAME", name="conv1"), b1, name="bias1")
+        h = getattr(tf.nn, activation)(h, name="act1")
+        tf.nn.conv2d(h, w2, 1, "SAME", name="out")
+    return graph.as_graph_def()
+
+
+def test_channel_scales_hand_computed() -> None:
+    from sropt.quantize.equalize import channel_scales
+
+    # alpha 1: s = r / geomean(r) = [1, 4] / 2.
+    np.testing.assert_allclose(channel_scales(np.array([1.0, 4.0]), np.array([1.0, 1.0]), 1.0), [0.5, 2.0])
+    # alpha 0.5: sqrt(r / w) = [sqrt(1/4), sqrt(4/1)] = [0.5, 2], geomean already 1.
+    np.testing.assert_allclose(channel_scales(np.array([1.0, 4.0]), np.array([4.0, 1.0]), 0.5), [0.5, 2.0])
+    # alpha 0: s = 1 / w, normalised: [1/4, 1] / geomean(0.5) = [0.5, 2].
+    np.testing.assert_allclose(channel_scales(np.array([1.0, 4.0]), np.array([4.0, 1.0]), 0.0), [0.5, 2.0])
+    # A dead channel (range 0) keeps scale 1 and does not enter the normalisation.
+    np.testing.assert_allclose(channel_scales(np.array([0.0, 2.0, 8.0]), np.ones(3), 1.0), [1.0, 0.5, 2.0])
+
+
+def test_relu_site_found_tanh_refused() -> None:
+    from sropt.quantize.equalize import find_sites
+
+    (site,) = find_sites(_conv_graph("relu"))
+    assert (site.producer_weight, site.consumer_weights, site.shifts) == ("w1", ("w2",), ("b1",))
+    assert find_sites(_conv_graph("tanh")) == []  # tanh(x / s) != tanh(x) / s
+
+
+def test_equalized_graph_is_exact_and_balances_ranges() -> None:
+    """alpha=1 gives every channel of the site the same range; the output does not change."""
+    from sropt.convert.graph import run_graph
+    from sropt.quantize.equalize import channel_ranges, equalize_graph, find_sites
+
+    graph_def = _conv_graph("relu")
+    sites = find_sites(graph_def)
+    crops = _crops(4, 3)
+    before = channel_ranges(graph_def, "input", sites, crops)
+    assert before[0].max() / before[0].min() > 2  # unbalanced to begin with
+    equalized = equalize_graph(graph_def, sites, before, 1.0)
+    after = channel_ranges(equalized, "input", sites, crops)
+    np.testing.assert_allclose(after[0], np.exp(np.mean(np.log(before[0]))), rtol=1e-5)
+    for x in crops:
+        (a,) = run_graph(graph_def, {"input": x}, ["out"])
+        (b,) = run_graph(equalized, {"input": x}, ["out"])
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * np.abs(a).max())
+
+
+def test_tiny_edsr_sites_are_the_inner_groups_and_exact(tmp_path: Path) -> None:
+    """EDSR: each block's conv -> ReLU -> conv is a site; the residual trunk is not."""
+    from sropt.convert.graph import run_graph
+    from sropt.models.synth import write_synthetic_edsr
+    from sropt.quantize.equalize import channel_ranges, equalize_graph, find_sites
+
+    prepared = _prepared(write_synthetic_edsr(tmp_path / "e.pb", blocks=2, filters=16, scale=2, seed=0).path)
+    sites = find_sites(prepared.graph_def)
+    assert [s.group for s in sites] == ["block0.inner", "block1.inner"]
+    crops = [x * 255 for x in _crops(3, 3)]  # EDSR's contract: 0..255 minus the mean
+    ranges = channel_ranges(prepared.graph_def, prepared.input_name, sites, crops)
+    for alpha in (0.5, 1.0):
+        equalized = equalize_graph(prepared.graph_def, sites, ranges, alpha)
+        (a,) = run_graph(prepared.graph_def, {prepared.input_name: crops[0]}, [prepared.output_nhwc])
+        (b,) = run_graph(equalized, {prepared.input_name: crops[0]}, [prepared.output_nhwc])
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * np.abs(a).max())
+
+
+@pytest.mark.shared
+def test_fsrcnn_sites_through_prelu_are_exact(shared_models: Path, datasets: Path) -> None:
+    from sropt.convert.graph import run_graph
+    from sropt.quantize.calibration import load_calibration_inputs
+    from sropt.quantize.config import CalibrationConfig
+    from sropt.quantize.equalize import channel_ranges, equalize_graph, find_sites
+
+    prepared = _prepared(shared_models / "FSRCNN_x3.pb")
+    sites = find_sites(prepared.graph_def)
+    assert len(sites) == 7  # conv1..conv7 each feed the next conv through PReLU; conv8 feeds DepthToSpace
+    calib = load_calibration_inputs(CalibrationConfig(datasets / "T91", count=4), prepared.source.artifact.contract)
+    ranges = channel_ranges(prepared.graph_def, prepared.input_name, sites, calib.inputs)
+    equalized = equalize_graph(prepared.graph_def, sites, ranges, 0.75)
+    (a,) = run_graph(prepared.graph_def, {prepared.input_name: calib.inputs[0]}, [prepared.output_nhwc])
+    (b,) = run_graph(equalized, {prepared.input_name: calib.inputs[0]}, [prepared.output_nhwc])
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-5)  # Y in 0..1
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_auto_equalization_cuts_fsrcnn_int8_loss_on_set5(shared_models: Path, datasets: Path, tmp_path: Path) -> None:
+    """Default settings (64 T91 crops, 91 T91 images to choose): Set5 x3 drop 0.64 -> 0.42 dB when measured."""
+    from sropt.quantize.config import CalibrationConfig, QuantizeConfig
+    from sropt.quantize.quality import budget_images, mean_psnr
+    from sropt.quantize.tflite_quantize import quantize_tflite
+    from sropt.validate.runners import get_runner
+
+    calib = CalibrationConfig(datasets / "T91")
+    results = {
+        setting: quantize_tflite(shared_models / "FSRCNN_x3.pb", tmp_path / f"{setting}.tflite",
+                                 QuantizeConfig("tflite", "int8", calibration=calib, equalize=setting))
+        for setting in ("off", "auto")
+    }
+    record = results["auto"].equalization
+    assert record["chosen_by"] == "measured" and len(record["candidates"]) == 4
+    best = max(record["candidates"], key=lambda c: c["int8_psnr_db"])
+    assert record["alpha"] == best["alpha"] is not None
+    assert results["auto"].artifact.provenance[-1]["equalization"] == record
+
+    pairs = budget_images(sorted((datasets / "Set5").glob("*.png")), 3, 5, crop=512)  # whole Set5 images
+
+    def set5(path: Path, kind: str) -> float:
+        from sropt.validate.resolve import open_artifact
+
+        runner = get_runner(kind)().load(open_artifact(path).artifact, None)
+        return mean_psnr(runner.predict, pairs, results["off"].artifact.contract, 3)
+
+    float_psnr = set5(shared_models / "FSRCNN_x3.pb", "tf")
+    plain, equalized = (float_psnr - set5(results[s].artifact.path, "tflite") for s in ("off", "auto"))
+    assert plain == pytest.approx(0.64, abs=0.03)
+    assert equalized < plain - 0.15
+
+
+def test_equalize_option_is_validated() -> None:
+    from sropt.quantize.config import QuantizeConfig
+
+    assert QuantizeConfig("tflite", "int8", equalize="0.75").equalize_alpha == 0.75
+    assert QuantizeConfig("tflite", "int8", equalize="OFF").equalize == "off"
+    with pytest.raises(InputError, match="between 0 and 1"):
+        QuantizeConfig("tflite", "int8", equalize="1.5")
+    with pytest.raises(InputError, match="between 0 and 1"):
+        QuantizeConfig("tflite", "int8", equalize="most")
+    with pytest.raises(InputError, match="--to tflite --mode int8 only"):
+        QuantizeConfig("tflite", "fp16", equalize="0.5")
