@@ -170,6 +170,9 @@ class EqualizeOutcome:
 
     prepared: "PreparedGraph"
     record: dict[str, Any]
+    # auto's full INT8 conversion of ``prepared`` (float I/O, dynamic H/W), so
+    # the caller need not convert the chosen graph again with those settings.
+    int8_float_io: bytes | None = None
 
 
 def equalize_for_int8(
@@ -216,11 +219,11 @@ def _measured_choice(
         # Measured with float I/O: the I/O type does not change the inner tensors' quantization.
         data = convert_mode(dataclasses.replace(prepared, graph_def=graph_def), Mode.INT8, calib, IOType.FLOAT)
         psnr = float(np.mean(image_psnrs(tflite_predictor(data, source), pairs, source.contract, source.scale)))
-        measured.append((psnr, alpha, graph_def))
+        measured.append((psnr, alpha, graph_def, data))
     best = max(measured, key=lambda m: m[0])  # first of equals: "off" wins a tie
     record.update(
         alpha=best[1], chosen_by="measured",
-        candidates=[{"alpha": a, "int8_psnr_db": round(p, 4)} for p, a, _ in measured],
+        candidates=[{"alpha": a, "int8_psnr_db": round(p, 4)} for p, a, _, _ in measured],
         measured_on=f"{len(pairs)} whole image(s) of {calib.folder.name} (mean PSNR-Y, full INT8 TFLite)",
     )
-    return EqualizeOutcome(dataclasses.replace(prepared, graph_def=best[2]), record)
+    return EqualizeOutcome(dataclasses.replace(prepared, graph_def=best[2]), record, int8_float_io=best[3])

@@ -148,6 +148,7 @@ def quantize_tflite(model: "FrozenGraph | str | Path", out: Path | str, config: 
         step["fixed_shape"] = list(config.fixed_shape)
     if calib is not None:
         step["calibration"] = calib.describe()
+    converted: bytes | None = None  # a conversion of ``prepared`` already made with these settings
     if config.mode is Mode.INT8:
         from sropt.quantize.equalize import equalize_for_int8
 
@@ -155,6 +156,8 @@ def quantize_tflite(model: "FrozenGraph | str | Path", out: Path | str, config: 
         equalized = equalize_for_int8(prepared, calib, config)
         prepared = equalized.prepared
         step["equalization"] = equalized.record
+        if config.io is IOType.FLOAT and config.fixed_shape is None:
+            converted = equalized.int8_float_io
     if config.mode is Mode.INT16X8:
         step["fallback_ops"] = "TFLITE_BUILTINS (float DEPTH_TO_SPACE: no int16 kernel)"
 
@@ -176,7 +179,7 @@ def quantize_tflite(model: "FrozenGraph | str | Path", out: Path | str, config: 
                       "drop = mean per-image PSNR-Y drop over whole calibration images",),
         }
     else:
-        data = convert_mode(prepared, config.mode, calib, config.io, config.fixed_shape)
+        data = converted or convert_mode(prepared, config.mode, calib, config.io, config.fixed_shape)
     artifact = write_tflite(data, out, prepared, precision, step)
     return QuantizeResult(
         artifact=artifact,
