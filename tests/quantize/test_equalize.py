@@ -22,6 +22,15 @@ def _crops(count: int, channels: int, seed: int = 0) -> list[np.ndarray]:
     return [rng.uniform(0, 1, (1, 20, 28, channels)).astype(np.float32) for _ in range(count)]
 
 
+def _outputs(before, after, feed: str, fetch: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``fetch`` of both GraphDefs for the same input ``x``."""
+    from sropt.convert.graph import run_graph
+
+    (a,) = run_graph(before, {feed: x}, [fetch])
+    (b,) = run_graph(after, {feed: x}, [fetch])
+    return a, b
+
+
 def _conv_graph(activation: str):
     """input -> conv(3->8) -> BiasAdd -> activation -> conv(8->4): one candidate site."""
     import tensorflow as tf
@@ -62,7 +71,6 @@ def test_relu_site_found_tanh_refused() -> None:
 
 def test_equalized_graph_is_exact_and_balances_ranges() -> None:
     """alpha=1 gives every channel of the site the same range; the output does not change."""
-    from sropt.convert.graph import run_graph
     from sropt.quantize.equalize import channel_ranges, equalize_graph, find_sites
 
     graph_def = _conv_graph("relu")
@@ -74,14 +82,12 @@ def test_equalized_graph_is_exact_and_balances_ranges() -> None:
     after = channel_ranges(equalized, "input", sites, crops)
     np.testing.assert_allclose(after[0], np.exp(np.mean(np.log(before[0]))), rtol=1e-5)
     for x in crops:
-        (a,) = run_graph(graph_def, {"input": x}, ["out"])
-        (b,) = run_graph(equalized, {"input": x}, ["out"])
+        a, b = _outputs(graph_def, equalized, "input", "out", x)
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * np.abs(a).max())
 
 
 def test_tiny_edsr_sites_are_the_inner_groups_and_exact(tmp_path: Path) -> None:
     """EDSR: each block's conv -> ReLU -> conv is a site; the residual trunk is not."""
-    from sropt.convert.graph import run_graph
     from sropt.models.synth import write_synthetic_edsr
     from sropt.quantize.equalize import channel_ranges, equalize_graph, find_sites
 
@@ -92,14 +98,12 @@ def test_tiny_edsr_sites_are_the_inner_groups_and_exact(tmp_path: Path) -> None:
     ranges = channel_ranges(prepared.graph_def, prepared.input_name, sites, crops)
     for alpha in (0.5, 1.0):
         equalized = equalize_graph(prepared.graph_def, sites, ranges, alpha)
-        (a,) = run_graph(prepared.graph_def, {prepared.input_name: crops[0]}, [prepared.output_nhwc])
-        (b,) = run_graph(equalized, {prepared.input_name: crops[0]}, [prepared.output_nhwc])
+        a, b = _outputs(prepared.graph_def, equalized, prepared.input_name, prepared.output_nhwc, crops[0])
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * np.abs(a).max())
 
 
 @pytest.mark.shared
 def test_fsrcnn_sites_through_prelu_are_exact(shared_models: Path, datasets: Path) -> None:
-    from sropt.convert.graph import run_graph
     from sropt.quantize.calibration import load_calibration_inputs
     from sropt.quantize.config import CalibrationConfig
     from sropt.quantize.equalize import channel_ranges, equalize_graph, find_sites
@@ -110,8 +114,7 @@ def test_fsrcnn_sites_through_prelu_are_exact(shared_models: Path, datasets: Pat
     calib = load_calibration_inputs(CalibrationConfig(datasets / "T91", count=4), prepared.source.artifact.contract)
     ranges = channel_ranges(prepared.graph_def, prepared.input_name, sites, calib.inputs)
     equalized = equalize_graph(prepared.graph_def, sites, ranges, 0.75)
-    (a,) = run_graph(prepared.graph_def, {prepared.input_name: calib.inputs[0]}, [prepared.output_nhwc])
-    (b,) = run_graph(equalized, {prepared.input_name: calib.inputs[0]}, [prepared.output_nhwc])
+    a, b = _outputs(prepared.graph_def, equalized, prepared.input_name, prepared.output_nhwc, calib.inputs[0])
     np.testing.assert_allclose(b, a, rtol=0, atol=1e-5)  # Y in 0..1
 
 
