@@ -16,13 +16,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from benchmarks.artifact_set import ArtifactBuilder, BenchArtifact, BuildPlan
 from benchmarks.model_sources import TRAINED_EDSR, resolve_source
-from benchmarks.record import RESULTS_DIR, default_work_dir, environment_line, finish_record, start_record, write_result
+from benchmarks.record import (
+    RESULTS_DIR,
+    args_settings,
+    default_work_dir,
+    environment_line,
+    finish_record,
+    say,
+    start_record,
+    write_result,
+)
 
 # Which runtime measures each file type: the one a user of that format runs.
 RUNTIME_FOR_KIND = {"pb": "opencv", "onnx": "ort", "tflite": "tflite"}
@@ -209,11 +217,8 @@ def render_markdown(record: dict[str, Any], png: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Build, evaluate, plot and write the frontier; 0 on success."""
     args = parse_args(argv)
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    settings = args_settings(args)
     record = start_record("frontier", args.threads, settings)
-
-    def say(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
 
     record["models"] = [frontier_model(m, args, say) for m in args.models]
     finish_record(record)

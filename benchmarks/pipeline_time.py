@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.record import RESULTS_DIR, environment_line, finish_record, start_record, write_result
+from benchmarks.record import RESULTS_DIR, args_settings, environment_line, finish_record, start_record, write_result
 from sropt.core.locations import PROJECT_ROOT
 
 
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.model.is_file():
         raise SystemExit(f"--model {args.model}: no such file.")
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    settings = args_settings(args)
     record = start_record("pipeline_time", args.threads, settings)
     record["overrides"] = overrides(args)
     with tempfile.TemporaryDirectory(prefix="sropt-pipetime-") as tmp:

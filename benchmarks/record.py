@@ -46,6 +46,16 @@ def kernel_flags() -> list[str]:
     return [f for f in KERNEL_FLAGS if f in flags]
 
 
+def args_settings(args: Any) -> dict[str, Any]:
+    """An argparse Namespace as JSON-safe settings (paths as strings), for ``start_record``."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+
+
+def say(msg: str) -> None:
+    """Progress for the person running the benchmark: stderr, so stdout stays clean."""
+    print(msg, file=sys.stderr, flush=True)
+
+
 def start_record(benchmark: str, threads: int, settings: dict[str, Any]) -> dict[str, Any]:
     """A result dict with schema, command, start time, environment and the run's settings."""
     from sropt.validate.environment import describe_environment

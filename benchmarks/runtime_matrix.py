@@ -25,7 +25,16 @@ from benchmarks.cells import DEFAULT_VARIANTS, VARIANTS, CellSpec, agreement_db,
 from benchmarks.machine_peak import fraction_of_peak, measure_peak
 from benchmarks.model_sources import SYNTH_EDSR, resolve_source
 from sropt.core.locations import PROJECT_ROOT
-from benchmarks.record import RESULTS_DIR, default_work_dir, environment_line, finish_record, start_record, write_result
+from benchmarks.record import (
+    RESULTS_DIR,
+    args_settings,
+    default_work_dir,
+    environment_line,
+    finish_record,
+    say,
+    start_record,
+    write_result,
+)
 
 BASELINE = ("original", "opencv")  # artifact key, runtime variant: the 1.00x of every table
 HEADLINE_PIPELINE = "edsr_x3_mobile"  # the default pipeline whose artifacts the headline compares
@@ -321,12 +330,9 @@ def _short(text: str, n: int = 90) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the matrix and write the result files; 0 on success."""
     args = parse_args(argv)
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    settings = args_settings(args)
     settings["pipeline_run"] = [str(p) for p in args.pipeline_run]
     record = start_record("runtime_matrix", args.threads, settings)
-
-    def say(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
 
     if args.build_only:
         for m in args.models:

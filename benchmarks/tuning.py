@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,16 @@ from typing import Any
 from benchmarks.artifact_set import ArtifactBuilder, BenchArtifact, BuildPlan
 from benchmarks.cells import VARIANTS, CellSpec, RuntimeVariant, agreement_db, run_cell_isolated
 from benchmarks.model_sources import SYNTH_EDSR, resolve_source
-from benchmarks.record import RESULTS_DIR, default_work_dir, environment_line, finish_record, start_record, write_result
+from benchmarks.record import (
+    RESULTS_DIR,
+    args_settings,
+    default_work_dir,
+    environment_line,
+    finish_record,
+    say,
+    start_record,
+    write_result,
+)
 from sropt.core.artifacts import Artifact
 
 
@@ -261,11 +269,8 @@ def render_markdown(record: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the selected experiments and write tuning.json/.md; 0 on success."""
     args = parse_args(argv)
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    settings = args_settings(args)
     record = start_record("tuning", args.threads, settings)
-
-    def say(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
 
     work = args.work or default_work_dir()
     key, pb = resolve_source(SYNTH_EDSR, work, blocks=args.blocks, filters=args.filters)
