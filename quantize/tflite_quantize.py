@@ -131,8 +131,14 @@ def convert_mode(
     return run_converter(converter, prepared.source.artifact.path)
 
 
-def quantize_tflite(model: "FrozenGraph | str | Path", out: Path | str, config: QuantizeConfig) -> QuantizeResult:
-    """Write ``model`` as a .tflite in ``config.mode``; proved to run in LiteRT before it is named ``out``."""
+def quantize_tflite(
+    model: "FrozenGraph | str | Path", out: Path | str, config: QuantizeConfig,
+    progress: Callable[[str], None] | None = None,
+) -> QuantizeResult:
+    """Write ``model`` as a .tflite in ``config.mode``; proved to run in LiteRT before it is named ``out``.
+
+    ``progress`` gets short messages during the slow parts (equalization's search).
+    """
     from sropt.quantize.calibration import load_calibration_inputs
 
     if config.target is not Target.TFLITE:
@@ -153,7 +159,7 @@ def quantize_tflite(model: "FrozenGraph | str | Path", out: Path | str, config: 
         from sropt.quantize.equalize import equalize_for_int8
 
         assert calib is not None
-        equalized = equalize_for_int8(prepared, calib, config)
+        equalized = equalize_for_int8(prepared, calib, config, progress)
         prepared = equalized.prepared
         step["equalization"] = equalized.record
         if config.io is IOType.FLOAT and config.fixed_shape is None:

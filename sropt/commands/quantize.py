@@ -22,7 +22,7 @@ def quantize_model(
     calib_count: int = typer.Option(64, "--calib-count", help="Calibration crops (one 48x48 crop per image)."),
     io: str = typer.Option("float", "--io", help="tflite int8 only: input/output dtype float, int8 or uint8."),
     max_psnr_drop: float = typer.Option(None, "--max-psnr-drop", help="tflite int8 only: keep layers in float until the PSNR drop (dB, calibration images) is at most this."),
-    equalize: str = typer.Option("auto", "--equalize", help="tflite int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best), off, or a strength 0..1."),
+    equalize: str = typer.Option("auto", "--equalize", help="tflite int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best, then refine it per layer pair), off, or a strength 0..1."),
     fixed_shape: str = typer.Option(None, "--fixed-shape", help="tflite only: fixed input HxW (default: dynamic H/W)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result (artifact, calibration, drop, float layers) as JSON."),
 ) -> None:
@@ -36,9 +36,12 @@ def quantize_model(
         max_psnr_drop=max_psnr_drop, fixed_shape=parse_hw(fixed_shape), equalize=equalize,
     )
     if config.target is Target.TFLITE:
+        from rich.console import Console
+
         from sropt.quantize.tflite_quantize import quantize_tflite
 
-        result = quantize_tflite(model, out, config)
+        with Console(stderr=True).status(f"quantizing to tflite {config.mode.value}") as status:
+            result = quantize_tflite(model, out, config, progress=status.update)
         checked = "LiteRT (ai_edge_litert)"
     else:
         from sropt.quantize.onnx_quantize import quantize_onnx
@@ -80,4 +83,10 @@ def _describe_equalization(record: dict) -> str:
         return f"{chosen} on {len(record['sites'])} layer pair(s) (given)"
     tried = ", ".join(f"{'off' if c['alpha'] is None else c['alpha']}: {c['int8_psnr_db']:.3f} dB"
                       for c in record["candidates"])
-    return f"{chosen}, the best INT8 PSNR-Y on {record['measured_on']} ({tried})"
+    line = f"{chosen}, the best INT8 PSNR-Y on {record['measured_on']} ({tried})"
+    refined = record.get("refined")
+    if refined:
+        per_site = ", ".join(f"{site} {'off' if a is None else a}" for site, a in record["site_alphas"].items())
+        line += (f"; refined per layer pair over {refined['tried']} more conversions: {per_site} "
+                 f"({refined['from_int8_psnr_db']:.3f} -> {refined['int8_psnr_db']:.3f} dB)")
+    return line

@@ -123,7 +123,7 @@ class TFLiteTarget(StrictModel):
     calib: str = Field("T91", description="Calibration image folder for int8/int16x8 (name under SROPT_DATASETS_DIR, or a path).")
     calib_count: int = Field(32, ge=1, description="Number of calibration crops.")
     max_psnr_drop: float | None = Field(None, gt=0.0, description="Keep the most sensitive layers in float until the calibration drop fits (int8 only).")
-    equalize: str = Field("auto", description="int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best), off, or a strength 0..1.")
+    equalize: str = Field("auto", description="int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best, then refine it per layer pair), off, or a strength 0..1.")
 
     @field_validator("equalize", mode="before")
     @classmethod

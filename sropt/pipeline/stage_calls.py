@@ -73,7 +73,7 @@ def quantize_tflite(ctx: StepContext) -> Artifact:
     """Convert the (pruned) graph to TFLite in the configured mode (sropt.quantize)."""
     from sropt.quantize.tflite_quantize import quantize_tflite as convert
 
-    result = convert(ctx.only_input().path, _out(ctx, ".tflite"), _quantize_config(ctx.config, "tflite"))
+    result = convert(ctx.only_input().path, _out(ctx, ".tflite"), _quantize_config(ctx.config, "tflite"), progress=ctx.say)
     _details(ctx, result)
     return result.artifact
 

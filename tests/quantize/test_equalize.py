@@ -102,6 +102,59 @@ def test_tiny_edsr_sites_are_the_inner_groups_and_exact(tmp_path: Path) -> None:
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * np.abs(a).max())
 
 
+def test_per_site_alphas_scale_only_their_sites(tmp_path: Path) -> None:
+    """[1.0, None]: block0's channels all reach the geometric mean, block1's are untouched; still exact."""
+    from sropt.models.synth import write_synthetic_edsr
+    from sropt.quantize.equalize import channel_ranges, equalize_graph, find_sites
+
+    prepared = _prepared(write_synthetic_edsr(tmp_path / "e.pb", blocks=2, filters=16, scale=2, seed=0).path)
+    sites = find_sites(prepared.graph_def)
+    crops = [x * 255 for x in _crops(3, 3)]
+    before = channel_ranges(prepared.graph_def, prepared.input_name, sites, crops)
+    equalized = equalize_graph(prepared.graph_def, sites, before, [1.0, None])
+    after = channel_ranges(equalized, prepared.input_name, sites, crops)
+    np.testing.assert_allclose(after[0], np.exp(np.mean(np.log(before[0]))), rtol=1e-5)
+    np.testing.assert_allclose(after[1], before[1], rtol=1e-5)
+    a, b = _outputs(prepared.graph_def, equalized, prepared.input_name, prepared.output_nhwc, crops[0])
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * np.abs(a).max())
+    with pytest.raises(ValueError, match="1 alpha"):
+        equalize_graph(prepared.graph_def, sites, before, [1.0])
+
+
+def test_refine_sweeps_each_site_once_and_needs_the_minimum_gain() -> None:
+    """Coordinate sweep on a made-up score: finds each site's best grid value, skips sub-threshold gains."""
+    from types import SimpleNamespace
+
+    from sropt.quantize.equalize import REFINE_MIN_GAIN_DB, SITE_ALPHAS, _AutoSearch
+
+    target = [0.5, None, 0.9]  # the made-up optimum, site by site
+    tiny = REFINE_MIN_GAIN_DB / 2
+
+    def score(alphas) -> float:
+        # 1 dB per site at its target; site 2 at 1.0 is only `tiny` short of it (below the threshold).
+        value = 0.0
+        for i, (a, t) in enumerate(zip(alphas, target)):
+            value += 1.0 if a == t else (1.0 - tiny if (i == 2 and a == 1.0) else 0.0)
+        return value
+
+    search = object.__new__(_AutoSearch)
+    search.sites = [SimpleNamespace(group=f"s{i}") for i in range(3)]
+    seen = []
+
+    def measure(alphas, what):
+        assert alphas not in seen, f"measured twice: {alphas}"
+        seen.append(list(alphas))
+        return score(alphas), bytes(len(seen))
+
+    search.measure = measure
+    start = [1.0, 1.0, 1.0]
+    alphas, psnr, data = search.refine(start, score(start), b"start")
+    assert alphas == [0.5, None, 1.0]  # site 2 keeps 1.0: 0.9 gains only `tiny`
+    assert psnr == pytest.approx(3.0 - tiny)
+    assert len(seen) == 3 * (len(SITE_ALPHAS) - 1)  # each site: every grid value but its start
+    assert data == bytes(seen.index([0.5, None, 1.0]) + 1)  # the bytes of the kept conversion
+
+
 @pytest.mark.shared
 def test_fsrcnn_sites_through_prelu_are_exact(shared_models: Path, datasets: Path) -> None:
     from sropt.quantize.calibration import load_calibration_inputs
@@ -121,7 +174,10 @@ def test_fsrcnn_sites_through_prelu_are_exact(shared_models: Path, datasets: Pat
 @pytest.mark.shared
 @pytest.mark.slow
 def test_auto_equalization_cuts_fsrcnn_int8_loss_on_set5(shared_models: Path, datasets: Path, tmp_path: Path) -> None:
-    """Default settings (64 T91 crops, 91 T91 images to choose): Set5 x3 drop 0.64 -> 0.42 dB when measured."""
+    """Default settings (64 T91 crops, 91 T91 images to choose): Set5 x3 drop 0.64 -> 0.30 dB when measured.
+
+    auto picks alpha 1.0 at every site (0.42 dB), then refines per site (0.296 dB measured).
+    """
     from sropt.quantize.config import CalibrationConfig, QuantizeConfig
     from sropt.quantize.quality import budget_images, mean_psnr
     from sropt.quantize.tflite_quantize import quantize_tflite
@@ -137,6 +193,10 @@ def test_auto_equalization_cuts_fsrcnn_int8_loss_on_set5(shared_models: Path, da
     assert record["chosen_by"] == "measured" and len(record["candidates"]) == 4
     best = max(record["candidates"], key=lambda c: c["int8_psnr_db"])
     assert record["alpha"] == best["alpha"] is not None
+    refined = record["refined"]  # equalization helped, 7 sites: the per-site sweep ran
+    assert refined["from_int8_psnr_db"] == best["int8_psnr_db"]
+    assert refined["int8_psnr_db"] >= refined["from_int8_psnr_db"]
+    assert list(record["site_alphas"]) == [f"conv{i}.out" for i in range(1, 8)]
     assert results["auto"].artifact.provenance[-1]["equalization"] == record
 
     pairs = budget_images(sorted((datasets / "Set5").glob("*.png")), 3, 5, crop=512)  # whole Set5 images
@@ -150,7 +210,7 @@ def test_auto_equalization_cuts_fsrcnn_int8_loss_on_set5(shared_models: Path, da
     float_psnr = set5(shared_models / "FSRCNN_x3.pb", "tf")
     plain, equalized = (float_psnr - set5(results[s].artifact.path, "tflite") for s in ("off", "auto"))
     assert plain == pytest.approx(0.64, abs=0.03)
-    assert equalized < plain - 0.15
+    assert equalized < 0.33
 
 
 def test_equalize_option_is_validated() -> None:
