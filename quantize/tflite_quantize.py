@@ -155,6 +155,7 @@ def quantize_tflite(
     if calib is not None:
         step["calibration"] = calib.describe()
     converted: bytes | None = None  # a conversion of ``prepared`` already made with these settings
+    unequalized = prepared
     if config.mode is Mode.INT8:
         from sropt.quantize.equalize import equalize_for_int8
 
@@ -173,7 +174,7 @@ def quantize_tflite(
         from sropt.quantize.budget import MAX_RANKED, fit_budget
 
         assert calib is not None
-        outcome = fit_budget(prepared, calib, config)
+        outcome = fit_budget(prepared, calib, config, int16x8_graph=unequalized)
         data = outcome.data
         precision = outcome.precision
         step["budget"] = outcome.to_json()

@@ -92,6 +92,38 @@ def test_unreachable_budget_is_a_gate_failure_and_writes_nothing(
     assert not list(tmp_path.glob("*q.tflite*"))
 
 
+def test_budget_16x8_candidate_converts_the_graph_before_equalization(
+    shared_models: Path, datasets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """INT8 candidates get the equalized weights, the int16x8 one the original (see fit_budget)."""
+    from sropt.quantize import budget
+    from sropt.quantize.config import Mode
+    from sropt.quantize.tflite_quantize import prepare_for_mode, quantize_tflite
+
+    model = shared_models / "FSRCNN-small_x3.pb"
+    cfg = _config(datasets, 0.0)
+    object.__setattr__(cfg, "equalize", "0.75")  # a fixed strength: equalized without the auto search
+    object.__setattr__(cfg, "max_psnr_drop", -1.0)  # unreachable: every candidate, 16x8 included, is tried
+    def consts(graph_def) -> dict[str, bytes]:  # the weights; importing a GraphDef may add default attrs
+        return {n.name: n.attr["value"].tensor.SerializeToString() for n in graph_def.node if n.op == "Const"}
+
+    original = consts(prepare_for_mode(model, cfg).graph_def)
+    seen: dict[str, set[bool]] = {}
+    real_convert, real_rank = budget.convert_mode, budget.rank_layers
+
+    def convert(prepared, mode, *args):
+        same = consts(prepared.graph_def) == original
+        seen.setdefault(mode.value, set()).add(same)
+        return real_convert(prepared, mode, *args)
+
+    monkeypatch.setattr(budget, "convert_mode", convert)
+    monkeypatch.setattr(budget, "rank_layers", lambda p, c: real_rank(p, c)[:1])
+    with pytest.raises(GateFailure):
+        quantize_tflite(model, tmp_path / "q.tflite", cfg)
+    assert seen[Mode.INT8.value] == {False}
+    assert seen[Mode.INT16X8.value] == {True}
+
+
 def test_denylist_sizes() -> None:
     from sropt.quantize.budget import denylist_sizes
 
