@@ -33,7 +33,7 @@ per site: one sweep in graph order tries each of ``SITE_ALPHAS`` at one site
 with the others held, and keeps a change only if it gains at least
 ``REFINE_MIN_GAIN_DB`` on the same images. On FSRCNN_x3 this picks
 conv1..conv7 = 0.9, 0.75, 0.75, 1.0, 0.5, 1.0, 1.0 and takes the Set5 x3 drop
-from 0.417 (alpha 1.0 everywhere) to 0.296 dB, for 35 more conversions (about
+from 0.417 (alpha 1.0 everywhere) to 0.296 dB, for 28 more conversions (about
 a minute on 2 cores). Models where equalization does not help (ESPCN_x3,
 EDSR-T91: "off" wins) skip the refinement.
 
