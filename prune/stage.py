@@ -20,7 +20,6 @@ Order of work, and why:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,8 +40,9 @@ from sropt.prune.surgery import GroupPlan, prune_graph
 if TYPE_CHECKING:
     from tensorflow.core.framework.graph_pb2 import GraphDef
 
+    from sropt.validate.evaluate import Progress
+
 SCHEMA_VERSION = 1
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ are left alone.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from sropt.convert.tflite_export import PreparedGraph
     from sropt.quantize.calibration import CalibrationSet
     from sropt.quantize.config import QuantizeConfig
+    from sropt.validate.evaluate import Progress
 
 EQUALIZE_ALPHAS = (0.5, 0.75, 1.0)  # candidates of "auto", besides "off"
 # "auto" converts 1 + len(EQUALIZE_ALPHAS) INT8 models and runs each on the
@@ -199,9 +200,6 @@ class EqualizeOutcome:
     # auto's full INT8 conversion of ``prepared`` (float I/O, dynamic H/W), so
     # the caller need not convert the chosen graph again with those settings.
     int8_float_io: bytes | None = None
-
-
-Progress = Callable[[str], None]
 
 
 def equalize_for_int8(

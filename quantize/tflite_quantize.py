@@ -35,6 +35,7 @@ from sropt.quantize.result import QuantizeResult
 if TYPE_CHECKING:
     from sropt.convert.frozen import FrozenGraph
     from sropt.quantize.calibration import CalibrationSet
+    from sropt.validate.evaluate import Progress
 
 Configurer = Callable[[Any, "CalibrationSet | None", IOType], None]
 CONFIGURERS: dict[Mode, Configurer] = {}
@@ -133,7 +134,7 @@ def convert_mode(
 
 def quantize_tflite(
     model: "FrozenGraph | str | Path", out: Path | str, config: QuantizeConfig,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> QuantizeResult:
     """Write ``model`` as a .tflite in ``config.mode``; proved to run in LiteRT before it is named ``out``.
 
