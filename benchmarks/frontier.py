@@ -22,7 +22,7 @@ from typing import Any
 from benchmarks.artifact_set import ArtifactBuilder, BenchArtifact, BuildPlan
 from benchmarks.model_sources import TRAINED_EDSR, resolve_source
 from benchmarks.record import (
-    RESULTS_DIR,
+    add_output_options,
     args_settings,
     default_work_dir,
     environment_line,
@@ -48,9 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=5, help="timed calls of the latency input")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads per runtime")
     p.add_argument("--calib-count", type=int, default=32, help="T91 crops for compensation/calibration")
-    p.add_argument("--work", type=Path, default=None, help="artifact folder (default $SROPT_CACHE_DIR/benchmarks)")
-    p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
-    p.add_argument("--stem", default="frontier", help="result file name stem")
+    add_output_options(p, "frontier", work=True)
     return p
 
 

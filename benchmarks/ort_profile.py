@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.record import RESULTS_DIR, environment_line, finish_record, start_record, write_result
+from benchmarks.record import add_output_options, environment_line, finish_record, start_record, write_result
 
 
 def profile_model(path: Path, size: int, threads: int, runs: int) -> dict[str, Any]:
@@ -65,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=128, help="LR input side")
     p.add_argument("--runs", type=int, default=2, help="profiled calls after the warm-up")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="intra-op threads")
-    p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
-    p.add_argument("--stem", default="ort_profile", help="result file name stem")
+    add_output_options(p, "ort_profile")
     args = p.parse_args(argv)
     missing = [str(m) for m in args.models if not m.is_file()]
     if missing:

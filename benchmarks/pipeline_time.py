@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.record import RESULTS_DIR, args_settings, environment_line, finish_record, start_record, write_result
+from benchmarks.record import add_output_options, args_settings, environment_line, finish_record, start_record, write_result
 from sropt.core.locations import PROJECT_ROOT
 
 
@@ -44,8 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="recorded thread count (runtimes use all cores)")
     p.add_argument("--cache", type=Path, default=None, help="cache folder to use (default: a fresh temporary one)")
     p.add_argument("--runs", type=int, default=2, help="runs: the first cold, the rest warm")
-    p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
-    p.add_argument("--stem", default="pipeline_time", help="result file name stem")
+    add_output_options(p, "pipeline_time")
     return p
 
 

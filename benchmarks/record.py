@@ -99,6 +99,14 @@ def write_result(record: dict[str, Any], markdown: str, out_dir: Path, stem: str
     return js, md
 
 
+def add_output_options(p: Any, stem: str, *, work: bool = False) -> None:
+    """The argparse options every benchmark shares: [--work,] --out and --stem (default ``stem``)."""
+    if work:
+        p.add_argument("--work", type=Path, default=None, help="artifact folder (default $SROPT_CACHE_DIR/benchmarks)")
+    p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
+    p.add_argument("--stem", default=stem, help="result file name stem")
+
+
 def default_work_dir() -> Path:
     """Where benchmark artifacts (models: never committed) are built and cached."""
     return cache_dir() / "benchmarks"

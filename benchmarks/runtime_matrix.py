@@ -26,7 +26,7 @@ from benchmarks.machine_peak import fraction_of_peak, measure_peak
 from benchmarks.model_sources import SYNTH_EDSR, resolve_source
 from sropt.core.locations import PROJECT_ROOT
 from benchmarks.record import (
-    RESULTS_DIR,
+    add_output_options,
     args_settings,
     default_work_dir,
     environment_line,
@@ -117,9 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip a cell's larger sizes once one call would take longer than this")
     p.add_argument("--gemm-size", type=int, default=2048, help="side of the float32 GEMM that measures the peak rate")
     p.add_argument("--calib-count", type=int, default=32, help="T91 crops for pruning/INT8 calibration")
-    p.add_argument("--work", type=Path, default=None, help="artifact folder (default $SROPT_CACHE_DIR/benchmarks)")
-    p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
-    p.add_argument("--stem", default="runtime_matrix", help="result file name stem")
+    add_output_options(p, "runtime_matrix", work=True)
     p.add_argument("--quick", action="store_true",
                    help="128x128 only, ratio 0.25, TFLite float32/int8, 3 repeats (unless given explicitly)")
     p.add_argument("--tflite-pruned", default=None,

@@ -23,7 +23,7 @@ from benchmarks.artifact_set import ArtifactBuilder, BenchArtifact, BuildPlan
 from benchmarks.cells import VARIANTS, CellSpec, RuntimeVariant, agreement_db, run_cell_isolated
 from benchmarks.model_sources import SYNTH_EDSR, resolve_source
 from benchmarks.record import (
-    RESULTS_DIR,
+    add_output_options,
     args_settings,
     default_work_dir,
     environment_line,
@@ -226,9 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads (the threads experiment sets its own)")
     p.add_argument("--only", default="", help=f"comma list of experiments: {', '.join(e.name for e in EXPERIMENTS)}")
     p.add_argument("--calib-count", type=int, default=16, help="T91 crops for INT8 calibration")
-    p.add_argument("--work", type=Path, default=None, help="artifact folder (default $SROPT_CACHE_DIR/benchmarks)")
-    p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
-    p.add_argument("--stem", default="tuning", help="result file name stem")
+    add_output_options(p, "tuning", work=True)
     p.add_argument("--build-only", action="store_true", help="build the experiments' artifacts, time nothing")
     return p
 
