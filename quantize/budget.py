@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -157,16 +158,14 @@ def measured_ranking(
 
 def fit_budget(
     prepared: PreparedGraph, calib: "CalibrationSet", config: QuantizeConfig,
-    int16x8_graph: PreparedGraph | None = None,
+    int16x8_graph: Callable[[], PreparedGraph] | None = None,
 ) -> BudgetOutcome:
     """Find the most-quantized TFLite model whose PSNR drop is within ``config.max_psnr_drop``.
 
-    ``prepared`` is the graph for the INT8 candidates (equalized for int8
-    activations); ``int16x8_graph``, if given, is the one the 16x8 candidate
-    converts. Equalization buys activation precision with weight precision,
-    which int16 activations do not need: on FSRCNN_x3 the per-site equalized
-    graph's 16x8 fit the 0.1 dB budget on T91 (0.084) but lost 0.202 dB on
-    Set5, so the caller passes the graph from before equalization.
+    ``prepared`` is the graph for the INT8 candidates (its weights prepared
+    for int8: ``sropt.quantize.weights``); ``int16x8_graph``, if given, makes
+    the graph the 16x8 candidate converts, only when the search gets there
+    (the caller's is unequalized and GPTQ-rounded: ``tflite_quantize``).
     """
     from sropt.quantize.calibration import calibration_images
 
@@ -246,7 +245,7 @@ def fit_budget(
     if outcome is not None:
         return outcome
     if config.io is IOType.FLOAT:  # 16x8 keeps float I/O only
-        data = convert_mode(int16x8_graph or prepared, Mode.INT16X8, calib, IOType.FLOAT)
+        data = convert_mode(int16x8_graph() if int16x8_graph else prepared, Mode.INT16X8, calib, IOType.FLOAT)
         conversions += 1
         psnr, fits, _ = attempt("int16x8 (int16 activations)", data)
         if fits:

@@ -109,6 +109,10 @@ class QuantizeConfig:
     # off and each of EQUALIZE_ALPHAS on calibration images and keeps the best, "off", or a
     # migration strength in [0, 1] applied without measuring.
     equalize: str = "auto"
+    # How conv weights reach the int8 grid in int8/int16x8 (sropt.quantize.rounding): "auto"
+    # measures GPTQ against the converter's nearest rounding (sropt.quantize.weights), or
+    # "nearest" / "gptq".
+    weight_rounding: str = "auto"
 
     def __post_init__(self) -> None:
         target = _enum(Target, self.target, "--to")
@@ -149,6 +153,12 @@ class QuantizeConfig:
                 f"--equalize {self.equalize} applies to --to tflite --mode int8 only "
                 f"(got --to {target.value} --mode {mode.value})."
             )
+        object.__setattr__(self, "weight_rounding", parse_weight_rounding(self.weight_rounding))
+        if self.weight_rounding != "auto" and not (target is Target.TFLITE and mode in CALIBRATED_MODES):
+            raise InputError(
+                f"--weight-rounding {self.weight_rounding} applies to --to tflite --mode int8 or int16x8 only "
+                f"(got --to {target.value} --mode {mode.value})."
+            )
         if int(self.budget_images) < 1:
             raise InputError(f"budget_images {self.budget_images}: use at least 1 image to measure the PSNR drop.")
 
@@ -178,3 +188,17 @@ def parse_equalize(value: object) -> str:
             "or a migration strength between 0 and 1 such as 0.75."
         )
     return repr(alpha)
+
+
+WEIGHT_ROUNDINGS = ("auto", "nearest", "gptq")
+
+
+def parse_weight_rounding(value: object) -> str:
+    """``--weight-rounding``: auto, nearest or gptq."""
+    text = str(value).strip().lower()
+    if text not in WEIGHT_ROUNDINGS:
+        raise InputError(
+            f"--weight-rounding {value}: choose auto (measure GPTQ against nearest on calibration images, "
+            "keep the better), nearest (the converter's rounding) or gptq."
+        )
+    return text

@@ -19,23 +19,9 @@ data-free quantization; SmoothQuant calls alpha the migration strength).
 
 The effect on PSNR is not monotonic in alpha. Measured on FSRCNN_x3, Set5 x3,
 full INT8 TFLite drop (plain: 0.644 dB): alpha 0.5 0.70, 0.6 0.64, 0.75 0.43,
-0.85 0.54, 0.9 0.70, 1.0 0.53 dB. The mean over the 91 T91 images ranked the
-candidates the same way (0.75 best: 0.308 vs 0.465 plain). So ``auto``
-converts "off" and each of ``EQUALIZE_ALPHAS``, measures each on the
-calibration folder's whole images (never the evaluation sets) and keeps the
-best; it can never do worse there than plain INT8. A fixed alpha is applied
-without measuring.
-
-One alpha for every site is a compromise: each site trades its own activation
-range against its own readers' weight ranges. When the best global alpha
-equalizes (is not "off") and there are several sites, ``auto`` then refines
-per site: one sweep in graph order tries each of ``SITE_ALPHAS`` at one site
-with the others held, and keeps a change only if it gains at least
-``REFINE_MIN_GAIN_DB`` on the same images. On FSRCNN_x3 this picks
-conv1..conv7 = 0.9, 0.75, 0.75, 1.0, 0.5, 1.0, 1.0 and takes the Set5 x3 drop
-from 0.417 (alpha 1.0 everywhere) to 0.296 dB, for 28 more conversions (about
-a minute on 2 cores). Models where equalization does not help (ESPCN_x3,
-EDSR-T91: "off" wins) skip the refinement.
+0.85 0.54, 0.9 0.70, 1.0 0.53 dB. So ``--equalize auto`` measures strengths
+on the calibration images, together with the weight rounding, and can set one
+per site (``sropt.quantize.weights``); a fixed alpha is applied as given.
 
 Sites are found from channel groups (``sropt.convert.groups``), by ops and
 edges only. A group qualifies when one conv produces it, convs consume it,
@@ -47,10 +33,9 @@ are left alone.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -61,22 +46,6 @@ from sropt.convert.groups import ChannelGroup, build_channel_groups
 if TYPE_CHECKING:
     from tensorflow.core.framework.graph_pb2 import GraphDef
 
-    from sropt.convert.tflite_export import PreparedGraph
-    from sropt.quantize.calibration import CalibrationSet
-    from sropt.quantize.config import QuantizeConfig
-    from sropt.validate.evaluate import Progress
-
-EQUALIZE_ALPHAS = (0.5, 0.75, 1.0)  # candidates of "auto", besides "off"
-# "auto" converts 1 + len(EQUALIZE_ALPHAS) INT8 models and runs each on the
-# calibration images. Above this many MACs per LR pixel that costs minutes
-# (B32/F256 EDSR: 38.4 M MACs/px, one INT8 conversion ~160 s), so auto skips
-# such models with a note; --equalize ALPHA still applies one directly.
-AUTO_MAX_MACS_PER_PIXEL = 4_000_000
-# auto's per-site refinement: the alphas tried at each site (None: the site is
-# left unscaled) and the least gain (dB, mean over the calibration images) that
-# makes it keep a change, so that ties and rounding-level gains do not move it.
-SITE_ALPHAS: tuple[float | None, ...] = (None, 0.5, 0.75, 0.9, 1.0)
-REFINE_MIN_GAIN_DB = 0.002
 ADDITIVE_OPS = frozenset({"Add", "AddV2", "BiasAdd", "Sub"})
 HOMOGENEOUS_OPS = ADDITIVE_OPS | {"Relu", "Neg", "Mul", "Identity", "Abs"}
 
@@ -189,112 +158,3 @@ def equalize_graph(
         for w in site.consumer_weights:
             values[w] = value(w) * s[None, None, :, None]
     return replace_consts(graph_def, {k: v.astype(np.float32) for k, v in values.items()})
-
-
-@dataclass
-class EqualizeOutcome:
-    """The graph to quantize and the provenance record of how it was chosen."""
-
-    prepared: "PreparedGraph"
-    record: dict[str, Any]
-    # auto's full INT8 conversion of ``prepared`` (float I/O, dynamic H/W), so
-    # the caller need not convert the chosen graph again with those settings.
-    int8_float_io: bytes | None = None
-
-
-def equalize_for_int8(
-    prepared: "PreparedGraph", calib: "CalibrationSet", config: "QuantizeConfig",
-    progress: Progress | None = None,
-) -> EqualizeOutcome:
-    """Apply ``config.equalize`` to ``prepared``: off, a fixed alpha, or the measured best of auto.
-
-    ``progress`` gets a short message before each INT8 candidate auto measures.
-    """
-    record: dict[str, Any] = {"stage": "equalize", "setting": config.equalize}
-    if config.equalize == "off":
-        return EqualizeOutcome(prepared, dict(record, alpha=None, note="disabled (--equalize off)"))
-    sites = find_sites(prepared.graph_def)
-    record["sites"] = [s.group for s in sites]
-    if not sites:
-        return EqualizeOutcome(prepared, dict(record, alpha=None, note="no conv -> homogeneous ops -> conv group"))
-    macs = prepared.source.info.macs_per_pixel
-    if config.equalize_alpha is None and macs > AUTO_MAX_MACS_PER_PIXEL:
-        return EqualizeOutcome(prepared, dict(record, alpha=None, note=(
-            f"auto skipped: {macs:,} MACs per LR pixel > {AUTO_MAX_MACS_PER_PIXEL:,} makes measuring "
-            f"{1 + len(EQUALIZE_ALPHAS)} INT8 candidates slow; pass --equalize ALPHA to apply one")))
-    ranges = channel_ranges(prepared.graph_def, prepared.input_name, sites, calib.inputs)
-    if config.equalize_alpha is not None:
-        alpha = config.equalize_alpha
-        record.update(alpha=alpha, chosen_by="given", site_alphas={s.group: alpha for s in sites})
-        graph_def = equalize_graph(prepared.graph_def, sites, ranges, alpha)
-        return EqualizeOutcome(dataclasses.replace(prepared, graph_def=graph_def), record)
-    return _AutoSearch(prepared, calib, config, sites, ranges, progress).run(record)
-
-
-class _AutoSearch:
-    """``--equalize auto``: measure off and each global alpha, then refine the best per site."""
-
-    def __init__(self, prepared: "PreparedGraph", calib: "CalibrationSet", config: "QuantizeConfig",
-                 sites: list[EqualizeSite], ranges: list[np.ndarray], progress: Progress | None) -> None:
-        from sropt.quantize.calibration import calibration_images
-        from sropt.quantize.quality import BUDGET_HR_CROP, budget_images
-
-        self.prepared, self.calib, self.sites, self.ranges = prepared, calib, sites, ranges
-        self.say = progress or (lambda _msg: None)
-        source = prepared.source.artifact
-        self.pairs = budget_images(calibration_images(calib.folder), source.scale, config.budget_images, BUDGET_HR_CROP)
-        self.conversions = 0
-
-    def measure(self, alphas: list[float | None], what: str) -> tuple[float, bytes]:
-        """Mean PSNR-Y of the full INT8 conversion with per-site ``alphas``, and its bytes."""
-        from sropt.quantize.config import IOType, Mode
-        from sropt.quantize.quality import image_psnrs, tflite_predictor
-        from sropt.quantize.tflite_quantize import convert_mode
-
-        self.conversions += 1
-        self.say(f"equalization: INT8 candidate {self.conversions} ({what})")
-        graph_def = equalize_graph(self.prepared.graph_def, self.sites, self.ranges, alphas)
-        # Measured with float I/O: the I/O type does not change the inner tensors' quantization.
-        candidate = dataclasses.replace(self.prepared, graph_def=graph_def)
-        data = convert_mode(candidate, Mode.INT8, self.calib, IOType.FLOAT)
-        source = self.prepared.source.artifact
-        psnr = float(np.mean(image_psnrs(tflite_predictor(data, source), self.pairs, source.contract, source.scale)))
-        return psnr, data
-
-    def run(self, record: dict[str, Any]) -> EqualizeOutcome:
-        n = len(self.sites)
-        measured = []
-        for alpha in (None, *EQUALIZE_ALPHAS):
-            psnr, data = self.measure([alpha] * n, f"alpha {'off' if alpha is None else alpha} at every site")
-            measured.append((psnr, alpha, data))
-        psnr, alpha, data = max(measured, key=lambda m: m[0])  # first of equals: "off" wins a tie
-        record.update(
-            alpha=alpha, chosen_by="measured",
-            candidates=[{"alpha": a, "int8_psnr_db": round(p, 4)} for p, a, _ in measured],
-            measured_on=f"{len(self.pairs)} whole image(s) of {self.calib.folder.name} (mean PSNR-Y, full INT8 TFLite)",
-        )
-        alphas: list[float | None] = [alpha] * n
-        if alpha is not None and n > 1:
-            global_psnr = psnr
-            alphas, psnr, data = self.refine(alphas, psnr, data)
-            record["refined"] = {
-                "from_int8_psnr_db": round(global_psnr, 4), "int8_psnr_db": round(psnr, 4),
-                "tried": self.conversions - len(measured), "grid": list(SITE_ALPHAS),
-                "min_gain_db": REFINE_MIN_GAIN_DB,
-            }
-        record["site_alphas"] = {s.group: a for s, a in zip(self.sites, alphas)}
-        graph_def = equalize_graph(self.prepared.graph_def, self.sites, self.ranges, alphas)
-        return EqualizeOutcome(dataclasses.replace(self.prepared, graph_def=graph_def), record, int8_float_io=data)
-
-    def refine(self, alphas: list[float | None], psnr: float, data: bytes) -> tuple[list[float | None], float, bytes]:
-        """One coordinate sweep over the sites in graph order (see the module docstring)."""
-        for i, site in enumerate(self.sites):
-            start = alphas[i]
-            for a in SITE_ALPHAS:
-                if a == start:  # measured already: it is this sweep's running best
-                    continue
-                trial = [*alphas[:i], a, *alphas[i + 1:]]
-                p, d = self.measure(trial, f"{site.group}: alpha {'off' if a is None else a}")
-                if p >= psnr + REFINE_MIN_GAIN_DB:
-                    alphas, psnr, data = trial, p, d
-        return alphas, psnr, data

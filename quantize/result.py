@@ -59,7 +59,7 @@ class QuantizeResult:
     float_layers: tuple[FloatLayer, ...] = ()
     attempts: tuple[BudgetAttempt, ...] = ()
     kernel: dict[str, Any] | None = None  # ORT INT8: activation type / reduce_range choice
-    equalization: dict[str, Any] | None = None  # TFLite INT8: sropt.quantize.equalize's record
+    weights: dict[str, Any] | None = None  # TFLite int8/16x8: sropt.quantize.weights' record
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -77,7 +77,7 @@ class QuantizeResult:
             "mode": self.mode,
             "io": self.io,
             "calibration": self.calibration,
-            "equalization": self.equalization,
+            "weights": self.weights,
             "float_psnr_db": self.float_psnr,
             "psnr_db": self.psnr,
             "psnr_drop_db": self.psnr_drop,

@@ -23,6 +23,7 @@ def quantize_model(
     io: str = typer.Option("float", "--io", help="tflite int8 only: input/output dtype float, int8 or uint8."),
     max_psnr_drop: float = typer.Option(None, "--max-psnr-drop", help="tflite int8 only: keep layers in float until the PSNR drop (dB, calibration images) is at most this."),
     equalize: str = typer.Option("auto", "--equalize", help="tflite int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best, then refine it per layer pair), off, or a strength 0..1."),
+    weight_rounding: str = typer.Option("auto", "--weight-rounding", help="tflite int8/int16x8 only: how conv weights reach the int8 grid: auto (measure GPTQ against nearest on calibration images, keep the better), nearest (the converter's) or gptq."),
     fixed_shape: str = typer.Option(None, "--fixed-shape", help="tflite only: fixed input HxW (default: dynamic H/W)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result (artifact, calibration, drop, float layers) as JSON."),
 ) -> None:
@@ -34,6 +35,7 @@ def quantize_model(
         target=to, mode=mode, io=io,
         calibration=CalibrationConfig(folder=calib, count=calib_count),
         max_psnr_drop=max_psnr_drop, fixed_shape=parse_hw(fixed_shape), equalize=equalize,
+        weight_rounding=weight_rounding,
     )
     if config.target is Target.TFLITE:
         from rich.console import Console
@@ -56,8 +58,9 @@ def quantize_model(
     if result.calibration:
         c = result.calibration
         typer.echo(f"calibration: {c['crops']} crops of {c['crop_size']}x{c['crop_size']} from {c['folder']}")
-    if result.equalization:
-        typer.echo(f"equalization: {_describe_equalization(result.equalization)}")
+    if result.weights:
+        for line in describe_weights(result.weights):
+            typer.echo(line)
     if result.kernel:
         k = result.kernel
         typer.echo(f"int8 kernel: activations {k['activation_type']}, reduce_range={k['reduce_range']} ({k['reason']})")
@@ -74,19 +77,39 @@ def quantize_model(
         typer.echo(f"note: {note}")
 
 
-def _describe_equalization(record: dict) -> str:
-    """One line: the chosen strength and, for auto, what each candidate measured."""
-    if record.get("note"):
-        return f"off ({record['note']})"
-    chosen = "off" if record.get("alpha") is None else f"alpha {record['alpha']}"
-    if record.get("chosen_by") != "measured":
-        return f"{chosen} on {len(record['sites'])} layer pair(s) (given)"
-    tried = ", ".join(f"{'off' if c['alpha'] is None else c['alpha']}: {c['int8_psnr_db']:.3f} dB"
-                      for c in record["candidates"])
-    line = f"{chosen}, the best INT8 PSNR-Y on {record['measured_on']} ({tried})"
+def _strength(alpha: float | None) -> str:
+    return "off" if alpha is None else str(alpha)
+
+
+def _candidate(c: dict) -> str:
+    """``gptq, alpha 0.75``-style label of one weights candidate."""
+    if "equalize" not in c:
+        return c["weight_rounding"]
+    eq = c["equalize"]
+    return f"{c['weight_rounding']}, {'no equalization' if eq is None else eq if eq == 'per site' else f'alpha {eq}'}"
+
+
+def describe_weights(record: dict) -> list[str]:
+    """Lines saying how the weights were prepared (rounding, equalization) and what each candidate measured."""
+    chosen = record["chosen"]
+    line = f"weights: {chosen['weight_rounding']} rounding"
+    if "equalize" in chosen:
+        eq = chosen["equalize"]
+        if eq == "per site":
+            line += ", equalization per layer pair (" + ", ".join(
+                f"{site} {_strength(a)}" for site, a in chosen["site_alphas"].items()) + ")"
+        else:
+            line += ", no equalization" if eq is None else f", equalization alpha {eq} at every layer pair"
+    if record["chosen_by"] == "measured":
+        line += f": the best PSNR-Y on {record['measured_on']}"
+    else:
+        line += f" ({record['chosen_by']})"
+    lines = [line]
+    if record.get("candidates"):
+        lines.append("  candidates: " + "; ".join(f"{_candidate(c)} {c['psnr_db']:.3f} dB" for c in record["candidates"]))
     refined = record.get("refined")
     if refined:
-        per_site = ", ".join(f"{site} {'off' if a is None else a}" for site, a in record["site_alphas"].items())
-        line += (f"; refined per layer pair over {refined['tried']} more conversions: {per_site} "
-                 f"({refined['from_int8_psnr_db']:.3f} -> {refined['int8_psnr_db']:.3f} dB)")
-    return line
+        lines.append(f"  refined per layer pair over {refined['tried']} more conversions: "
+                     f"{refined['from_psnr_db']:.3f} -> {refined['psnr_db']:.3f} dB")
+    lines += [f"  note: {note}" for note in record.get("notes", ())]
+    return lines

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from sropt.convert.onnx_export import Layout
 from sropt.prune.config import Compensation, Scope, WeightStore
 from sropt.core.errors import InputError
-from sropt.quantize.config import IOType, Mode, parse_equalize
+from sropt.quantize.config import IOType, Mode, parse_equalize, parse_weight_rounding
 
 
 class StrictModel(BaseModel):
@@ -125,6 +125,16 @@ class TFLiteTarget(StrictModel):
     max_psnr_drop: float | None = Field(None, gt=0.0, description="Keep the most sensitive layers in float until the calibration drop fits (int8 only).")
     equalize: str = Field("auto", description="int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best, then refine it per layer pair), off, or a strength 0..1.")
 
+    weight_rounding: str = Field("auto", description="int8/int16x8 only: how conv weights reach the int8 grid: auto (measure GPTQ against nearest on calibration images, keep the better), nearest or gptq.")
+
+    @field_validator("weight_rounding", mode="before")
+    @classmethod
+    def _weight_rounding_value(cls, value: object) -> str:
+        try:
+            return parse_weight_rounding(value)
+        except InputError as exc:
+            raise ValueError(str(exc).replace("--weight-rounding", "weight_rounding")) from exc
+
     @field_validator("equalize", mode="before")
     @classmethod
     def _equalize_value(cls, value: object) -> str:
@@ -141,6 +151,8 @@ class TFLiteTarget(StrictModel):
             raise ValueError(f"max_psnr_drop applies to mode int8 only, not '{self.mode.value}'")
         if self.equalize != "auto" and self.mode is not TFLiteMode.INT8:
             raise ValueError(f"equalize applies to mode int8 only, not '{self.mode.value}'")
+        if self.weight_rounding != "auto" and self.mode not in (TFLiteMode.INT8, TFLiteMode.INT16X8):
+            raise ValueError(f"weight_rounding applies to modes int8 and int16x8 only, not '{self.mode.value}'")
         return self
 
     @property

@@ -65,7 +65,8 @@ def _quantize_config(cfg: Any, target: str) -> Any:
         calibration=CalibrationConfig(folder=resolve_dataset(cfg.calib), count=cfg.calib_count),
     )
     if target == "tflite":
-        options.update(io=cfg.io.value, max_psnr_drop=cfg.max_psnr_drop, equalize=cfg.equalize)
+        options.update(io=cfg.io.value, max_psnr_drop=cfg.max_psnr_drop, equalize=cfg.equalize,
+                       weight_rounding=cfg.weight_rounding)
     return QuantizeConfig(**options)
 
 

@@ -167,4 +167,5 @@ BUILTIN_ADAPTERS: dict[str, Adapter] = dict(ADAPTERS)
 #: Bumped when an adapter's output changes so old cache entries stop matching.
 ADAPTER_VERSIONS: dict[str, str] = {kind: "1" for kind in ADAPTERS}
 # 2: --equalize auto refines the strength per layer pair (other INT8 weights).
-ADAPTER_VERSIONS["quantize.tflite"] = "2"
+# 3: int8/int16x8 weights GPTQ-rounded when it measures better (sropt.quantize.weights).
+ADAPTER_VERSIONS["quantize.tflite"] = "3"

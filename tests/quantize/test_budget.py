@@ -13,12 +13,12 @@ pytestmark = pytest.mark.shared
 
 
 def _config(datasets: Path, drop: float):
-    """Equalization off: these tests pin the budget search on the released FSRCNN_x3 weights."""
+    """Equalization off, nearest rounding: these tests pin the budget search on the released weights."""
     from sropt.quantize.config import CalibrationConfig, QuantizeConfig
 
     return QuantizeConfig(
         "tflite", "int8", calibration=CalibrationConfig(datasets / "T91", count=8), max_psnr_drop=drop,
-        budget_images=3, equalize="off",
+        budget_images=3, equalize="off", weight_rounding="nearest",
     )
 
 
@@ -92,22 +92,31 @@ def test_unreachable_budget_is_a_gate_failure_and_writes_nothing(
     assert not list(tmp_path.glob("*q.tflite*"))
 
 
+@pytest.mark.parametrize("rounding", ["nearest", "gptq"])
 def test_budget_16x8_candidate_converts_the_graph_before_equalization(
-    shared_models: Path, datasets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    rounding: str, shared_models: Path, datasets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """INT8 candidates get the equalized weights, the int16x8 one the original (see fit_budget)."""
+    """INT8 candidates get the equalized weights, the int16x8 one the original, GPTQ-rounded if asked (see _graph_for_16x8)."""
     from sropt.quantize import budget
+    from sropt.quantize.calibration import load_calibration_inputs
     from sropt.quantize.config import Mode
+    from sropt.quantize.rounding import round_weights
     from sropt.quantize.tflite_quantize import prepare_for_mode, quantize_tflite
 
     model = shared_models / "FSRCNN-small_x3.pb"
     cfg = _config(datasets, 0.0)
     object.__setattr__(cfg, "equalize", "0.75")  # a fixed strength: equalized without the auto search
+    object.__setattr__(cfg, "weight_rounding", rounding)
     object.__setattr__(cfg, "max_psnr_drop", -1.0)  # unreachable: every candidate, 16x8 included, is tried
     def consts(graph_def) -> dict[str, bytes]:  # the weights; importing a GraphDef may add default attrs
         return {n.name: n.attr["value"].tensor.SerializeToString() for n in graph_def.node if n.op == "Const"}
 
-    original = consts(prepare_for_mode(model, cfg).graph_def)
+    prepared = prepare_for_mode(model, cfg)
+    original = prepared.graph_def
+    if rounding == "gptq":
+        crops = load_calibration_inputs(cfg.calibration, prepared.source.artifact.contract).inputs
+        original, _ = round_weights(original, prepared.input_name, crops)
+    original = consts(original)
     seen: dict[str, set[bool]] = {}
     real_convert, real_rank = budget.convert_mode, budget.rank_layers
 

@@ -32,19 +32,30 @@ def test_quantize_tflite_int8_json(shared_models: Path, datasets: Path, tmp_path
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["mode"] == "int8" and result["io"] == "uint8" and result["calibration"]["crops"] == 8
-    # --equalize defaults to auto: ESPCN's two conv -> ReLU -> conv sites were measured and equalizing lost.
-    eq = result["equalization"]
-    assert eq["chosen_by"] == "measured" and eq["sites"] == ["conv1.out", "conv2.out"]
-    assert eq["alpha"] is None and eq["candidates"][0]["alpha"] is None
-    assert eq["candidates"][0]["int8_psnr_db"] == max(c["int8_psnr_db"] for c in eq["candidates"])
+    # --equalize and --weight-rounding default to auto: ESPCN's two conv -> ReLU -> conv sites and
+    # both roundings were measured; the kept candidate is the best one.
+    weights = result["weights"]
+    assert weights["chosen_by"] == "measured" and weights["sites"] == ["conv1.out", "conv2.out"]
+    candidates = weights["candidates"]
+    assert [(c["weight_rounding"], c["equalize"]) for c in candidates][:2] == [("nearest", None), ("gptq", None)]
+    best = max(candidates, key=lambda c: c["psnr_db"])
+    chosen = weights["chosen"]
+    assert (chosen["weight_rounding"], chosen["equalize"]) == (best["weight_rounding"], best["equalize"])
 
 
-def test_quantize_equalize_fixed_text(shared_models: Path, datasets: Path, tmp_path: Path, capsys) -> None:
+def test_quantize_given_weights_settings_are_applied_unmeasured(shared_models: Path, datasets: Path, tmp_path: Path, capsys) -> None:
     argv = ["quantize", str(shared_models / "FSRCNN-small_x3.pb"), "--to", "tflite", "--mode", "int8",
-            "--calib", str(datasets / "T91"), "--calib-count", "8", "--equalize", "0.75", "-o", str(tmp_path / "q.tflite")]
+            "--calib", str(datasets / "T91"), "--calib-count", "8", "--equalize", "0.75", "--weight-rounding", "gptq",
+            "-o", str(tmp_path / "q.tflite"), "--json"]
     assert main(argv) == 0
-    # FSRCNN-small: 5 convs with 4 PReLUs between them -> 4 sites.
-    assert "equalization: alpha 0.75 on 4 layer pair(s) (given)" in capsys.readouterr().out
+    weights = json.loads(capsys.readouterr().out)["weights"]
+    # FSRCNN-small: 5 convs with 4 PReLUs between them -> 4 sites; both settings given, nothing measured.
+    assert weights["chosen_by"] == "given" and "candidates" not in weights
+    assert weights["chosen"]["site_alphas"] == {f"conv{i}.out": 0.75 for i in range(1, 5)}
+    assert weights["rounding"]["method"] == "gptq" and len(weights["rounding"]["layers"]) == 5
+    from sropt.commands.quantize import describe_weights
+
+    assert describe_weights(weights)[0] == "weights: gptq rounding, equalization alpha 0.75 at every layer pair (given)"
 
 
 def test_quantize_onnx_int8_text(shared_models: Path, datasets: Path, tmp_path: Path, capsys) -> None:
@@ -66,6 +77,8 @@ def test_quantize_onnx_int8_text(shared_models: Path, datasets: Path, tmp_path: 
         (["--to", "tflite", "--mode", "int4"], "--mode 'int4': unknown"),
         (["--to", "tflite", "--mode", "int8", "--calib-count", "500"], "but --calib-count asks for 500 crops"),
         (["--to", "tflite", "--mode", "int8", "--fixed-shape", "96"], "--fixed-shape '96': give the input height and width as HxW"),
+        (["--to", "tflite", "--mode", "int8", "--weight-rounding", "floor"], "--weight-rounding floor: choose auto"),
+        (["--to", "tflite", "--mode", "fp16", "--weight-rounding", "gptq"], "--weight-rounding gptq applies to --to tflite --mode int8 or int16x8 only"),
     ],
 )
 def test_quantize_bad_input_exit_2(argv: list[str], message: str, shared_models: Path, datasets: Path,

@@ -1,0 +1,245 @@
+"""The weights a calibrated TFLite conversion sees: equalization and rounding, chosen by measuring.
+
+Before the converter quantizes an int8 or int16x8 model, two rewrites of the
+float weights can cut its loss:
+
+* cross-layer equalization (``sropt.quantize.equalize``, int8 only): exact in
+  float; moves range between a conv's output channels and its readers'
+  input channels, trading weight precision for activation precision;
+* GPTQ rounding (``sropt.quantize.rounding``, int8 and int16x8): puts every
+  conv weight on the converter's own int8 grid, choosing the rounding
+  direction so the layer's output error on calibration data is small.
+
+Neither helps every model, and they interact (equalization decides what
+GPTQ has to round), so their ``auto`` settings are measured together. Each
+candidate is converted with float I/O and dynamic H/W and run in LiteRT on
+the calibration folder's whole images (mean PSNR-Y, ``sropt.quantize.quality``);
+the best is kept. The evaluation sets are never used. Candidates, with both
+settings on auto:
+
+1. the converter's own model (no equalization, nearest rounding): the
+   baseline, so auto is never worse than it on the calibration images;
+2. GPTQ with no equalization, and with each of ``EQUALIZE_ALPHAS`` at every
+   site (int8 only);
+3. if the best of those equalizes and the model has several sites, a sweep
+   over the sites in graph order: each of ``SITE_ALPHAS`` at one site, the
+   others held, kept only for a gain of at least ``REFINE_MIN_GAIN_DB``
+   (one strength is a compromise: each site trades its own ranges).
+
+A given setting removes its dimension (``--weight-rounding gptq`` measures
+only GPTQ candidates, ``--equalize 0.75`` only that strength). With one
+candidate left it is applied without measuring.
+
+Measured on Set5 x3 (validation stage), full INT8 drop against float:
+FSRCNN_x3 0.64 dB plain -> 0.296 equalized per site (nearest) -> about 0.15
+with GPTQ; ESPCN_x3 0.157 -> about 0.10 (GPTQ, no equalization); EDSR-T91
+keeps the plain model (GPTQ measured no better on T91). int16x8 with GPTQ:
+FSRCNN_x3 0.30 -> 0.01, ESPCN_x3 0.08 -> 0.005.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sropt.quantize.config import IOType, Mode
+
+if TYPE_CHECKING:
+    from tensorflow.core.framework.graph_pb2 import GraphDef
+
+    from sropt.convert.tflite_export import PreparedGraph
+    from sropt.quantize.calibration import CalibrationSet
+    from sropt.quantize.config import QuantizeConfig
+    from sropt.quantize.equalize import EqualizeSite
+    from sropt.validate.evaluate import Progress
+
+EQUALIZE_ALPHAS = (0.5, 0.75, 1.0)  # auto's global strengths, besides "off"
+# auto's per-site sweep: the strengths tried at each site (None: unscaled) and
+# the least gain (dB, mean over the calibration images) that makes it keep a
+# change, so that ties and rounding-level gains do not move it.
+SITE_ALPHAS: tuple[float | None, ...] = (None, 0.5, 0.75, 0.9, 1.0)
+REFINE_MIN_GAIN_DB = 0.002
+# Above this many MACs per LR pixel each candidate costs minutes (B32/F256
+# EDSR: 38.4 M MACs/px, one INT8 conversion ~160 s, GPTQ's input moments
+# about as long), so auto settings fall back to the converter's own model
+# with a note; given settings still apply.
+AUTO_MAX_MACS_PER_PIXEL = 4_000_000
+
+NEAREST, GPTQ = "nearest", "gptq"
+ROUNDINGS = (NEAREST, GPTQ)
+Alphas = tuple["float | None", ...]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to prepare the weights: a strength per equalization site and a rounding."""
+
+    alphas: Alphas
+    rounding: str
+
+    def label(self, sites: list["EqualizeSite"]) -> str:
+        """Short text for progress lines."""
+        strengths = set(self.alphas)
+        if not self.alphas or strengths == {None}:
+            eq = "no equalization"
+        elif len(strengths) == 1:
+            eq = f"alpha {self.alphas[0]} at every site"
+        else:
+            eq = "per-site alphas"
+        return f"{eq}, {self.rounding} rounding"
+
+
+@dataclass
+class WeightsOutcome:
+    """The graph to convert, how it was chosen, and its conversion if the search already made it."""
+
+    prepared: "PreparedGraph"
+    record: dict[str, Any]
+    # The chosen candidate's conversion in the search's settings (float I/O,
+    # dynamic H/W, the requested mode), so the caller need not convert again.
+    converted: bytes | None = None
+
+
+def prepare_weights(
+    prepared: "PreparedGraph", calib: "CalibrationSet", config: "QuantizeConfig",
+    progress: Progress | None = None,
+) -> WeightsOutcome:
+    """Equalize and round ``prepared``'s weights for ``config.mode`` as ``config`` asks (see the module doc)."""
+    from sropt.quantize.equalize import channel_ranges, find_sites
+
+    int8 = config.mode is Mode.INT8
+    record: dict[str, Any] = {"stage": "weights", "mode": config.mode.value, "notes": []}
+    notes: list[str] = record["notes"]
+    equalize = config.equalize if int8 else "off"
+    record["setting"] = {"weight_rounding": config.weight_rounding, **({"equalize": equalize} if int8 else {})}
+
+    sites = find_sites(prepared.graph_def) if equalize != "off" else []
+    if equalize != "off" and not sites:
+        notes.append("equalization: no conv -> homogeneous ops -> conv group")
+    record["sites"] = [s.group for s in sites]
+    macs = prepared.source.info.macs_per_pixel
+    too_big = macs > AUTO_MAX_MACS_PER_PIXEL
+    if too_big and "auto" in (equalize, config.weight_rounding):
+        notes.append(f"auto settings not measured: {macs:,} MACs per LR pixel > {AUTO_MAX_MACS_PER_PIXEL:,} "
+                     "makes each candidate slow; pass --equalize ALPHA / --weight-rounding gptq to apply one")
+
+    if not sites:
+        strengths: list[float | None] = [None]
+    elif equalize == "auto":
+        strengths = [None] if too_big else [None, *EQUALIZE_ALPHAS]
+    else:
+        strengths = [float(equalize)]
+    per_site = lambda a: (a,) * len(sites)  # noqa: E731
+    if config.weight_rounding != "auto":
+        candidates = [Candidate(per_site(a), config.weight_rounding) for a in strengths]
+    elif too_big:
+        candidates = [Candidate(per_site(a), NEAREST) for a in strengths]
+    else:  # nearest only as the baseline (the first strength: none, or the given one); GPTQ with each
+        candidates = [Candidate(per_site(strengths[0]), NEAREST), *(Candidate(per_site(a), GPTQ) for a in strengths)]
+
+    ranges = channel_ranges(prepared.graph_def, prepared.input_name, sites, calib.inputs) if sites else []
+    search = _Search(prepared, calib, config, sites, ranges, progress)
+    if len(candidates) == 1:
+        chosen = candidates[0]
+        record["chosen_by"] = "fallback" if too_big and "auto" in record["setting"].values() else "given"
+        graph, rounding = search.build(chosen)
+        converted = None
+    else:
+        record["chosen_by"] = "measured"
+        record["measured_on"] = search.measured_on
+        scored = [(search.measure(c), c) for c in candidates]
+        (psnr, converted), chosen = max(scored, key=lambda s: s[0][0])  # first of equals: the baseline wins a tie
+        record["candidates"] = [dict(_describe(c, sites, per_site=False), psnr_db=round(p, 4)) for (p, _), c in scored]
+        if equalize == "auto" and set(chosen.alphas) != {None} and len(sites) > 1:
+            start = psnr
+            chosen, psnr, converted = search.refine(chosen, psnr, converted)
+            record["refined"] = {
+                "from_psnr_db": round(start, 4), "psnr_db": round(psnr, 4),
+                "tried": search.conversions - len(candidates), "grid": list(SITE_ALPHAS),
+                "min_gain_db": REFINE_MIN_GAIN_DB,
+            }
+        graph, rounding = search.build(chosen)
+    record["chosen"] = _describe(chosen, sites)
+    if rounding:
+        record["rounding"] = rounding
+    return WeightsOutcome(dataclasses.replace(prepared, graph_def=graph), record, converted)
+
+
+def _describe(candidate: Candidate, sites: list["EqualizeSite"], per_site: bool = True) -> dict[str, Any]:
+    """JSON form of ``candidate``: rounding, the strength (one or "per site"), and each site's if ``per_site``."""
+    out: dict[str, Any] = {"weight_rounding": candidate.rounding}
+    if sites:
+        out["equalize"] = candidate.alphas[0] if len(set(candidate.alphas)) == 1 else "per site"
+        if per_site:
+            out["site_alphas"] = {s.group: a for s, a in zip(sites, candidate.alphas)}
+    return out
+
+
+class _Search:
+    """Builds candidates' graphs and measures their conversions on the calibration images."""
+
+    def __init__(self, prepared: "PreparedGraph", calib: "CalibrationSet", config: "QuantizeConfig",
+                 sites: list["EqualizeSite"], ranges: list[np.ndarray], progress: Progress | None) -> None:
+        self.prepared, self.calib, self.sites, self.ranges = prepared, calib, sites, ranges
+        self.mode, self.image_count = config.mode, config.budget_images
+        self.say = progress or (lambda _msg: None)
+        self.conversions = 0
+        self._pairs: list | None = None
+
+    @property
+    def pairs(self) -> list:
+        """The calibration folder's whole images as HR/LR pairs (loaded on first use)."""
+        if self._pairs is None:
+            from sropt.quantize.calibration import calibration_images
+            from sropt.quantize.quality import BUDGET_HR_CROP, budget_images
+
+            self._pairs = budget_images(calibration_images(self.calib.folder), self.prepared.source.artifact.scale,
+                                        self.image_count, BUDGET_HR_CROP)
+        return self._pairs
+
+    @property
+    def measured_on(self) -> str:
+        """Provenance text: what the candidates were measured on."""
+        return f"{len(self.pairs)} whole image(s) of {self.calib.folder.name} (mean PSNR-Y, {self.mode.value} TFLite)"
+
+    def build(self, candidate: Candidate) -> tuple["GraphDef", dict[str, Any] | None]:
+        """``candidate``'s graph, and GPTQ's record when it rounds."""
+        from sropt.quantize.equalize import equalize_graph
+        from sropt.quantize.rounding import round_weights
+
+        graph_def = self.prepared.graph_def
+        if self.sites and set(candidate.alphas) != {None}:
+            graph_def = equalize_graph(graph_def, self.sites, self.ranges, list(candidate.alphas))
+        if candidate.rounding != GPTQ:
+            return graph_def, None
+        return round_weights(graph_def, self.prepared.input_name, self.calib.inputs)
+
+    def measure(self, candidate: Candidate, what: str | None = None) -> tuple[float, bytes]:
+        """Mean PSNR-Y of ``candidate``'s conversion (float I/O) on the calibration images, and its bytes."""
+        from sropt.quantize.quality import image_psnrs, tflite_predictor
+        from sropt.quantize.tflite_quantize import convert_mode
+
+        self.conversions += 1
+        self.say(f"{self.mode.value} candidate {self.conversions}: {what or candidate.label(self.sites)}")
+        graph_def, _ = self.build(candidate)
+        data = convert_mode(dataclasses.replace(self.prepared, graph_def=graph_def), self.mode, self.calib, IOType.FLOAT)
+        source = self.prepared.source.artifact
+        psnr = float(np.mean(image_psnrs(tflite_predictor(data, source), self.pairs, source.contract, source.scale)))
+        return psnr, data
+
+    def refine(self, best: Candidate, psnr: float, data: bytes) -> tuple[Candidate, float, bytes]:
+        """One coordinate sweep over the sites in graph order, from ``best`` (measured: ``psnr``, ``data``)."""
+        alphas = list(best.alphas)
+        for i, site in enumerate(self.sites):
+            start = alphas[i]
+            for a in SITE_ALPHAS:
+                if a == start:  # measured already: it is this sweep's running best
+                    continue
+                trial = Candidate((*alphas[:i], a, *alphas[i + 1:]), best.rounding)
+                p, d = self.measure(trial, f"{site.group}: alpha {'off' if a is None else a}, {best.rounding} rounding")
+                if p >= psnr + REFINE_MIN_GAIN_DB:
+                    alphas, psnr, data = list(trial.alphas), p, d
+        return Candidate(tuple(alphas), best.rounding), psnr, data
