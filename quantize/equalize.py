@@ -124,12 +124,14 @@ def channel_scales(ranges: np.ndarray, weight_peaks: np.ndarray, alpha: float) -
 
 def equalize_graph(
     graph_def: "GraphDef", sites: list[EqualizeSite], ranges: list[np.ndarray],
-    alpha: float | Sequence[float | None],
+    alpha: float | Sequence[float | None], scales: list | None = None,
 ) -> "GraphDef":
     """A copy of ``graph_def`` with every site rescaled by ``channel_scales(..., alpha)``.
 
     ``alpha`` is one strength for every site, or one per site (None leaves
-    that site unscaled).
+    that site unscaled). If ``scales`` is a list, each site's channel scales
+    ``s`` (None when unscaled) are appended to it: the readers of a site see
+    their input channels divided by ``s``.
 
     Sites are applied in order on the running weight values, so a conv that
     reads one site and produces the next gets both axes scaled. Ranges stay
@@ -149,9 +151,13 @@ def equalize_graph(
         raise ValueError(f"{len(alphas)} alpha(s) for {len(sites)} site(s)")
     for site, r, a in zip(sites, ranges, alphas):
         if a is None:
+            if scales is not None:
+                scales.append(None)
             continue
         w_peak = np.max([np.abs(value(w)).max(axis=(0, 1, 3)) for w in site.consumer_weights], axis=0)
         s = channel_scales(np.asarray(r, np.float64), w_peak, a)
+        if scales is not None:
+            scales.append(s)
         values[site.producer_weight] = value(site.producer_weight) / s
         for shift in site.shifts:
             values[shift] = value(shift) / s.reshape(value(shift).shape)

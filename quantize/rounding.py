@@ -178,10 +178,16 @@ def gptq_round(w: np.ndarray, h: np.ndarray, damping: float = DAMPING) -> np.nda
 
 def round_weights(
     graph_def: "GraphDef", input_name: str, inputs: list[np.ndarray], damping: float = DAMPING,
+    moments: list[np.ndarray] | None = None,
 ) -> tuple["GraphDef", dict[str, Any]]:
-    """A copy of ``graph_def`` with every ``find_layers`` conv GPTQ-rounded on ``inputs``, and a provenance record."""
+    """A copy of ``graph_def`` with every ``find_layers`` conv GPTQ-rounded on ``inputs``, and a provenance record.
+
+    ``moments``, if given, are ``input_moments`` of the layers already (the
+    caller may derive them from another graph's: ``sropt.quantize.weights``).
+    """
     layers = find_layers(graph_def)
-    moments = input_moments(graph_def, input_name, layers, inputs) if layers else []
+    if moments is None:
+        moments = input_moments(graph_def, input_name, layers, inputs) if layers else []
     index = GraphIndex(graph_def)
     values = {
         layer.weight: gptq_round(index.const_value(layer.weight).astype(np.float32), h, damping)

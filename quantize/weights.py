@@ -23,8 +23,11 @@ settings on auto:
    site (int8 only);
 3. if the best of those equalizes and the model has several sites, a sweep
    over the sites in graph order: each of ``SITE_ALPHAS`` at one site, the
-   others held, kept only for a gain of at least ``REFINE_MIN_GAIN_DB``
+   others held, kept only for a gain of at least ``MIN_GAIN_DB``
    (one strength is a compromise: each site trades its own ranges).
+
+A candidate replaces the first one (the plain model) only if it gains at
+least ``MIN_GAIN_DB``.
 
 A given setting removes its dimension (``--weight-rounding gptq`` measures
 only GPTQ candidates, ``--equalize 0.75`` only that strength). With one
@@ -57,11 +60,14 @@ if TYPE_CHECKING:
     from sropt.validate.evaluate import Progress
 
 EQUALIZE_ALPHAS = (0.5, 0.75, 1.0)  # auto's global strengths, besides "off"
-# auto's per-site sweep: the strengths tried at each site (None: unscaled) and
-# the least gain (dB, mean over the calibration images) that makes it keep a
-# change, so that ties and rounding-level gains do not move it.
+# auto's per-site sweep: the strengths tried at each site (None: unscaled).
 SITE_ALPHAS: tuple[float | None, ...] = (None, 0.5, 0.75, 0.9, 1.0)
-REFINE_MIN_GAIN_DB = 0.002
+# The least gain (dB, mean over the calibration images) for which a candidate
+# replaces the first one measured (the plain model) or a sweep step keeps a
+# change, so that ties and rounding-level gains do not move the choice: on
+# EDSR-T91 every candidate measured within 0.001 dB of the plain model, and a
+# 0.0008 dB "win" cost a 32-conversion sweep (250 s instead of 40 s).
+MIN_GAIN_DB = 0.002
 # Above this many MACs per LR pixel each candidate costs minutes (B32/F256
 # EDSR: 38.4 M MACs/px, one INT8 conversion ~160 s, GPTQ's input moments
 # about as long), so auto settings fall back to the converter's own model
@@ -151,7 +157,9 @@ def prepare_weights(
         record["chosen_by"] = "measured"
         record["measured_on"] = search.measured_on
         scored = [(search.measure(c), c) for c in candidates]
-        (psnr, converted), chosen = max(scored, key=lambda s: s[0][0])  # first of equals: the baseline wins a tie
+        (psnr, converted), chosen = max(scored, key=lambda s: s[0][0])
+        if psnr < scored[0][0][0] + MIN_GAIN_DB:  # no real gain over the first (plain) candidate
+            (psnr, converted), chosen = scored[0]
         record["candidates"] = [dict(_describe(c, sites, per_site=False), psnr_db=round(p, 4)) for (p, _), c in scored]
         if equalize == "auto" and set(chosen.alphas) != {None} and len(sites) > 1:
             start = psnr
@@ -159,7 +167,7 @@ def prepare_weights(
             record["refined"] = {
                 "from_psnr_db": round(start, 4), "psnr_db": round(psnr, 4),
                 "tried": search.conversions - len(candidates), "grid": list(SITE_ALPHAS),
-                "min_gain_db": REFINE_MIN_GAIN_DB,
+                "min_gain_db": MIN_GAIN_DB,
             }
         graph, rounding = search.build(chosen)
     record["chosen"] = _describe(chosen, sites)
@@ -188,6 +196,7 @@ class _Search:
         self.say = progress or (lambda _msg: None)
         self.conversions = 0
         self._pairs: list | None = None
+        self._moments: list[np.ndarray] | None = None  # GPTQ's input moments on the unequalized graph
 
     @property
     def pairs(self) -> list:
@@ -210,12 +219,36 @@ class _Search:
         from sropt.quantize.equalize import equalize_graph
         from sropt.quantize.rounding import round_weights
 
-        graph_def = self.prepared.graph_def
+        graph_def, scales = self.prepared.graph_def, []
         if self.sites and set(candidate.alphas) != {None}:
-            graph_def = equalize_graph(graph_def, self.sites, self.ranges, list(candidate.alphas))
+            graph_def = equalize_graph(graph_def, self.sites, self.ranges, list(candidate.alphas), scales=scales)
         if candidate.rounding != GPTQ:
             return graph_def, None
-        return round_weights(graph_def, self.prepared.input_name, self.calib.inputs)
+        return round_weights(graph_def, self.prepared.input_name, self.calib.inputs, moments=self.moments(scales))
+
+    def moments(self, scales: list) -> list[np.ndarray]:
+        """GPTQ's input moments for the graph equalized by ``scales`` (one entry per site, None: unscaled).
+
+        Equalization is exact in float and divides the input channels of each
+        site's readers by the site's ``s``, so their ``H = E[x x^T]`` becomes
+        ``D H D`` with ``D = diag(1/s)`` repeated over the kernel taps; every
+        other layer's input is unchanged. The moments are thus measured once,
+        on the unequalized graph (one pass over the calibration crops).
+        """
+        from sropt.quantize.rounding import find_layers, input_moments
+
+        layers = find_layers(self.prepared.graph_def)
+        if self._moments is None:
+            self._moments = input_moments(self.prepared.graph_def, self.prepared.input_name, layers, self.calib.inputs)
+        reader_scales = {w: s for site, s in zip(self.sites, scales) if s is not None for w in site.consumer_weights}
+        out = []
+        for layer, h in zip(layers, self._moments):
+            s = reader_scales.get(layer.weight)
+            if s is not None:
+                d = np.tile(1.0 / s, layer.ksize[0] * layer.ksize[1])
+                h = h * np.outer(d, d)
+            out.append(h)
+        return out
 
     def measure(self, candidate: Candidate, what: str | None = None) -> tuple[float, bytes]:
         """Mean PSNR-Y of ``candidate``'s conversion (float I/O) on the calibration images, and its bytes."""
@@ -240,6 +273,6 @@ class _Search:
                     continue
                 trial = Candidate((*alphas[:i], a, *alphas[i + 1:]), best.rounding)
                 p, d = self.measure(trial, f"{site.group}: alpha {'off' if a is None else a}, {best.rounding} rounding")
-                if p >= psnr + REFINE_MIN_GAIN_DB:
+                if p >= psnr + MIN_GAIN_DB:
                     alphas, psnr, data = list(trial.alphas), p, d
         return Candidate(tuple(alphas), best.rounding), psnr, data

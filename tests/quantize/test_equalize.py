@@ -125,10 +125,10 @@ def test_refine_sweeps_each_site_once_and_needs_the_minimum_gain() -> None:
     """Coordinate sweep on a made-up score: finds each site's best grid value, skips sub-threshold gains."""
     from types import SimpleNamespace
 
-    from sropt.quantize.weights import REFINE_MIN_GAIN_DB, SITE_ALPHAS, Candidate, _Search
+    from sropt.quantize.weights import MIN_GAIN_DB, SITE_ALPHAS, Candidate, _Search
 
     target = [0.5, None, 0.9]  # the made-up optimum, site by site
-    tiny = REFINE_MIN_GAIN_DB / 2
+    tiny = MIN_GAIN_DB / 2
 
     def score(alphas) -> float:
         # 1 dB per site at its target; site 2 at 1.0 is only `tiny` short of it (below the threshold).

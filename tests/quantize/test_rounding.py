@@ -139,3 +139,35 @@ def test_weight_rounding_option_is_validated() -> None:
         QuantizeConfig("tflite", "dynamic", weight_rounding="gptq")
     with pytest.raises(InputError, match="int8 or int16x8 only"):
         QuantizeConfig("onnx", "int8", weight_rounding="nearest")
+
+
+def test_moments_of_an_equalized_graph_are_derived_exactly(tmp_path: Path) -> None:
+    """The search measures GPTQ's moments once; D H D must equal measuring them on the equalized graph."""
+    from types import SimpleNamespace
+
+    from sropt.models.synth import write_synthetic_edsr
+    from sropt.quantize.config import QuantizeConfig
+    from sropt.quantize.equalize import channel_ranges, equalize_graph, find_sites
+    from sropt.quantize.rounding import find_layers, input_moments
+    from sropt.quantize.tflite_quantize import prepare_for_mode
+    from sropt.quantize.weights import _Search
+
+    prepared = prepare_for_mode(write_synthetic_edsr(tmp_path / "e.pb", blocks=2, filters=8, scale=2, seed=0).path,
+                                QuantizeConfig("tflite", "int8"))
+    rng = np.random.default_rng(0)
+    crops = [rng.uniform(0, 255, (1, 12, 14, 3)).astype(np.float32) - 110 for _ in range(3)]
+    sites = find_sites(prepared.graph_def)
+    ranges = channel_ranges(prepared.graph_def, prepared.input_name, sites, crops)
+    scales: list = []
+    equalized = equalize_graph(prepared.graph_def, sites, ranges, [0.75, None], scales=scales)
+    assert scales[0] is not None and scales[1] is None and not np.allclose(scales[0], 1.0)
+
+    search = object.__new__(_Search)
+    search.prepared, search.sites, search.calib, search._moments = prepared, sites, SimpleNamespace(inputs=crops), None
+    derived = search.moments(scales)
+    measured = input_moments(equalized, prepared.input_name, find_layers(equalized), crops)
+    assert len(derived) == len(measured) == 7
+    for d, m in zip(derived, measured):
+        np.testing.assert_allclose(d, m, rtol=1e-4, atol=1e-6 * np.abs(m).max())
+    changed = [not np.allclose(d, b) for d, b in zip(derived, search.moments([None, None]))]
+    assert changed.count(True) == 1  # only block0's second conv reads the equalized channels
