@@ -174,7 +174,8 @@ def quantize_tflite(
         from sropt.quantize.budget import MAX_RANKED, fit_budget
 
         assert calib is not None
-        outcome = fit_budget(prepared, calib, config, int16x8_graph=lambda: _graph_for_16x8(unequalized, calib, config))
+        outcome = fit_budget(prepared, calib, config, reference=unequalized,
+                             int16x8_graph=lambda: _graph_for_16x8(unequalized, calib, config))
         data = outcome.data
         precision = outcome.precision
         step["budget"] = outcome.to_json()

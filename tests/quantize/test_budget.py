@@ -93,10 +93,14 @@ def test_unreachable_budget_is_a_gate_failure_and_writes_nothing(
 
 
 @pytest.mark.parametrize("rounding", ["nearest", "gptq"])
-def test_budget_16x8_candidate_converts_the_graph_before_equalization(
+def test_budget_candidates_convert_the_right_weights(
     rounding: str, shared_models: Path, datasets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """INT8 candidates get the equalized weights, the int16x8 one the original, GPTQ-rounded if asked (see _graph_for_16x8)."""
+    """Float reference: the original weights; INT8: the prepared ones; int16x8: the original, GPTQ-rounded if asked.
+
+    See ``fit_budget`` and ``_graph_for_16x8``. A GPTQ-rounded float model is
+    not the float model, so drops must not be measured against it.
+    """
     from sropt.quantize import budget
     from sropt.quantize.calibration import load_calibration_inputs
     from sropt.quantize.config import Mode
@@ -108,29 +112,31 @@ def test_budget_16x8_candidate_converts_the_graph_before_equalization(
     object.__setattr__(cfg, "equalize", "0.75")  # a fixed strength: equalized without the auto search
     object.__setattr__(cfg, "weight_rounding", rounding)
     object.__setattr__(cfg, "max_psnr_drop", -1.0)  # unreachable: every candidate, 16x8 included, is tried
+
     def consts(graph_def) -> dict[str, bytes]:  # the weights; importing a GraphDef may add default attrs
         return {n.name: n.attr["value"].tensor.SerializeToString() for n in graph_def.node if n.op == "Const"}
 
     prepared = prepare_for_mode(model, cfg)
-    original = prepared.graph_def
-    if rounding == "gptq":
-        crops = load_calibration_inputs(cfg.calibration, prepared.source.artifact.contract).inputs
-        original, _ = round_weights(original, prepared.input_name, crops)
-    original = consts(original)
-    seen: dict[str, set[bool]] = {}
+    original = consts(prepared.graph_def)
+    crops = load_calibration_inputs(cfg.calibration, prepared.source.artifact.contract).inputs
+    rounded = consts(round_weights(prepared.graph_def, prepared.input_name, crops)[0])
+    assert rounded != original
+    seen: dict[str, list[str]] = {}
     real_convert, real_rank = budget.convert_mode, budget.rank_layers
 
     def convert(prepared, mode, *args):
-        same = consts(prepared.graph_def) == original
-        seen.setdefault(mode.value, set()).add(same)
+        weights = consts(prepared.graph_def)
+        seen.setdefault(mode.value, []).append(
+            "original" if weights == original else "rounded" if weights == rounded else "prepared")
         return real_convert(prepared, mode, *args)
 
     monkeypatch.setattr(budget, "convert_mode", convert)
     monkeypatch.setattr(budget, "rank_layers", lambda p, c: real_rank(p, c)[:1])
     with pytest.raises(GateFailure):
         quantize_tflite(model, tmp_path / "q.tflite", cfg)
-    assert seen[Mode.INT8.value] == {False}
-    assert seen[Mode.INT16X8.value] == {True}
+    assert seen[Mode.FLOAT32.value] == ["original"]
+    assert seen[Mode.INT8.value] == ["prepared"]  # equalized (and GPTQ-rounded when asked)
+    assert seen[Mode.INT16X8.value] == ["original" if rounding == "nearest" else "rounded"]
 
 
 def test_denylist_sizes() -> None:
