@@ -3,8 +3,9 @@
 Procedure (``--max-psnr-drop D``):
 
 1. Convert float32 and full INT8; measure both on the calibration folder's
-   whole images (``sropt.quantize.quality``; statistic: mean per-image drop).
-   If the drop is within D, done.
+   whole images (``sropt.quantize.quality``; statistic: the mean per-image
+   drop over the smoother half of them, ``quality.smooth_half``). If the
+   drop is within D, done.
 2. List the quantized ops with TFLite's QuantizationDebugger (RMSE of each op
    output against float over its quantization step). That error alone is a
    poor guide (FSRCNN_x3: every op scores 0.2-0.4 while the 3x3 mapping
@@ -13,7 +14,8 @@ Procedure (``--max-psnr-drop D``):
    measured on the images where full INT8 lost most (one conversion each).
 3. Denylist the top 1, 2, 3, 4 ops of that measured ranking (selective
    quantization: they run in float, with TFLITE_BUILTINS as fallback op
-   set) and re-measure on all budget images; then try 16x8 (int16
+   set) and re-measure on all budget images, skipping the rest of these once
+   one is not smaller than the 16x8 model; then try 16x8 (int16
    activations, int8 weights: smaller than many float layers); then the top
    6, 9, 14, ... ops. If nothing fits, GateFailure lists every attempt.
 
@@ -42,6 +44,8 @@ from sropt.quantize.tflite_quantize import CONFIGURERS, convert_mode
 if TYPE_CHECKING:
     from sropt.quantize.calibration import CalibrationSet
 
+STATISTIC = ("mean per-image PSNR-Y drop over the smoother half of the whole calibration images "
+             "(the half with the higher float PSNR)")
 DEBUG_CROPS = 8  # crops the debugger runs; per-layer ranking is stable well before that
 MAX_RANKED = 16  # single-op conversions for the measured ranking: bounds the cost on deep models
 RANK_IMAGES = 8  # images (largest full-INT8 drop first) the single-op candidates are measured on
@@ -67,6 +71,7 @@ class BudgetOutcome:
     attempts: tuple[BudgetAttempt, ...] = ()
     ranking: list[dict[str, Any]] = field(default_factory=list)
     conversions: int = 0  # TFLite conversions the search ran (ranking included)
+    skipped: list[str] = field(default_factory=list)  # candidates converted but not measured, and why
 
     def to_json(self) -> dict[str, Any]:
         """Provenance record of the budget search."""
@@ -82,7 +87,8 @@ class BudgetOutcome:
                 {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in self.ranking
             ],
             "conversions": self.conversions,
-            "statistic": "mean per-image PSNR-Y drop over whole calibration images",
+            "skipped": list(self.skipped),
+            "statistic": STATISTIC,
             "protocol": protocol(BUDGET_HR_CROP),
         }
 
@@ -188,12 +194,15 @@ def fit_budget(
     def attempt(description: str, data: bytes) -> tuple[float, bool, np.ndarray]:
         psnrs = measure(data)
         stats = drop_stats(float_psnrs, psnrs)
-        fits = stats.mean <= budget
-        attempts.append(BudgetAttempt(description, stats.mean, fits, stats.to_json(), len(data)))
+        fits = stats.smooth_half <= budget
+        attempts.append(BudgetAttempt(description, stats.smooth_half, fits, stats.to_json(), len(data)))
         return float(psnrs.mean()), fits, psnrs
 
+    skipped: list[str] = []
+
     def done(data: bytes, precision: str, psnr: float, layers: tuple = (), ranking: list | None = None) -> BudgetOutcome:
-        return BudgetOutcome(data, precision, float_psnr, psnr, budget, layers, tuple(attempts), ranking or [], conversions)
+        return BudgetOutcome(data, precision, float_psnr, psnr, budget, layers, tuple(attempts), ranking or [],
+                             conversions, skipped)
 
     data = convert_mode(prepared, Mode.INT8, calib, config.io)
     conversions += 1
@@ -230,7 +239,15 @@ def fit_budget(
             for i, r in enumerate(chosen)
         )
 
-    def try_float_layers(counts: list[int]) -> BudgetOutcome | None:
+    # 16x8 (int16 activations, int8 weights everywhere) is converted before the float-layer
+    # candidates, so that one larger than it is not measured ahead of it.
+    int16: bytes | None = None
+    if config.io is IOType.FLOAT:  # 16x8 keeps float I/O only
+        int16 = convert_mode(int16x8_graph() if int16x8_graph else prepared, Mode.INT16X8, calib, IOType.FLOAT)
+        conversions += 1
+
+    def try_float_layers(counts: list[int], below: int | None = None) -> BudgetOutcome | None:
+        """Keep the top k of the ranking float, for each k of ``counts``; stop at a model of ``below`` bytes or more."""
         nonlocal conversions
         for k in counts:
             chosen = ranking[:k]
@@ -238,22 +255,24 @@ def fit_budget(
             conversions += 1
             if data is None:
                 return None
-            psnr, fits, _ = attempt(f"int8, {len(chosen)} of {len(ranking)} layer(s) in float", data)
+            description = f"int8, {len(chosen)} of {len(ranking)} layer(s) in float"
+            if below is not None and len(data) >= below:
+                skipped.append(f"{description}: {len(data):,} bytes, not smaller than int16x8 ({below:,}); not measured")
+                return None
+            psnr, fits, _ = attempt(description, data)
             if fits:
                 return done(data, Mode.INT8.value, psnr, float_layers(chosen), ranking)
         return None
 
-    # Ordered by size: a few float layers, then 16x8 (int8 weights everywhere), then many float layers.
+    # Ordered by size: a few float layers (while smaller than 16x8), then 16x8, then many float layers.
     sizes = denylist_sizes(len(ranking))
-    outcome = try_float_layers([k for k in sizes if k <= FEW_FLOAT])
+    outcome = try_float_layers([k for k in sizes if k <= FEW_FLOAT], below=len(int16) if int16 else None)
     if outcome is not None:
         return outcome
-    if config.io is IOType.FLOAT:  # 16x8 keeps float I/O only
-        data = convert_mode(int16x8_graph() if int16x8_graph else prepared, Mode.INT16X8, calib, IOType.FLOAT)
-        conversions += 1
-        psnr, fits, _ = attempt("int16x8 (int16 activations)", data)
+    if int16 is not None:
+        psnr, fits, _ = attempt("int16x8 (int16 activations)", int16)
         if fits:
-            return done(data, Mode.INT16X8.value, psnr, ranking=ranking)
+            return done(int16, Mode.INT16X8.value, psnr, ranking=ranking)
     outcome = try_float_layers([k for k in sizes if k > FEW_FLOAT])
     if outcome is not None:
         return outcome

@@ -79,21 +79,43 @@ def mean_psnr(
 class DropStats:
     """Per-image PSNR drop of a candidate against float, summarised."""
 
-    mean: float  # the budget statistic: mean per-image drop over whole calibration images
+    mean: float  # mean per-image drop over whole calibration images
+    # The budget statistic: mean drop over the smoother half of the images (the
+    # half with the higher float PSNR, ceil(n/2) images). Quantization noise
+    # shows most on smooth content, so the plain mean under-predicted the drop
+    # on smoother sets (see ``smooth_half``).
+    smooth_half: float
     p90: float  # 90th percentile of the per-image drops (reported: how bad the worst decile is)
     worst: float
     images: int
 
     def to_json(self) -> dict:
         """JSON-safe form."""
-        return {"mean_db": round(self.mean, 4), "p90_db": round(self.p90, 4), "worst_db": round(self.worst, 4),
-                "images": self.images}
+        return {"smooth_half_mean_db": round(self.smooth_half, 4), "mean_db": round(self.mean, 4),
+                "p90_db": round(self.p90, 4), "worst_db": round(self.worst, 4), "images": self.images}
 
 
 def drop_stats(float_psnrs: np.ndarray, psnrs: np.ndarray) -> DropStats:
     """Summary of the per-image drops ``float_psnrs - psnrs`` (dB)."""
-    drops = np.asarray(float_psnrs, dtype=np.float64) - np.asarray(psnrs, dtype=np.float64)
-    return DropStats(float(drops.mean()), float(np.percentile(drops, 90)), float(drops.max()), int(drops.size))
+    float_psnrs = np.asarray(float_psnrs, dtype=np.float64)
+    drops = float_psnrs - np.asarray(psnrs, dtype=np.float64)
+    return DropStats(float(drops.mean()), smooth_half(float_psnrs, drops), float(np.percentile(drops, 90)),
+                     float(drops.max()), int(drops.size))
+
+
+def smooth_half(float_psnrs: np.ndarray, drops: np.ndarray) -> float:
+    """Mean of ``drops`` over the ceil(n/2) images with the highest float PSNR (ties: the earlier image).
+
+    Why (whole T91 vs Set5 x3, per-image drops, 64 T91 crops): per-image drop
+    rises with the image's float PSNR (r = 0.76-0.83), and Set5 is smoother
+    than T91. The plain T91 mean let FSRCNN_x3 through at 0.098 dB with 4
+    float layers, which lost 0.156 dB on Set5; the smooth half said 0.178.
+    Over the measured candidates it was at or above the Set5 drop (FSRCNN_x3
+    full INT8 0.203 vs 0.176, ESPCN_x3 0.152 vs 0.094, EDSR-T91 0.163 vs
+    0.089), where the mean was not (0.119 vs 0.176).
+    """
+    order = np.argsort(-np.asarray(float_psnrs), kind="stable")
+    return float(np.mean(np.asarray(drops)[order[: (len(order) + 1) // 2]]))
 
 
 def protocol(hr_crop: int = HR_CROP) -> dict:

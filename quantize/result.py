@@ -31,7 +31,7 @@ class BudgetAttempt:
     """One candidate tried by the quality budget."""
 
     description: str
-    psnr_drop: float  # the budget statistic (mean per-image drop on the budget images)
+    psnr_drop: float  # the budget statistic (quality.DropStats.smooth_half on the budget images)
     fits: bool
     stats: dict[str, Any] | None = None  # quality.DropStats.to_json(): mean, p90, worst, images
     size_bytes: int | None = None

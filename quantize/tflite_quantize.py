@@ -171,7 +171,7 @@ def quantize_tflite(
     result_extra: dict[str, Any] = {}
     precision = config.mode.value
     if config.max_psnr_drop is not None:
-        from sropt.quantize.budget import MAX_RANKED, fit_budget
+        from sropt.quantize.budget import MAX_RANKED, STATISTIC, fit_budget
 
         assert calib is not None
         outcome = fit_budget(prepared, calib, config, reference=unequalized,
@@ -183,8 +183,8 @@ def quantize_tflite(
             "float_psnr": outcome.float_psnr, "psnr": outcome.psnr,
             "float_layers": outcome.float_layers, "attempts": outcome.attempts,
             "notes": (f"budget search: {outcome.conversions} TFLite conversions "
-                      f"(measured ranking capped at {MAX_RANKED} single-op conversions); "
-                      "drop = mean per-image PSNR-Y drop over whole calibration images",),
+                      f"(measured ranking capped at {MAX_RANKED} single-op conversions); drop = {STATISTIC}",
+                      *outcome.skipped),
         }
     else:
         data = converted or convert_mode(prepared, config.mode, calib, config.io, config.fixed_shape)

@@ -65,11 +65,13 @@ def quantize_model(
         k = result.kernel
         typer.echo(f"int8 kernel: activations {k['activation_type']}, reduce_range={k['reduce_range']} ({k['reason']})")
     for attempt in result.attempts:
-        typer.echo(f"budget: {attempt.description}: drop {attempt.psnr_drop:.3f} dB{' (fits)' if attempt.fits else ''}")
+        mean = f", mean {attempt.stats['mean_db']:.3f}" if attempt.stats else ""
+        typer.echo(f"budget: {attempt.description}: drop {attempt.psnr_drop:.3f} dB (smoother half{mean})"
+                   f"{' (fits)' if attempt.fits else ''}")
     if result.psnr_drop is not None:
         typer.echo(
             f"PSNR-Y on calibration images: float {result.float_psnr:.3f} dB, {result.mode} {result.psnr:.3f} dB, "
-            f"drop {result.psnr_drop:.3f} dB (matlab-bicubic LR, border crop = scale)"
+            f"mean drop {result.psnr_drop:.3f} dB (matlab-bicubic LR, border crop = scale)"
         )
     for layer in result.float_layers:
         typer.echo(f"kept in float: {layer.tensor} ({layer.op}): {layer.reason}")

@@ -24,45 +24,63 @@ def _config(datasets: Path, drop: float):
 
 @pytest.mark.slow
 def test_budget_keeps_layers_float_until_it_fits(shared_models: Path, datasets: Path, tmp_path: Path) -> None:
-    """FSRCNN_x3: full INT8 loses > 0.1 dB, so layers stay float (measured-gain order) until the drop is <= 0.1 dB."""
+    """FSRCNN_x3, uint8 I/O (no 16x8): layers stay float in measured-gain order until the drop is <= 0.1 dB."""
+    import dataclasses
+
     from sropt.core.artifacts import Artifact
     from sropt.quantize import budget as budget_mod
     from sropt.quantize.tflite_quantize import quantize_tflite
 
-    result = quantize_tflite(shared_models / "FSRCNN_x3.pb", tmp_path / "q.tflite", _config(datasets, 0.1))
+    config = dataclasses.replace(_config(datasets, 0.1), io="uint8")
+    result = quantize_tflite(shared_models / "FSRCNN_x3.pb", tmp_path / "q.tflite", config)
     assert result.attempts[0].description == "full int8" and result.attempts[0].psnr_drop > 0.1
     assert not result.attempts[0].fits and result.attempts[-1].fits
-    # Size order: at most FEW_FLOAT float layers, then 16x8, then more float layers.
     names = [a.description for a in result.attempts]
-    counts = [int(n.split(", ")[1].split(" of ")[0]) if " of " in n else None for n in names]
-    if "int16x8 (int16 activations)" in names:
-        at = names.index("int16x8 (int16 activations)")
-        assert all(c <= budget_mod.FEW_FLOAT for c in counts[1:at]) and all(c > budget_mod.FEW_FLOAT for c in counts[at + 1 :])
+    assert "int16x8 (int16 activations)" not in names  # 16x8 keeps float I/O only
     sizes = [a.size_bytes for a in result.attempts]
     assert sizes[0] == min(sizes) and sizes[-1] == result.artifact.size_bytes
-    assert result.psnr_drop is not None and result.psnr_drop <= 0.1
-    assert abs(result.attempts[-1].psnr_drop - result.psnr_drop) < 1e-9
+    assert result.attempts[-1].psnr_drop <= 0.1
+    stats = result.attempts[-1].stats  # the statistic is the smoother half's mean; the result reports the mean
+    assert stats["images"] == 3 and stats["p90_db"] <= stats["worst_db"]
+    assert abs(stats["smooth_half_mean_db"] - result.attempts[-1].psnr_drop) < 1e-3
+    assert abs(stats["mean_db"] - result.psnr_drop) < 1e-3
     assert 1 <= len(result.float_layers) and all("measured gain" in f.reason for f in result.float_layers)
     gains = [f.measured_gain_db for f in result.float_layers]
     assert gains == sorted(gains, reverse=True) and gains[0] > 0.0
     # The first layer kept float is a 3x3 mapping conv (conv3..conv6 carry the INT8 loss), never the 1x1 shrink.
     assert result.float_layers[0].op == "CONV_2D" and any(f"conv{i}" in result.float_layers[0].tensor for i in (3, 4, 5, 6))
     assert 20.0 < result.float_psnr < 30.0  # first 3 T91 images, whole (25.0 dB measured)
-    stats = result.attempts[-1].stats
-    assert stats["images"] == 3 and stats["p90_db"] <= stats["worst_db"] and abs(stats["mean_db"] - result.psnr_drop) < 1e-3
     side = Artifact.from_sidecar(tmp_path / "q.tflite")
     assert side is not None
     budget = side.provenance[-1]["budget"]
-    assert budget["max_psnr_drop_db"] == 0.1 and budget["psnr_drop_db"] <= 0.1
+    assert budget["max_psnr_drop_db"] == 0.1 and budget["attempts"][-1]["psnr_drop_db"] <= 0.1
     assert [f["tensor"] for f in budget["float_layers"]] == [f.tensor for f in result.float_layers]
     assert 0 < budget["conversions"] <= 2 + budget_mod.MAX_RANKED + len(result.attempts) + 1
+    assert budget["skipped"] == []
     assert result.notes == (
         f"budget search: {budget['conversions']} TFLite conversions (measured ranking capped at "
-        f"{budget_mod.MAX_RANKED} single-op conversions); drop = mean per-image PSNR-Y drop over whole calibration images",
+        f"{budget_mod.MAX_RANKED} single-op conversions); drop = {budget_mod.STATISTIC}",
     )
     assert all("measured_gain_db" in r for r in budget["ranking"][: budget_mod.MAX_RANKED])
     assert budget["protocol"]["degradation"] == "matlab-bicubic"
     json.dumps(result.to_json())  # --json output is serializable
+
+
+@pytest.mark.slow
+def test_budget_tries_16x8_before_larger_float_layer_models(shared_models: Path, datasets: Path, tmp_path: Path) -> None:
+    """FSRCNN_x3, float I/O: once k float layers make a model no smaller than 16x8, 16x8 is measured next."""
+    from sropt.quantize.tflite_quantize import quantize_tflite
+
+    result = quantize_tflite(shared_models / "FSRCNN_x3.pb", tmp_path / "q.tflite", _config(datasets, 0.1))
+    names = [a.description for a in result.attempts]
+    sixteen = names.index("int16x8 (int16 activations)")
+    skipped = result.to_json()["notes"][1:]
+    assert len(skipped) == 1 and "not smaller than int16x8" in skipped[0]
+    k = int(skipped[0].split(", ")[1].split(" of ")[0])  # the float-layer count that was not measured
+    assert [int(n.split(", ")[1].split(" of ")[0]) for n in names[1:sixteen]] == list(range(1, k))
+    int16_bytes = result.attempts[sixteen].size_bytes
+    assert all(a.size_bytes < int16_bytes for a in result.attempts[1:sixteen])
+    assert int(skipped[0].split(": ")[1].split(" bytes")[0].replace(",", "")) >= int16_bytes
 
 
 def test_budget_met_by_full_int8_keeps_everything_integer(shared_models: Path, datasets: Path, tmp_path: Path) -> None:
@@ -161,11 +179,13 @@ def test_drop_stats_hand_computed() -> None:
 
     from sropt.quantize.quality import drop_stats
 
-    float_psnrs = np.array([30.0, 31.0, 32.0, 33.0, 34.0])
-    stats = drop_stats(float_psnrs, float_psnrs - np.array([0.1, 0.0, 0.2, 0.4, 0.3]))
+    float_psnrs = np.array([30.0, 34.0, 32.0, 33.0, 31.0])
+    stats = drop_stats(float_psnrs, float_psnrs - np.array([0.1, 0.3, 0.2, 0.4, 0.0]))
     assert abs(stats.mean - 0.2) < 1e-12 and abs(stats.worst - 0.4) < 1e-12 and stats.images == 5
     assert abs(stats.p90 - 0.36) < 1e-12  # numpy linear percentile: 0.3 + 0.6 * (0.4 - 0.3)
-    assert stats.to_json() == {"mean_db": 0.2, "p90_db": 0.36, "worst_db": 0.4, "images": 5}
+    # Smoother half: ceil(5/2) = 3 images with the highest float PSNR (34, 33, 32): drops 0.3, 0.4, 0.2.
+    assert abs(stats.smooth_half - 0.3) < 1e-12
+    assert stats.to_json() == {"smooth_half_mean_db": 0.3, "mean_db": 0.2, "p90_db": 0.36, "worst_db": 0.4, "images": 5}
 
 
 def test_budget_images_whole_up_to_crop(datasets: Path) -> None:
