@@ -12,12 +12,13 @@ Procedure (``--max-psnr-drop D``):
    convs hold the loss), so the top ``MAX_RANKED`` ops by it are then ranked
    by MEASURED effect: the drop recovered when only that op stays in float,
    measured on the images where full INT8 lost most (one conversion each).
-3. Denylist the top 1, 2, 3, 4 ops of that measured ranking (selective
-   quantization: they run in float, with TFLITE_BUILTINS as fallback op
-   set) and re-measure on all budget images, skipping the rest of these once
-   one is not smaller than the 16x8 model; then try 16x8 (int16
-   activations, int8 weights: smaller than many float layers); then the top
-   6, 9, 14, ... ops. If nothing fits, GateFailure lists every attempt.
+3. Denylist the top 1, 2, 3, 4, 6, 9, 14, ... ops of that measured ranking
+   (selective quantization: they run in float, with TFLITE_BUILTINS as
+   fallback op set) and re-measure on all budget images; if none fits (the
+   last leaves one op INT8), try 16x8 (int16 activations, int8 weights).
+   16x8 comes last because LiteRT runs it with reference kernels, several
+   to 90 times slower than the INT8 model on CPU. If nothing fits,
+   GateFailure lists every attempt.
 
 Every attempt is reported (CLI, --json, sidecar), with why each float layer
 was kept.
@@ -49,10 +50,6 @@ STATISTIC = ("mean per-image PSNR-Y drop over the smoother half of the whole cal
 DEBUG_CROPS = 8  # crops the debugger runs; per-layer ranking is stable well before that
 MAX_RANKED = 16  # single-op conversions for the measured ranking: bounds the cost on deep models
 RANK_IMAGES = 8  # images (largest full-INT8 drop first) the single-op candidates are measured on
-# Up to this many float layers are tried before 16x8: beyond it, int16 activations with int8
-# weights everywhere are usually smaller (EDSR-T91 at D=0.05: 14 float layers 1,502,736 bytes,
-# where 16x8 drops 0.001 dB at ~690 KB).
-FEW_FLOAT = 4
 # Quantize/Dequantize only move values across the int8/float boundary; every
 # other op with a quantized output is a candidate for staying in float.
 UNRANKED_OPS = ("QUANTIZE", "DEQUANTIZE")
@@ -71,7 +68,6 @@ class BudgetOutcome:
     attempts: tuple[BudgetAttempt, ...] = ()
     ranking: list[dict[str, Any]] = field(default_factory=list)
     conversions: int = 0  # TFLite conversions the search ran (ranking included)
-    skipped: list[str] = field(default_factory=list)  # candidates converted but not measured, and why
 
     def to_json(self) -> dict[str, Any]:
         """Provenance record of the budget search."""
@@ -87,7 +83,6 @@ class BudgetOutcome:
                 {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in self.ranking
             ],
             "conversions": self.conversions,
-            "skipped": list(self.skipped),
             "statistic": STATISTIC,
             "protocol": protocol(BUDGET_HR_CROP),
         }
@@ -198,11 +193,8 @@ def fit_budget(
         attempts.append(BudgetAttempt(description, stats.smooth_half, fits, stats.to_json(), len(data)))
         return float(psnrs.mean()), fits, psnrs
 
-    skipped: list[str] = []
-
     def done(data: bytes, precision: str, psnr: float, layers: tuple = (), ranking: list | None = None) -> BudgetOutcome:
-        return BudgetOutcome(data, precision, float_psnr, psnr, budget, layers, tuple(attempts), ranking or [],
-                             conversions, skipped)
+        return BudgetOutcome(data, precision, float_psnr, psnr, budget, layers, tuple(attempts), ranking or [], conversions)
 
     data = convert_mode(prepared, Mode.INT8, calib, config.io)
     conversions += 1
@@ -239,15 +231,8 @@ def fit_budget(
             for i, r in enumerate(chosen)
         )
 
-    # 16x8 (int16 activations, int8 weights everywhere) is converted before the float-layer
-    # candidates, so that one larger than it is not measured ahead of it.
-    int16: bytes | None = None
-    if config.io is IOType.FLOAT:  # 16x8 keeps float I/O only
-        int16 = convert_mode(int16x8_graph() if int16x8_graph else prepared, Mode.INT16X8, calib, IOType.FLOAT)
-        conversions += 1
-
-    def try_float_layers(counts: list[int], below: int | None = None) -> BudgetOutcome | None:
-        """Keep the top k of the ranking float, for each k of ``counts``; stop at a model of ``below`` bytes or more."""
+    def try_float_layers(counts: list[int]) -> BudgetOutcome | None:
+        """Keep the top k of the ranking float, for each k of ``counts``, until one fits."""
         nonlocal conversions
         for k in counts:
             chosen = ranking[:k]
@@ -255,27 +240,23 @@ def fit_budget(
             conversions += 1
             if data is None:
                 return None
-            description = f"int8, {len(chosen)} of {len(ranking)} layer(s) in float"
-            if below is not None and len(data) >= below:
-                skipped.append(f"{description}: {len(data):,} bytes, not smaller than int16x8 ({below:,}); not measured")
-                return None
-            psnr, fits, _ = attempt(description, data)
+            psnr, fits, _ = attempt(f"int8, {len(chosen)} of {len(ranking)} layer(s) in float", data)
             if fits:
                 return done(data, Mode.INT8.value, psnr, float_layers(chosen), ranking)
         return None
 
-    # Ordered by size: a few float layers (while smaller than 16x8), then 16x8, then many float layers.
-    sizes = denylist_sizes(len(ranking))
-    outcome = try_float_layers([k for k in sizes if k <= FEW_FLOAT], below=len(int16) if int16 else None)
+    # Ordered by speed on CPU: float layers run in XNNPACK's float kernels inside the INT8
+    # model; 16x8 has no XNNPACK kernels and runs LiteRT's reference ones (Set5 x3 at 128x128,
+    # 2 threads: FSRCNN_x3 101 ms vs 15 ms INT8, ESPCN_x3 151 vs 1.7 ms), so it comes last.
+    outcome = try_float_layers(denylist_sizes(len(ranking)))
     if outcome is not None:
         return outcome
-    if int16 is not None:
-        psnr, fits, _ = attempt("int16x8 (int16 activations)", int16)
+    if config.io is IOType.FLOAT:  # 16x8 keeps float I/O only
+        data = convert_mode(int16x8_graph() if int16x8_graph else prepared, Mode.INT16X8, calib, IOType.FLOAT)
+        conversions += 1
+        psnr, fits, _ = attempt("int16x8 (int16 activations)", data)
         if fits:
-            return done(int16, Mode.INT16X8.value, psnr, ranking=ranking)
-    outcome = try_float_layers([k for k in sizes if k > FEW_FLOAT])
-    if outcome is not None:
-        return outcome
+            return done(data, Mode.INT16X8.value, psnr, ranking=ranking)
 
     raise GateFailure(
         f"{source.path}: no INT8 variant keeps the PSNR drop within {budget} dB "

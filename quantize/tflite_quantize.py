@@ -183,8 +183,7 @@ def quantize_tflite(
             "float_psnr": outcome.float_psnr, "psnr": outcome.psnr,
             "float_layers": outcome.float_layers, "attempts": outcome.attempts,
             "notes": (f"budget search: {outcome.conversions} TFLite conversions "
-                      f"(measured ranking capped at {MAX_RANKED} single-op conversions); drop = {STATISTIC}",
-                      *outcome.skipped),
+                      f"(measured ranking capped at {MAX_RANKED} single-op conversions); drop = {STATISTIC}",),
         }
     else:
         data = converted or convert_mode(prepared, config.mode, calib, config.io, config.fixed_shape)
