@@ -150,6 +150,8 @@ def prepare_weights(
     search = _Search(prepared, calib, config, sites, ranges, progress)
     if len(candidates) == 1:
         chosen = candidates[0]
+        # "fallback": some setting was auto but the model is too big to measure, so it took its
+        # plain value (no equalization, nearest rounding); "given": every setting was explicit.
         record["chosen_by"] = "fallback" if too_big and "auto" in record["setting"].values() else "given"
         graph, rounding = search.build(chosen)
         converted = None

@@ -171,3 +171,37 @@ def test_moments_of_an_equalized_graph_are_derived_exactly(tmp_path: Path) -> No
         np.testing.assert_allclose(d, m, rtol=1e-4, atol=1e-6 * np.abs(m).max())
     changed = [not np.allclose(d, b) for d, b in zip(derived, search.moments([None, None]))]
     assert changed.count(True) == 1  # only block0's second conv reads the equalized channels
+
+
+@pytest.mark.parametrize(
+    "settings,rounding,alpha",
+    [({}, "nearest", None), ({"weight_rounding": "gptq"}, "gptq", None), ({"equalize": "0.75"}, "nearest", 0.75)],
+)
+def test_models_too_big_to_measure_keep_given_settings_only(
+    settings: dict, rounding: str, alpha, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above AUTO_MAX_MACS_PER_PIXEL nothing is measured: an auto setting falls back to plain, a given one applies."""
+    from sropt.models.synth import write_synthetic_edsr
+    from sropt.quantize import weights
+    from sropt.quantize.calibration import CalibrationSet
+    from sropt.quantize.config import QuantizeConfig
+    from sropt.quantize.tflite_quantize import prepare_for_mode
+
+    config = QuantizeConfig("tflite", "int8", **settings)
+    prepared = prepare_for_mode(write_synthetic_edsr(tmp_path / "e.pb", blocks=2, filters=8, scale=2, seed=0).path, config)
+    monkeypatch.setattr(weights, "AUTO_MAX_MACS_PER_PIXEL", 0)
+    rng = np.random.default_rng(0)
+    calib = CalibrationSet(tmp_path, [rng.uniform(0, 255, (1, 12, 12, 3)).astype(np.float32) - 110], ["x"], 12, 0)
+
+    def no_measuring(*args, **kwargs):
+        raise AssertionError("a candidate was measured")
+
+    monkeypatch.setattr(weights._Search, "measure", no_measuring)
+    outcome = weights.prepare_weights(prepared, calib, config)
+    record = outcome.record
+    assert record["chosen_by"] == "fallback" and outcome.converted is None
+    assert record["chosen"]["weight_rounding"] == rounding and record["chosen"]["equalize"] == alpha
+    assert ("rounding" in record) == (rounding == "gptq")
+    assert any("not measured" in note for note in record["notes"])
+    same = outcome.prepared.graph_def.SerializeToString() == prepared.graph_def.SerializeToString()
+    assert same == (not settings)
