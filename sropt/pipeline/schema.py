@@ -54,6 +54,9 @@ class Degradation(str, enum.Enum):
 # truth for the values a stage accepts). Their modules import no TF/cv2.
 PruneScope = Scope
 TFLiteMode = Mode
+
+# TFLite target fields parsed by the CLI's own parser, with the option its messages name.
+CLI_PARSERS = {"equalize": (parse_equalize, "--equalize"), "weight_rounding": (parse_weight_rounding, "--weight-rounding")}
 TFLiteIO = IOType
 OnnxLayout = Layout
 
@@ -124,24 +127,17 @@ class TFLiteTarget(StrictModel):
     calib_count: int = Field(32, ge=1, description="Number of calibration crops.")
     max_psnr_drop: float | None = Field(None, gt=0.0, description="Keep the most sensitive layers in float until the calibration drop fits (int8 only).")
     equalize: str = Field("auto", description="int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best, then refine it per layer pair), off, or a strength 0..1.")
-
     weight_rounding: str = Field("auto", description="int8/int16x8 only: how conv weights reach the int8 grid: auto (measure GPTQ against nearest on calibration images, keep the better), nearest or gptq.")
 
-    @field_validator("weight_rounding", mode="before")
+    @field_validator("equalize", "weight_rounding", mode="before")
     @classmethod
-    def _weight_rounding_value(cls, value: object) -> str:
+    def _cli_value(cls, value: object, info: ValidationInfo) -> str:
+        """Parse as the CLI option does; its message names the YAML field instead of the option."""
+        parse, option = CLI_PARSERS[info.field_name]
         try:
-            return parse_weight_rounding(value)
+            return parse(value)
         except InputError as exc:
-            raise ValueError(str(exc).replace("--weight-rounding", "weight_rounding")) from exc
-
-    @field_validator("equalize", mode="before")
-    @classmethod
-    def _equalize_value(cls, value: object) -> str:
-        try:
-            return parse_equalize(value)
-        except InputError as exc:
-            raise ValueError(str(exc).replace("--equalize", "equalize")) from exc
+            raise ValueError(str(exc).replace(option, info.field_name)) from exc
 
     @model_validator(mode="after")
     def _io_needs_integer_mode(self) -> "TFLiteTarget":
