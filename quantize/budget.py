@@ -16,8 +16,8 @@ Procedure (``--max-psnr-drop D``):
    (selective quantization: they run in float, with TFLITE_BUILTINS as
    fallback op set) and re-measure on all budget images; if none fits (the
    last leaves one op INT8), try 16x8 (int16 activations, int8 weights).
-   16x8 comes last because LiteRT runs it with reference kernels, several
-   to 90 times slower than the INT8 model on CPU. If nothing fits,
+   16x8 comes last because LiteRT runs it with reference kernels, 7 to 430
+   times slower than the INT8 model on CPU (FSRCNN_x3, ESPCN_x3, EDSR-T91). If nothing fits,
    GateFailure lists every attempt.
 
 Every attempt is reported (CLI, --json, sidecar), with why each float layer
@@ -247,7 +247,8 @@ def fit_budget(
 
     # Ordered by speed on CPU: float layers run in XNNPACK's float kernels inside the INT8
     # model; 16x8 has no XNNPACK kernels and runs LiteRT's reference ones (Set5 x3 at 128x128,
-    # 2 threads: FSRCNN_x3 101 ms vs 15 ms INT8, ESPCN_x3 151 vs 1.7 ms), so it comes last.
+    # 2 threads: FSRCNN_x3 101 ms vs 15 ms INT8, ESPCN_x3 151 vs 1.7 ms, EDSR-T91 3,271 vs 7.6 ms),
+    # so it comes last.
     outcome = try_float_layers(denylist_sizes(len(ranking)))
     if outcome is not None:
         return outcome

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sropt.convert.graph import make_session, replace_consts, run_session
+from sropt.convert.graph import make_session, node_name, replace_consts, run_session
 from sropt.convert.graph_index import GraphIndex
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def find_layers(graph_def: "GraphDef") -> list[RoundingLayer]:
     readers: dict[str, int] = {}
     for node in graph_def.node:
         for ref in node.input:
-            name = index.skip_identity(ref.lstrip("^").split(":")[0])
+            name = index.skip_identity(node_name(ref))
             readers[name] = readers.get(name, 0) + 1
     layers = []
     for node in graph_def.node:

@@ -156,13 +156,14 @@ def quantize_tflite(
     if calib is not None:
         step["calibration"] = calib.describe()
     converted: bytes | None = None  # a conversion of ``prepared`` already made with these settings
-    unequalized = prepared
+    unequalized, moments = prepared, None
     if calib is not None:
         from sropt.quantize.weights import prepare_weights
 
         weights = prepare_weights(prepared, calib, config, progress)
         prepared = weights.prepared
         step["weights"] = weights.record
+        moments = weights.moments
         if config.io is IOType.FLOAT and config.fixed_shape is None:
             converted = weights.converted
     if config.mode is Mode.INT16X8:
@@ -175,7 +176,7 @@ def quantize_tflite(
 
         assert calib is not None
         outcome = fit_budget(prepared, calib, config, reference=unequalized,
-                             int16x8_graph=lambda: _graph_for_16x8(unequalized, calib, config))
+                             int16x8_graph=lambda: _graph_for_16x8(unequalized, calib, config, moments))
         data = outcome.data
         precision = outcome.precision
         step["budget"] = outcome.to_json()
@@ -198,8 +199,13 @@ def quantize_tflite(
     )
 
 
-def _graph_for_16x8(unequalized: PreparedGraph, calib: "CalibrationSet", config: QuantizeConfig) -> PreparedGraph:
+def _graph_for_16x8(
+    unequalized: PreparedGraph, calib: "CalibrationSet", config: QuantizeConfig, moments: list | None,
+) -> PreparedGraph:
     """The quality budget's 16x8 candidate: the graph before equalization, GPTQ-rounded unless nearest was asked.
+
+    ``moments`` are GPTQ's input moments of ``unequalized`` if the weights
+    search measured them already (``WeightsOutcome.moments``).
 
     Equalization buys activation precision with weight precision, which int16
     activations do not need: on FSRCNN_x3 the per-site equalized graph's 16x8
@@ -212,5 +218,5 @@ def _graph_for_16x8(unequalized: PreparedGraph, calib: "CalibrationSet", config:
 
     if config.weight_rounding == "nearest":
         return unequalized
-    graph_def, _ = round_weights(unequalized.graph_def, unequalized.input_name, calib.inputs)
+    graph_def, _ = round_weights(unequalized.graph_def, unequalized.input_name, calib.inputs, moments=moments)
     return dataclasses.replace(unequalized, graph_def=graph_def)

@@ -107,6 +107,9 @@ class WeightsOutcome:
     # The chosen candidate's conversion in the search's settings (float I/O,
     # dynamic H/W, the requested mode), so the caller need not convert again.
     converted: bytes | None = None
+    # GPTQ's input moments of the graph before preparation, if the search
+    # measured them, so a later GPTQ of that graph need not measure them again.
+    moments: list[np.ndarray] | None = None
 
 
 def prepare_weights(
@@ -175,7 +178,7 @@ def prepare_weights(
     record["chosen"] = _describe(chosen, sites)
     if rounding:
         record["rounding"] = rounding
-    return WeightsOutcome(dataclasses.replace(prepared, graph_def=graph), record, converted)
+    return WeightsOutcome(dataclasses.replace(prepared, graph_def=graph), record, converted, search.measured_moments)
 
 
 def _describe(candidate: Candidate, sites: list["EqualizeSite"], per_site: bool = True) -> dict[str, Any]:
@@ -198,7 +201,8 @@ class _Search:
         self.say = progress or (lambda _msg: None)
         self.conversions = 0
         self._pairs: list | None = None
-        self._moments: list[np.ndarray] | None = None  # GPTQ's input moments on the unequalized graph
+        self._layers: list | None = None  # rounding.find_layers of the unequalized graph
+        self.measured_moments: list[np.ndarray] | None = None  # GPTQ's input moments on it, once measured
 
     @property
     def pairs(self) -> list:
@@ -239,12 +243,13 @@ class _Search:
         """
         from sropt.quantize.rounding import find_layers, input_moments
 
-        layers = find_layers(self.prepared.graph_def)
-        if self._moments is None:
-            self._moments = input_moments(self.prepared.graph_def, self.prepared.input_name, layers, self.calib.inputs)
+        if self.measured_moments is None:
+            self._layers = find_layers(self.prepared.graph_def)
+            self.measured_moments = input_moments(
+                self.prepared.graph_def, self.prepared.input_name, self._layers, self.calib.inputs)
         reader_scales = {w: s for site, s in zip(self.sites, scales) if s is not None for w in site.consumer_weights}
         out = []
-        for layer, h in zip(layers, self._moments):
+        for layer, h in zip(self._layers, self.measured_moments):
             s = reader_scales.get(layer.weight)
             if s is not None:
                 d = np.tile(1.0 / s, layer.ksize[0] * layer.ksize[1])

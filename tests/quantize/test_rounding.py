@@ -163,7 +163,8 @@ def test_moments_of_an_equalized_graph_are_derived_exactly(tmp_path: Path) -> No
     assert scales[0] is not None and scales[1] is None and not np.allclose(scales[0], 1.0)
 
     search = object.__new__(_Search)
-    search.prepared, search.sites, search.calib, search._moments = prepared, sites, SimpleNamespace(inputs=crops), None
+    search.prepared, search.sites, search.calib = prepared, sites, SimpleNamespace(inputs=crops)
+    search._layers = search.measured_moments = None
     derived = search.moments(scales)
     measured = input_moments(equalized, prepared.input_name, find_layers(equalized), crops)
     assert len(derived) == len(measured) == 7
