@@ -1,4 +1,4 @@
-"""`sropt validate` (quality/latency/size report across runtimes) and `sropt upscale`."""
+"""`sropt validate`: quality/latency/size report across runtimes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `validate` and `upscale` commands to ``app``."""
+    """Add the `validate` command to ``app``."""
     app.command("validate")(validate_command)
-    app.command("upscale")(upscale_command)
 
 
 def _csv(text: str | None) -> list[str] | None:
@@ -89,31 +88,3 @@ def _print_table(report, console) -> None:
     console.print(table)
     for p in report.errors:
         console.print(f"[yellow]problem:[/] {escape(p)}")
-
-
-def upscale_command(
-    model: str = typer.Argument(..., help="Artifact (.pb/.onnx/.tflite) or registry name."),
-    images: list[Path] = typer.Argument(..., help="Input images."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output file (one image) or folder (<stem>_x<s>.png)."),
-    runtime: str = typer.Option(None, "--runtime", help="tf, opencv, ort or tflite (default: opencv for .pb, ort for .onnx, tflite for .tflite)."),
-    tile: int = typer.Option(None, "--tile", help="Tile size in LR pixels (bounded memory for large images)."),
-    overlap: int = typer.Option(16, "--overlap", help="Tile overlap in LR pixels (linear blending)."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
-) -> None:
-    """Super-resolve images with any artifact; writes atomically and never over an input."""
-    from rich.console import Console
-
-    import os
-
-    from sropt.validate.upscale import upscale_files
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-    console = Console(stderr=True)
-    with console.status("upscaling") as status:
-        written = upscale_files(
-            model, images, out, runtime=runtime, tile=tile, overlap=overlap, threads=threads,
-            progress=lambda m: status.update(f"upscaling {m}"),
-        )
-    for p in written:
-        typer.echo(str(p))
