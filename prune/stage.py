@@ -217,129 +217,145 @@ def _verify_runs(data: bytes, info, source: str) -> None:
             raise StageError(f"{source}: the pruned graph's output {name} is not finite; nothing was written")
 
 
-def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path | str,
-                progress: Progress | None = None) -> PruneResult:
-    """Prune ``model`` as ``config`` says, write ``out`` (+ sidecar) and return what happened."""
-    say = progress or (lambda _msg: None)
-    loaded = model if isinstance(model, FrozenGraph) else load_frozen_graph(model)
-    src = loaded.artifact.path
-    out = Path(out)
-    if out.suffix.lower() != ".pb":
-        raise InputError(f"{out}: the pruned model is a frozen graph; name the output *.pb.")
-    ensure_not_input(out, src)
-    info, contract = loaded.info, loaded.artifact.contract
-    source = str(src)
+class _Calibration:
+    """The calibration crops of one run, the unpruned graph's PSNR on them, and the record to report."""
 
-    graph = fold_dequantize(loaded.graph_def)
-    groups = build_channel_groups(graph)
-    selected, notes = _select_groups(groups, config, source)
-    pruner = _Pruner(graph, selected, config)
-    uniform = {g.name: config.group_ratios.get(g.name, config.ratio) for g in selected}
-    search = config.max_psnr_drop is not None
-    # An explicit calibration folder also means "report calibration PSNR".
+    def __init__(self, calib, info, contract) -> None:
+        self.set, self.info, self.contract = calib, info, contract
+        self.record: dict[str, Any] = {
+            "source": calib.source, "crops": len(calib.lr), "lr_crop": calib.crop,
+            "protocol": "Y channel (BT.601), crop_border=scale, LR by MATLAB bicubic"}
+        self.base_psnr = 0.0
+
+    def psnr(self, graph: "GraphDef") -> float:
+        """Mean Y-PSNR of ``graph`` on the calibration crops."""
+        from sropt.prune.calibration import mean_psnr
+
+        return mean_psnr(graph, self.info, self.contract, self.set)
+
+
+def _wants_calibration(config: PruneConfig, uniform: dict[str, float]) -> bool:
+    """Whether anything in ``config`` needs calibration crops (an explicit folder also means "report PSNR")."""
     data_aware = config.importance in NEEDS_CALIBRATION
-    wants_calib = config.sensitivity or search or config.finetune_steps > 0 or config.calib_dir is not None or (
-        (config.bias_compensation or data_aware) and any(r > 0 for r in uniform.values()))
+    return (config.sensitivity or config.max_psnr_drop is not None or config.finetune_steps > 0
+            or config.calib_dir is not None
+            or ((config.bias_compensation or data_aware) and any(r > 0 for r in uniform.values())))
 
-    result_cal: dict[str, Any] = {}
-    calib = None
-    if wants_calib:
-        from sropt.prune.calibration import load_calibration, mean_psnr, model_inputs, tensor_means, tensor_moments
-        from sropt.prune.compensation import consumer_inputs
 
-        say("loading calibration crops")
-        calib = load_calibration(config.calib_dir, info.scale, config.calib_count, config.calib_size, config.seed)
-        result_cal = {"source": calib.source, "crops": len(calib.lr), "lr_crop": calib.crop,
-                      "protocol": "Y channel (BT.601), crop_border=scale, LR by MATLAB bicubic"}
-        if config.bias_compensation or data_aware:
-            # Statistics of every consumer input, measured once on the unpruned model.
-            all_plans = [GroupPlan(g, np.arange(g.channels)) for g in selected]
-            tensors = sorted(set(consumer_inputs(pruner.index, all_plans).values()))
-            x = model_inputs(contract, calib.lr)
-            lstsq = config.bias_compensation and config.compensation is Compensation.LSTSQ
-            if lstsq or data_aware:
-                say("measuring activation moments")
-                moments = tensor_moments(graph, info.inputs[0], x, tensors)
-                pruner.stats = moments
-                if lstsq:
-                    pruner.moments = moments
-                elif config.bias_compensation:
-                    pruner.means = {t: m.mean for t, m in moments.items()}
-            else:
-                say("measuring mean activations for bias compensation")
-                pruner.means = tensor_means(graph, info.inputs[0], x, tensors)
+def _load_calibration(loaded: FrozenGraph, config: PruneConfig, say) -> _Calibration:
+    from sropt.prune.calibration import load_calibration
 
-        def calib_psnr(g: "GraphDef") -> float:
-            return mean_psnr(g, info, contract, calib)
+    say("loading calibration crops")
+    calib = load_calibration(config.calib_dir, loaded.info.scale, config.calib_count, config.calib_size, config.seed)
+    return _Calibration(calib, loaded.info, loaded.artifact.contract)
 
-        base_psnr = calib_psnr(graph)
-        result_cal["psnr_original"] = base_psnr
 
-    rows: list[SensitivityRow] = []
-    if config.sensitivity or search:
-        base_macs = info.macs_per_pixel
+def _measure_statistics(pruner: _Pruner, cal: _Calibration, say) -> None:
+    """Statistics of every consumer input, measured once on the unpruned model, for compensation and importance."""
+    from sropt.prune.calibration import model_inputs, tensor_means, tensor_moments
+    from sropt.prune.compensation import consumer_inputs
 
-        def measure_one(name: str, ratio: float) -> tuple[float, int, int, int]:
-            g, plans = pruner.build({name: ratio}, config.bias_compensation)
-            return calib_psnr(g), len(plans[0].keep), plans[0].group.channels, base_macs - analyze_graph(g).macs_per_pixel
+    config = pruner.config
+    data_aware = config.importance in NEEDS_CALIBRATION
+    if not (config.bias_compensation or data_aware):
+        return
+    all_plans = [GroupPlan(g, np.arange(g.channels)) for g in pruner.groups.values()]
+    tensors = sorted(set(consumer_inputs(pruner.index, all_plans).values()))
+    x = model_inputs(cal.contract, cal.set.lr)
+    lstsq = config.bias_compensation and config.compensation is Compensation.LSTSQ
+    if lstsq or data_aware:
+        say("measuring activation moments")
+        moments = tensor_moments(pruner.graph, cal.info.inputs[0], x, tensors)
+        pruner.stats = moments
+        if lstsq:
+            pruner.moments = moments
+        elif config.bias_compensation:
+            pruner.means = {t: m.mean for t, m in moments.items()}
+    else:
+        say("measuring mean activations for bias compensation")
+        pruner.means = tensor_means(pruner.graph, cal.info.inputs[0], x, tensors)
 
-        rows = scan_sensitivity([g.name for g in selected], SENSITIVITY_RATIOS, base_psnr, measure_one,
-                                on_row=lambda r: say(f"sensitivity {r.group} @ {r.ratio:.1f}: {r.delta:+.3f} dB"))
 
-    budget = None
-    ratios = uniform
-    if search:
-        say("choosing per-group ratios within the PSNR budget")
-        budget = choose_ratios(rows, config.max_psnr_drop,
-                               lambda rs: base_psnr - calib_psnr(pruner.build(rs, config.bias_compensation)[0]))
-        ratios = budget.ratios
-        if not ratios:
-            notes.append(f"no group can be pruned within a {config.max_psnr_drop} dB calibration drop; "
-                         "the output equals the input")
+def _scan_sensitivity(pruner: _Pruner, cal: _Calibration, base_macs: int, say) -> list[SensitivityRow]:
+    """Calibration PSNR change of pruning each group alone at each of SENSITIVITY_RATIOS."""
 
-    say("pruning")
-    pruned, plans = pruner.build(ratios, config.bias_compensation)
-    if calib is not None:
-        result_cal["psnr_pruned"] = calib_psnr(pruned)
-        drop = base_psnr - result_cal["psnr_pruned"]
-        if drop > LARGE_DROP_DB:
-            # Say it where the user looks: a silently broken model is worse than an error.
-            notes.append(
-                f"calibration PSNR fell {drop:.1f} dB: the {config.importance} importance removed channels this "
-                "model relies on. Try --importance activation, a lower --ratio, --max-psnr-drop, or --finetune-steps."
-            )
+    def measure_one(name: str, ratio: float) -> tuple[float, int, int, int]:
+        g, plans = pruner.build({name: ratio}, pruner.config.bias_compensation)
+        return cal.psnr(g), len(plans[0].keep), plans[0].group.channels, base_macs - analyze_graph(g).macs_per_pixel
 
-    evaluation: dict[str, Any] = {}
-    eval_set = None
-    if (search or config.finetune_steps > 0) and config.eval_dataset:
-        from sropt.prune.evaluation import PROTOCOL, evaluate_psnr, load_eval_set
+    return scan_sensitivity(list(pruner.groups), SENSITIVITY_RATIOS, cal.base_psnr, measure_one,
+                            on_row=lambda r: say(f"sensitivity {r.group} @ {r.ratio:.1f}: {r.delta:+.3f} dB"))
 
-        say(f"evaluating on {config.eval_dataset}")
-        eval_set = load_eval_set(config.eval_dataset, info.scale)
-        evaluation = {"dataset": eval_set.name, "images": len(eval_set.lr), "protocol": PROTOCOL,
-                      "psnr_original": evaluate_psnr(graph, info, contract, eval_set),
-                      "psnr_pruned": evaluate_psnr(pruned, info, contract, eval_set)}
 
-    finetune: dict[str, Any] = {}
-    if config.finetune_steps > 0:
-        from sropt.prune.calibration import default_calib_dir, load_lr_images
-        from sropt.prune.distill import distill
+def _fit_budget(pruner: _Pruner, cal: _Calibration, rows: list[SensitivityRow], notes: list[str],
+                say) -> BudgetChoice:
+    """Per-group ratios within ``config.max_psnr_drop`` of the calibration PSNR."""
+    config = pruner.config
+    say("choosing per-group ratios within the PSNR budget")
+    budget = choose_ratios(rows, config.max_psnr_drop,
+                           lambda rs: cal.base_psnr - cal.psnr(pruner.build(rs, config.bias_compensation)[0]))
+    if not budget.ratios:
+        notes.append(f"no group can be pruned within a {config.max_psnr_drop} dB calibration drop; "
+                     "the output equals the input")
+    return budget
 
-        lr_images = load_lr_images(config.calib_dir or default_calib_dir(), info.scale)
-        say(f"fine-tuning {config.finetune_steps} steps")
-        pruned, stats = distill(
-            pruned, graph, info.inputs[0], info.main_output, contract, lr_images,
-            steps=config.finetune_steps, batch=config.finetune_batch, crop=config.finetune_crop,
-            learning_rate=config.finetune_lr, seed=config.seed,
-            on_step=lambda s, loss: say(f"step {s}/{config.finetune_steps} L1 {loss:.4f}") if s % 50 == 0 else None,
+
+def _check_pruned_drop(cal: _Calibration, pruned: "GraphDef", config: PruneConfig, notes: list[str]) -> None:
+    """Record the pruned calibration PSNR; a drop over LARGE_DROP_DB is said where the user looks."""
+    cal.record["psnr_pruned"] = cal.psnr(pruned)
+    drop = cal.base_psnr - cal.record["psnr_pruned"]
+    if drop > LARGE_DROP_DB:
+        # A silently broken model is worse than an error.
+        notes.append(
+            f"calibration PSNR fell {drop:.1f} dB: the {config.importance} importance removed channels this "
+            "model relies on. Try --importance activation, a lower --ratio, --max-psnr-drop, or --finetune-steps."
         )
-        finetune = {"steps": stats.steps, "batch": config.finetune_batch, "crop": config.finetune_crop,
+
+
+def _load_eval_set(config: PruneConfig, scale: int, say):
+    """The held-out evaluation set, when the run searches or fine-tunes and names one."""
+    if not ((config.max_psnr_drop is not None or config.finetune_steps > 0) and config.eval_dataset):
+        return None
+    from sropt.prune.evaluation import load_eval_set
+
+    say(f"evaluating on {config.eval_dataset}")
+    return load_eval_set(config.eval_dataset, scale)
+
+
+def _evaluate(eval_set, graphs: dict[str, "GraphDef"], loaded: FrozenGraph) -> dict[str, Any]:
+    """``psnr_<key>`` of each graph on the held-out set."""
+    from sropt.prune.evaluation import PROTOCOL, evaluate_psnr
+
+    record: dict[str, Any] = {"dataset": eval_set.name, "images": len(eval_set.lr), "protocol": PROTOCOL}
+    for key, g in graphs.items():
+        record[f"psnr_{key}"] = evaluate_psnr(g, loaded.info, loaded.artifact.contract, eval_set)
+    return record
+
+
+def _finetune(pruned: "GraphDef", graph: "GraphDef", loaded: FrozenGraph, config: PruneConfig,
+              say) -> tuple["GraphDef", dict[str, Any]]:
+    """Distil ``pruned`` from the unpruned ``graph`` on unlabeled LR crops; the graph and its record."""
+    from sropt.prune.calibration import default_calib_dir, load_lr_images
+    from sropt.prune.distill import distill
+
+    info = loaded.info
+    lr_images = load_lr_images(config.calib_dir or default_calib_dir(), info.scale)
+    say(f"fine-tuning {config.finetune_steps} steps")
+    pruned, stats = distill(
+        pruned, graph, info.inputs[0], info.main_output, loaded.artifact.contract, lr_images,
+        steps=config.finetune_steps, batch=config.finetune_batch, crop=config.finetune_crop,
+        learning_rate=config.finetune_lr, seed=config.seed,
+        on_step=lambda s, loss: say(f"step {s}/{config.finetune_steps} L1 {loss:.4f}") if s % 50 == 0 else None,
+    )
+    return pruned, {"steps": stats.steps, "batch": config.finetune_batch, "crop": config.finetune_crop,
                     "learning_rate": config.finetune_lr, "schedule": "cosine decay to 0",
                     "loss": "L1 vs unpruned model output", "first_loss": stats.first_loss,
                     "last_loss": stats.last_loss, "seconds": round(stats.seconds, 1)}
-        result_cal["psnr_finetuned"] = calib_psnr(pruned)
-        if eval_set is not None:
-            evaluation["psnr_finetuned"] = evaluate_psnr(pruned, info, contract, eval_set)
+
+
+def _write_verified(pruned: "GraphDef", config: PruneConfig, out: Path, src: Path, say):
+    """Store the weights as configured, verify the bytes run in TF, then write them atomically; the stored info."""
+    from sropt.core.atomic import write_bytes_atomic
 
     stored = pruned
     if config.store is WeightStore.QUINT8:
@@ -350,26 +366,26 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
     after_info = analyze_graph(stored, str(out))
     say("verifying the pruned graph in TensorFlow")
     _verify_runs(data, after_info, str(out))
-
-    from sropt.core.atomic import write_bytes_atomic
-
     write_bytes_atomic(out, data, inputs=(src,))
+    return after_info
+
+
+def _write_artifact(loaded: FrozenGraph, out: Path, config: PruneConfig, ratios: dict[str, float],
+                    plans: list[GroupPlan]) -> Artifact:
+    """The output's Artifact with its provenance step, sidecar written."""
     kept = {p.group.name: int(len(p.keep)) for p in plans}
-    step = {"stage": "prune", "from": str(src), **config.to_json(),
-            "ratios": {k: float(v) for k, v in ratios.items()}, "kept_channels": kept,
-            }
+    step = {"stage": "prune", "from": str(loaded.artifact.path), **config.to_json(),
+            "ratios": {k: float(v) for k, v in ratios.items()}, "kept_channels": kept}
     artifact = loaded.artifact.derive(out, ArtifactKind.FROZEN_GRAPH, step,
                                       precision="quint8-weights" if config.store is WeightStore.QUINT8 else "float32")
     artifact.write_sidecar()
+    return artifact
 
-    plot = None
-    if rows:
-        from sropt.prune.plot import write_sensitivity_plot
 
-        plot = write_sensitivity_plot(rows, out.with_name(out.stem + ".sensitivity.png"),
-                                      f"{src.name}: calibration sensitivity ({calib.source.split('/')[-1]})",
-                                      inputs=(src,))
-
+def _group_outcomes(groups: list[ChannelGroup], pruner: _Pruner, ratios: dict[str, float],
+                    plans: list[GroupPlan]) -> list[GroupOutcome]:
+    """What happened to every group of the graph, in graph order."""
+    kept = {p.group.name: int(len(p.keep)) for p in plans}
     outcomes = []
     for g in groups:
         if g.name in kept:
@@ -379,22 +395,78 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
         else:
             status = ("fixed" if g.fixed else "unsupported" if g.unsupported else
                       "no producer" if not g.producers else "kept (out of scope)")
-            note = "; ".join(g.fixed or g.unsupported)
-            outcomes.append(GroupOutcome(g.name, g.channels, g.channels, 0.0, status, g.residual, note))
+            outcomes.append(GroupOutcome(g.name, g.channels, g.channels, 0.0, status, g.residual,
+                                         "; ".join(g.fixed or g.unsupported)))
+    return outcomes
 
+
+def _source_cost(loaded: FrozenGraph) -> ModelCost:
+    """Size and cost of the source (an in-memory FrozenGraph may have no file yet: its serialized size)."""
+    src, info = loaded.artifact.path, loaded.info
+    return ModelCost(info.params, info.macs_per_pixel,
+                     src.stat().st_size if src.is_file() else loaded.graph_def.ByteSize())
+
+
+def _check_output(out: Path, src: Path) -> Path:
+    if out.suffix.lower() != ".pb":
+        raise InputError(f"{out}: the pruned model is a frozen graph; name the output *.pb.")
+    ensure_not_input(out, src)
+    return out
+
+
+def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path | str,
+                progress: Progress | None = None) -> PruneResult:
+    """Prune ``model`` as ``config`` says, write ``out`` (+ sidecar) and return what happened."""
+    say = progress or (lambda _msg: None)
+    loaded = model if isinstance(model, FrozenGraph) else load_frozen_graph(model)
+    src = loaded.artifact.path
+    out = _check_output(Path(out), src)
+
+    graph = fold_dequantize(loaded.graph_def)
+    groups = build_channel_groups(graph)
+    selected, notes = _select_groups(groups, config, str(src))
+    pruner = _Pruner(graph, selected, config)
+    ratios = {g.name: config.group_ratios.get(g.name, config.ratio) for g in selected}
+
+    cal = None
+    if _wants_calibration(config, ratios):
+        cal = _load_calibration(loaded, config, say)
+        _measure_statistics(pruner, cal, say)
+        cal.base_psnr = cal.record["psnr_original"] = cal.psnr(graph)
+    search = config.max_psnr_drop is not None
+    rows = _scan_sensitivity(pruner, cal, loaded.info.macs_per_pixel, say) if config.sensitivity or search else []
+    budget = _fit_budget(pruner, cal, rows, notes, say) if search else None
+    if budget is not None:
+        ratios = budget.ratios
+
+    say("pruning")
+    pruned, plans = pruner.build(ratios, config.bias_compensation)
+    if cal is not None:
+        _check_pruned_drop(cal, pruned, config, notes)
+    eval_set = _load_eval_set(config, loaded.info.scale, say)
+    evaluation = _evaluate(eval_set, {"original": graph, "pruned": pruned}, loaded) if eval_set else {}
+    finetune: dict[str, Any] = {}
+    if config.finetune_steps > 0:
+        pruned, finetune = _finetune(pruned, graph, loaded, config, say)
+        cal.record["psnr_finetuned"] = cal.psnr(pruned)
+        if eval_set is not None:
+            evaluation["psnr_finetuned"] = _evaluate(eval_set, {"finetuned": pruned}, loaded)["psnr_finetuned"]
+
+    after_info = _write_verified(pruned, config, out, src, say)
+    artifact = _write_artifact(loaded, out, config, ratios, plans)
+    plot = _write_plot(rows, out, src, cal) if rows else None
     return PruneResult(
-        artifact=artifact,
-        # An in-memory FrozenGraph may have no file yet: use its serialized size.
-        before=ModelCost(info.params, info.macs_per_pixel,
-                         src.stat().st_size if src.is_file() else loaded.graph_def.ByteSize()),
+        artifact=artifact, before=_source_cost(loaded),
         after=ModelCost(after_info.params, after_info.macs_per_pixel, out.stat().st_size),
-        groups=outcomes,
-        notes=notes + pruner.notes,
-        calibration=result_cal,
-        evaluation=evaluation,
-        sensitivity=rows,
-        budget=budget,
-        finetune=finetune,
-        plot=plot,
+        groups=_group_outcomes(groups, pruner, ratios, plans), notes=notes + pruner.notes,
+        calibration=cal.record if cal else {}, evaluation=evaluation, sensitivity=rows, budget=budget,
+        finetune=finetune, plot=plot,
     )
 
+
+def _write_plot(rows: list[SensitivityRow], out: Path, src: Path, cal: _Calibration) -> Path:
+    from sropt.prune.plot import write_sensitivity_plot
+
+    return write_sensitivity_plot(rows, out.with_name(out.stem + ".sensitivity.png"),
+                                  f"{src.name}: calibration sensitivity ({cal.set.source.split('/')[-1]})",
+                                  inputs=(src,))
