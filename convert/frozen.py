@@ -62,19 +62,17 @@ def frozen_graph_from_def(graph_def: "GraphDef", path: Path, provenance: tuple[d
     return FrozenGraph(artifact, graph_def, info)
 
 
-def resolve_model_path(ref: str | Path) -> Path:
-    """A path for ``ref``: an existing file, or a registry name resolved by sropt.models."""
-    path = Path(ref)
-    if path.exists():
-        return path
-    from sropt.models import resolve_model  # registry: cache, then mirror, then URL
-
-    return resolve_model(ref)
-
-
 def load_frozen_graph(ref: str | Path) -> FrozenGraph:
-    """Load a frozen SR graph from a path or registry name; InputError if unusable."""
-    path = resolve_model_path(ref)
+    """Load a frozen SR graph from a file; InputError if unusable.
+
+    Registry names are resolved one layer up (``sropt.models.resolve_model``;
+    the stages and the CLI do it), so that convert/ does not import models/.
+    """
+    path = Path(ref).expanduser()
+    if not path.is_file():
+        what = "is a directory, not a model file" if path.is_dir() else "no such file"
+        raise InputError(f"{path}: {what}. Give a frozen graph (.pb), or resolve a registry name "
+                         "with sropt.models.resolve_model first (`sropt models list`).")
     if path.suffix.lower() in (".tflite", ".onnx"):
         raise InputError(f"{path}: this step needs a frozen TensorFlow graph (.pb), not a {path.suffix} file.")
     graph_def = read_graph_def(path)

@@ -52,7 +52,7 @@ class PreparedGraph:
 
 
 def load_source(model: "FrozenGraph | str | Path") -> "FrozenGraph":
-    """A FrozenGraph from a FrozenGraph, a .pb path or a registry name."""
+    """A FrozenGraph from a FrozenGraph or a .pb path (registry names: sropt.models.resolve_model)."""
     from sropt.convert.frozen import FrozenGraph, load_frozen_graph
 
     return model if isinstance(model, FrozenGraph) else load_frozen_graph(model)

@@ -32,6 +32,7 @@ from sropt.convert.groups import ChannelGroup, build_channel_groups
 from sropt.core.artifacts import Artifact, ArtifactKind
 from sropt.core.atomic import ensure_not_input
 from sropt.core.errors import InputError, StageError
+from sropt.models import resolve_model
 from sropt.prune.config import SENSITIVITY_RATIOS, Compensation, PruneConfig, Scope, WeightStore
 from sropt.prune.importance import IMPORTANCE, NEEDS_CALIBRATION, kept_count, select_kept
 from sropt.prune.sensitivity import BudgetChoice, SensitivityRow, choose_ratios, scan_sensitivity
@@ -418,7 +419,7 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
                 progress: Progress | None = None) -> PruneResult:
     """Prune ``model`` as ``config`` says, write ``out`` (+ sidecar) and return what happened."""
     say = progress or (lambda _msg: None)
-    loaded = model if isinstance(model, FrozenGraph) else load_frozen_graph(model)
+    loaded = model if isinstance(model, FrozenGraph) else load_frozen_graph(resolve_model(model))
     src = loaded.artifact.path
     out = _check_output(Path(out), src)
 

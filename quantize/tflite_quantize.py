@@ -111,9 +111,11 @@ def _int16x8(converter: Any, calib: "CalibrationSet | None", io: IOType) -> None
 
 def prepare_for_mode(model: "FrozenGraph | str | Path", config: QuantizeConfig) -> PreparedGraph:
     """Fold weights; for integer modes also apply the PReLU rewrite (recorded in the steps)."""
+    from sropt.convert.frozen import FrozenGraph
     from sropt.convert.rewrite_prelu import REWRITE_NAME, rewrite_prelu
+    from sropt.models import resolve_model
 
-    prepared = prepare_graph(model)
+    prepared = prepare_graph(model if isinstance(model, FrozenGraph) else resolve_model(model))
     if config.calibrated and config.rewrite_prelu:
         graph_def, count = rewrite_prelu(prepared.graph_def)
         if count:

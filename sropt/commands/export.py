@@ -25,7 +25,11 @@ def export_model(
     """Export MODEL to ONNX (tf2onnx) or float32 TFLite; exits 0 only after the file ran in its consumers."""
     from sropt.core.errors import InputError
 
+    from sropt.models import resolve_model
+
     target = to.lower()
+    if target in ("onnx", "tflite"):
+        model = str(resolve_model(model))
     if target == "onnx":
         if fixed_shape is not None:
             raise InputError("--fixed-shape applies to --to tflite only; ONNX exports keep H and W dynamic.")

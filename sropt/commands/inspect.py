@@ -18,8 +18,9 @@ def inspect_model(
 ) -> None:
     """Show family, scale, I/O, contract, weight storage, params, MACs and per-layer channel groups."""
     from sropt.convert import load_frozen_graph
+    from sropt.models import resolve_model
 
-    loaded = load_frozen_graph(model)
+    loaded = load_frozen_graph(resolve_model(model))
     facts = loaded.info.to_json()
     facts["path"] = str(loaded.artifact.path)
     facts["size_bytes"] = loaded.artifact.size_bytes
