@@ -14,7 +14,7 @@ from typing import Any
 from sropt.core.artifacts import Artifact
 from sropt.core.errors import StageError
 from sropt.pipeline.config import resolve_dataset
-from sropt.pipeline.steps import StepContext, artifact_file_name
+from sropt.pipeline.context import StepContext, artifact_file_name
 
 #: File in a step's cache folder holding what the stage measured (its --json object).
 DETAILS = "details.json"

@@ -11,62 +11,16 @@ cached run never imports TensorFlow.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from sropt.core.artifacts import Artifact
+from sropt.pipeline.context import Adapter, PlannedStep, StepContext, artifact_file_name
 from sropt.pipeline.schema import OrtTarget, Pipeline, TFLiteTarget
 
-
-@dataclass(frozen=True)
-class PlannedStep:
-    """One step of a run: what it is, what it reads, what configures it."""
-
-    name: str
-    kind: str  # key into ADAPTERS
-    inputs: tuple[str, ...]
-    config: BaseModel | None
-    key_config: dict[str, Any]  # the JSON that enters the cache key
-
-
-@dataclass
-class StepContext:
-    """What an adapter gets: its config, its input artifacts and a folder to write into."""
-
-    step: PlannedStep
-    inputs: dict[str, Artifact]
-    out_dir: Path
-    pipeline: Pipeline
-    stem: str  # base file name of the source model, e.g. "FSRCNN_x3"
-    source_path: Path | None = None  # only for the source step
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("sropt.pipeline"))
-    progress: Callable[[str], None] | None = None
-
-    def say(self, message: str) -> None:
-        """Report stage progress: to run.log and to the progress display."""
-        self.log.info("%s: %s", self.step.name, message)
-        if self.progress is not None:
-            self.progress(message)
-
-    @property
-    def config(self) -> Any:
-        """The step's typed config."""
-        return self.step.config
-
-    def only_input(self) -> Artifact:
-        """The single input artifact of a one-input step."""
-        (artifact,) = self.inputs.values()
-        return artifact
-
-
-#: A step adapter returns the Artifact it wrote into ``ctx.out_dir`` (artifact
-#: steps) or the path of the report.json it wrote there (validate).
-Adapter = Callable[[StepContext], "Artifact | Path"]
+__all__ = ["ADAPTERS", "Adapter", "PlannedStep", "StepContext", "artifact_file_name", "plan_steps"]
 
 
 def _dump(model: BaseModel | None) -> dict[str, Any]:
@@ -91,11 +45,6 @@ def plan_steps(pipeline: Pipeline) -> list[PlannedStep]:
         producers = [s.name for s in steps if s.name != "source" or pipeline.validate_.include_source]
         steps.append(PlannedStep("validate", "validate", tuple(producers), pipeline.validate_, _dump(pipeline.validate_)))
     return steps
-
-
-def artifact_file_name(stem: str, step: str, suffix: str) -> str:
-    """The file name of a step's artifact, e.g. ``FSRCNN_x3.quantize.tflite.int8.tflite``."""
-    return f"{stem}{suffix}" if step == "source" else f"{stem}.{step}{suffix}"
 
 
 # --------------------------------------------------------------------------- adapters
