@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -31,10 +32,12 @@ from sropt.core.atomic import atomic_path
 from sropt.core.errors import FetchError, InputError
 from sropt.core.families import Family
 from sropt.core.locations import cache_dir, model_mirror
+from sropt.core.version import sropt_version
 from sropt.models.registry import ModelEntry, get_model
 from sropt.models.verify import check_digests, file_digests, verify_file
 
-DEFAULT_TIMEOUT = 30.0  # seconds per connect / per socket read, not for the whole file
+DEFAULT_TIMEOUT = 300.0  # seconds for the whole download (connect, headers, body)
+CONNECT_TIMEOUT = 15.0  # seconds to connect and to wait for any single read
 _CHUNK = 1 << 16
 
 ProgressCallback = Callable[[int, "int | None"], None]
@@ -186,19 +189,24 @@ def _download(
     *,
     via_mirror: bool,
 ) -> Path:
-    """GET ``url`` into the cache atomically; FetchError on any failure."""
-    from sropt import __version__
+    """GET ``url`` into the cache atomically; FetchError on any failure.
 
+    ``timeout`` bounds the whole download: a server trickling bytes cannot keep
+    it busy longer (issue 20: 1 byte/s kept a per-read 5 s timeout busy 91 s).
+    Each socket operation also waits at most CONNECT_TIMEOUT (or what is left).
+    """
     remedy = (
         f"Check that the mirror serves a correct {entry.file}. " if via_mirror else ""
     ) + how_to_provide(entry)
-    request = urllib.request.Request(url, headers={"User-Agent": f"sropt/{__version__}"})
+    request = urllib.request.Request(url, headers={"User-Agent": f"sropt/{sropt_version()}"})
+    deadline = time.monotonic() + timeout
     with atomic_path(dest) as tmp:
         done, expected = 0, None
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response, open(tmp, "wb") as out:
+            connect = min(CONNECT_TIMEOUT, timeout)
+            with urllib.request.urlopen(request, timeout=connect) as response, open(tmp, "wb") as out:
                 expected = _content_length(response)
-                while chunk := response.read(_CHUNK):
+                while chunk := _read_before(response, deadline):
                     out.write(chunk)
                     done += len(chunk)
                     if progress:
@@ -231,6 +239,17 @@ def _download(
     return dest
 
 
+def _read_before(response: http.client.HTTPResponse, deadline: float) -> bytes:
+    """The next available bytes (``read1``: no waiting for a full chunk); TimeoutError past ``deadline``."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("download deadline passed")
+    sock = getattr(getattr(response.fp, "raw", None), "_sock", None)
+    if sock is not None:  # no read may outlive the deadline
+        sock.settimeout(min(CONNECT_TIMEOUT, left))
+    return response.read1(_CHUNK)
+
+
 def _raise_if_bad(entry: ModelEntry, tmp: Path, *, src: str, remedy: str) -> None:
     """FetchError listing every mismatch if ``tmp`` is not ``entry``'s file."""
     result = check_digests(entry, file_digests(tmp))
@@ -252,7 +271,10 @@ def _describe(exc: BaseException, timeout: float) -> str:
     """A short human reason for a network failure (timeout, refused, DNS, ...)."""
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, (TimeoutError, socket.timeout)):
-        return f"no answer within the {timeout:g} s timeout"
+        return (
+            f"not finished within the {timeout:g} s download timeout "
+            f"(or no answer within the {CONNECT_TIMEOUT:g} s connect timeout)"
+        )
     if isinstance(reason, ConnectionRefusedError):
         return "connection refused (is the server running?)"
     if isinstance(reason, socket.gaierror):
@@ -261,6 +283,7 @@ def _describe(exc: BaseException, timeout: float) -> str:
 
 
 __all__ = [
+    "CONNECT_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "Mirror",
     "ProgressCallback",

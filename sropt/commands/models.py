@@ -90,7 +90,7 @@ def list_models(
 def fetch_models(
     names: list[str] = typer.Argument(..., metavar="NAME...", help="Registry names, e.g. EDSR_x3 FSRCNN_x3 (see `sropt models list`)."),
     mirror: str = typer.Option(None, "--mirror", help=MIRROR_HELP),
-    timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds to wait for a connection or for each read."),
+    timeout: float = typer.Option(300.0, "--timeout", min=0.1, help="Seconds the whole download of one file may take (connecting and each read also wait at most 15 s)."),
 ) -> None:
     """Download (or copy from a mirror) and verify models into the cache, atomically."""
     from rich.console import Console

@@ -180,7 +180,27 @@ def test_hung_server_times_out(server: _Server, tmp_path: Path) -> None:
     started = time.monotonic()
     msg = _fail(_entry(url), tmp_path / "cache", timeout=CLIENT_TIMEOUT_S)
     assert time.monotonic() - started < SLEEP_S  # gave up before the server answered
-    assert f"download of Tiny_x2 from {url} failed: no answer within the 0.3 s timeout" in msg
+    assert f"download of Tiny_x2 from {url} failed: not finished within the 0.3 s download timeout" in msg
+
+
+def _trickle(h: BaseHTTPRequestHandler) -> None:
+    """Headers, then one byte per 0.05 s: each read succeeds, the whole never ends in time."""
+    h.send_response(200)
+    h.send_header("Content-Length", str(len(BODY)))
+    h.end_headers()
+    for byte in BODY[:100]:
+        h.wfile.write(bytes([byte]))
+        h.wfile.flush()
+        time.sleep(0.05)
+
+
+def test_trickling_server_is_cut_off_by_the_whole_download_timeout(server: _Server, tmp_path: Path) -> None:
+    """Issue 20 #6: --timeout bounds the whole download, not each read (100 bytes take 5 s)."""
+    server.routes["/trickle/Tiny_x2.pb"] = _trickle
+    url = f"{server.base}/trickle/Tiny_x2.pb"
+    msg = _fail(_entry(url), tmp_path / "cache", timeout=0.5)
+    assert f"download of Tiny_x2 from {url} failed: not finished within the 0.5 s download timeout" in msg
+    assert not list((tmp_path / "cache").glob("*"))
 
 
 def test_connection_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
