@@ -40,6 +40,8 @@ def summary_markdown(report: dict[str, Any]) -> str:
     p = report["pipeline"]
     datasets = list(dict.fromkeys(ds for s in p["summary"] for ds in s["psnr_y"]))
     lines = [f"# sropt run: {p['name']}", "", f"Model `{p['model']}`, sropt {p['sropt_version']}.", ""]
+    if p.get("description"):  # e.g. edsr_x3_demo says it ran on the bundled stand-in, not EDSR_x3.pb
+        lines += [f"> {p['description']}", ""]
     status = "passed" if p.get("passed", True) else "FAILED"
     if p.get("gate_results") is not None:
         n_fail = sum(g["status"] in ("fail", "error") for g in p["gate_results"])
@@ -89,6 +91,7 @@ def summary_html(report: dict[str, Any]) -> str:
         gates = f"<h2>Gates: {'passed' if p.get('passed') else 'FAILED'}</h2><table><tr><th>status</th><th>gate</th><th>artifact</th><th>runtime</th><th>dataset</th><th>result</th></tr>{grows}</table>"
     return (
         f"<section id='sropt-pipeline'><h1>sropt run: {e(p['name'])}</h1><p>Model <code>{e(p['model'])}</code>, sropt {e(p['sropt_version'])}.</p>"
+        f"{'<p><strong>' + e(p['description']) + '</strong></p>' if p.get('description') else ''}"
         f"<h2>Pipeline</h2><table><tr><th>step</th><th>status</th><th>build time (s)</th><th>artifact</th><th>size</th>{head}</tr>{''.join(rows)}</table>"
         f"<p>{e(_protocol(report))}</p>{gates}</section>"
     )

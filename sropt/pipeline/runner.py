@@ -354,6 +354,7 @@ def _assemble_report(name: str, pipeline: Pipeline, entries: dict[str, CacheEntr
         row["role"] = "source" if stage == "source" else "optimized"
     report["pipeline"] = {
         "name": name,
+        "description": pipeline.description,
         "model": pipeline.model,
         "sropt_version": __version__,
         "source": f"artifacts/{artifacts['source'].path.name}",
