@@ -40,7 +40,24 @@ def shared_dir() -> Path:
     return Path(env).expanduser() if env else PROJECT_ROOT.parent / "shared"
 
 
+def bundled_dir() -> Path:
+    """The small default bundle shipped in the package (sropt.models package data).
+
+    core/ and models/ are installed side by side under ``sropt/`` (editable or
+    not), so the path is the same relative to this file in both installs.
+    """
+    return Path(__file__).resolve().parent.parent / "models" / "bundled"
+
+
 def datasets_dir() -> Path:
-    """Folder holding Set5/, Set14/, T91/ (``SROPT_DATASETS_DIR`` overrides)."""
+    """Folder holding Set5/, Set14/, T91/.
+
+    ``SROPT_DATASETS_DIR`` if set; else ``<shared>/datasets`` when it exists;
+    else the bundled copy (Set5 and a 16-image T91 subset), so the default
+    and demo pipelines run on a fresh machine with no network.
+    """
     env = os.environ.get("SROPT_DATASETS_DIR")
-    return Path(env).expanduser() if env else shared_dir() / "datasets"
+    if env:
+        return Path(env).expanduser()
+    shared = shared_dir() / "datasets"
+    return shared if shared.is_dir() else bundled_dir() / "datasets"

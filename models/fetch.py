@@ -31,7 +31,7 @@ from pathlib import Path
 from sropt.core.atomic import atomic_path
 from sropt.core.errors import FetchError, InputError
 from sropt.core.families import Family
-from sropt.core.locations import cache_dir, model_mirror
+from sropt.core.locations import bundled_dir, cache_dir, model_mirror
 from sropt.core.version import sropt_version
 from sropt.models.registry import ModelEntry, get_model
 from sropt.models.verify import check_digests, file_digests, verify_file
@@ -98,6 +98,14 @@ def cached_model(entry: ModelEntry, cache: Path | None = None) -> Path | None:
     return None
 
 
+def bundled_model(entry: ModelEntry) -> Path | None:
+    """The package's bundled copy of ``entry`` if there is one and it verifies (never trusted blindly)."""
+    path = bundled_dir() / entry.file
+    if path.is_file() and verify_file(path, entry).ok:
+        return path
+    return None
+
+
 def fetch_model(
     name: str | ModelEntry,
     *,
@@ -121,6 +129,9 @@ def fetch_model(
     # rename below; it is never returned.
     dest = cache / entry.file
     source = configured_mirror(mirror)
+    bundled = bundled_model(entry)
+    if source is None and bundled is not None:
+        return bundled
     if source is not None and source.folder is not None:
         return _copy_from_folder(entry, source.folder / entry.file, dest, progress)
     if source is not None:
@@ -287,6 +298,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "Mirror",
     "ProgressCallback",
+    "bundled_model",
     "cached_model",
     "configured_mirror",
     "fetch_model",
