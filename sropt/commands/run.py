@@ -121,6 +121,15 @@ def run(
     config = load_pipelines(path)
     name, _ = config.select(pipeline)
     console.print(f"pipeline [bold]{name}[/] from {path}")
+    missing = _missing_default_input(config, name) if pipeline is None and model is None else None
+    if missing is not None and DEMO_PIPELINE in config.file.pipelines:
+        console.print(
+            f"[yellow]{name} cannot run here:[/] {missing}\n"
+            f"Running [bold]{DEMO_PIPELINE}[/] instead: the same stages on the bundled stand-in "
+            "(the trained EDSR layout B8/F64, Set5, 16 T91 images). Its numbers are NOT those of "
+            f"EDSR_x3.pb; every report of this run says so at the top. `--pipeline {name}` never falls back.\n"
+        )
+        name = DEMO_PIPELINE
     result = run_pipeline(config, name, model=model, out=out, force=force, observer=_RichObserver(console), isolate=isolate)
     cached = sum(s.skipped for s in result.steps)
     console.print(f"run folder: {result.out_dir} ({cached}/{len(result.steps)} steps from cache)")
@@ -136,6 +145,31 @@ def run(
         }, indent=2))
     if not result.passed:
         raise _gate_failure(result.gate_results, f"pipeline {name}; reports in {result.out_dir}")
+
+
+DEMO_PIPELINE = "edsr_x3_demo"
+
+
+def _missing_default_input(config, name: str) -> str | None:
+    """Why the default pipeline's model or image sets cannot be had here (fetching the model if it can), or None.
+
+    Only a plain `sropt run` asks: a pipeline named with --pipeline fails
+    with its own exit code (3 for a model fetch) and never falls back.
+    """
+    from sropt.core.errors import FetchError, InputError
+    from sropt.models.resolve import resolve_model
+    from sropt.pipeline.config import resolve_dataset
+
+    _, pipe = config.select(name)
+    try:
+        resolve_model(pipe.model)
+    except (FetchError, InputError) as exc:
+        return str(exc)
+    sets = list(pipe.validate.datasets) + [pipe.prune.calib] if pipe.prune else list(pipe.validate.datasets)
+    absent = [ref for ref in sets if not resolve_dataset(ref).is_dir()]
+    if absent:
+        return f"image set(s) {', '.join(absent)} not found under {resolve_dataset(absent[0]).parent} (set SROPT_DATASETS_DIR)."
+    return None
 
 
 def check(
