@@ -40,12 +40,36 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings, errors and results (e.g. `sropt -q run`)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show third-party output (TensorFlow/absl/oneDNN/CUDA, tf2onnx warnings)."),
 ) -> None:
     """sropt: prune, quantize, export and validate super-resolution models.
 
     Exit codes: 0 ok, 1 quality gate failed, 2 usage/input error, 3 fetch error,
     4 stage error (converter/runtime failure), 130 interrupted.
     """
+    _set_noise_level(verbose=verbose, quiet=quiet)
+
+
+def _set_noise_level(*, verbose: bool, quiet: bool) -> None:
+    """Silence third-party chatter unless -v; runs before any TensorFlow import.
+
+    TF_CPP_MIN_LOG_LEVEL=3 drops TF's C++ INFO/WARNING/ERROR lines (oneDNN,
+    cudart stub, the `E0000 failed call to cuInit` that looks like an error on
+    every CPU machine); the Python loggers cover tf2onnx's deprecation
+    warnings. Loggers are configured by name, so nothing heavy is imported.
+    """
+    import logging
+
+    if quiet:
+        logging.getLogger("sropt").setLevel(logging.WARNING)
+    if verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # no GPU probing on CPU-only runs
+    for name in ("tensorflow", "tf2onnx", "absl", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _register_commands() -> None:
