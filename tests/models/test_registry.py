@@ -166,8 +166,22 @@ def test_edsr_x3_missing_from_the_mirror_says_how_to_provide_it(tmp_path: Path) 
     assert info.value.exit_code == 3
 
 
-def test_mirror_only_model_without_a_mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mirror_only_model_comes_from_the_verified_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The package ships EDSR-T91-b8f64_x3.pb; its bytes hash to the registry's sha256 (checked here by hashlib)."""
     monkeypatch.delenv("SROPT_MODEL_MIRROR", raising=False)
+    path = resolve_model("EDSR-T91-b8f64_x3", cache=tmp_path / "cache")
+    assert path.parent.name == "bundled"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == "1ba09118410ba46d938499de984315601cac8237136437cd4ee2f51ac54cfb31"
+
+
+def test_mirror_only_model_without_a_mirror_or_a_good_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A corrupted bundled copy is detected by its checksum, not trusted."""
+    import sropt.models.fetch as fetch
+
+    monkeypatch.delenv("SROPT_MODEL_MIRROR", raising=False)
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "bundle" / "EDSR-T91-b8f64_x3.pb").write_bytes(b"not the model")
+    monkeypatch.setattr(fetch, "bundled_dir", lambda: tmp_path / "bundle")
     with pytest.raises(FetchError, match=r"EDSR-T91-b8f64_x3 has no public URL: it is distributed only through a mirror"):
         resolve_model("EDSR-T91-b8f64_x3", cache=tmp_path / "cache")
 
