@@ -1,0 +1,308 @@
+"""The FastAPI app: the page, /v1/upscale, /v1/models, /healthz, /metrics, and the limits that keep it up."""
+
+
+import asyncio
+import hashlib
+import io
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sropt.serve.models import ServedModel
+
+STATIC = Path(__file__).parent / "static"
+
+
+@dataclass
+class ServeConfig:
+    """Every limit of the service (CLI options of `sropt serve`)."""
+
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 4_000_000
+    workers: int = 2
+    queue: int = 8
+    rate_per_minute: int = 120
+    timeout_s: float = 60.0
+    cache_bytes: int = 64 * 1024 * 1024
+    cache_dir: Path | None = None
+    default_tile: int | None = 256
+
+
+class HTTPFail(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+class ResultCache:
+    """Content-hash -> encoded result, least recently used evicted past ``limit`` bytes."""
+
+    def __init__(self, limit: int):
+        self.limit, self.size, self.items, self.lock = limit, 0, OrderedDict(), threading.Lock()
+
+    def get(self, key: str):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+            return None
+
+    def put(self, key: str, value: tuple[bytes, dict]) -> None:
+        n = len(value[0])
+        if n > self.limit:
+            return
+        with self.lock:
+            if key in self.items:
+                return
+            self.items[key] = value
+            self.size += n
+            while self.size > self.limit:
+                _, (old, _h) = self.items.popitem(last=False)
+                self.size -= len(old)
+
+
+class RateLimiter:
+    """Per-client token bucket: ``per_minute`` requests, refilled continuously."""
+
+    def __init__(self, per_minute: int):
+        self.rate, self.buckets, self.lock = per_minute / 60.0, {}, threading.Lock()
+        self.cap = float(per_minute)
+
+    def allow(self, client: str) -> float:
+        """0 when allowed, else the seconds to wait."""
+        now = time.monotonic()
+        with self.lock:
+            tokens, last = self.buckets.get(client, (self.cap, now))
+            tokens = min(self.cap, tokens + (now - last) * self.rate)
+            if tokens < 1:
+                self.buckets[client] = (tokens, now)
+                return (1 - tokens) / self.rate
+            self.buckets[client] = (tokens - 1, now)
+            return 0.0
+
+
+def decode_upload(data: bytes, max_pixels: int, scratch: Path) -> np.ndarray:
+    """uint8 BGR from the bytes (never the name), checked header-first so bombs never decode."""
+    from PIL import Image, UnidentifiedImageError
+
+    from sropt.core.errors import InputError
+    from sropt.validate.imageio import read_image
+
+    if not data:
+        raise HTTPFail(400, "empty body: send an image (PNG, JPEG, BMP, TIFF or WebP).")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = im.size
+            if w * h > max_pixels:
+                raise HTTPFail(413, f"image is {w}x{h} = {w * h} px; this server accepts at most {max_pixels} px.")
+            if w == 0 or h == 0:
+                raise HTTPFail(400, f"image is {w}x{h}: empty.")
+            im.load()  # full decode: a truncated file fails here, before the model
+    except HTTPFail:
+        raise
+    except Image.DecompressionBombError:
+        raise HTTPFail(413, f"image header declares more pixels than this server accepts (at most {max_pixels} px).") from None
+    except UnidentifiedImageError as exc:
+        raise HTTPFail(400, f"not an image this server can read ({exc}).") from None
+    except Exception as exc:  # truncated/malformed data raises OSError, SyntaxError, ValueError...
+        raise HTTPFail(400, f"malformed or truncated image: {exc}.") from None
+    # Same reading and conversions (16-bit, gray, alpha) as `sropt upscale`, via a scratch file in the cache folder.
+    with tempfile.NamedTemporaryFile(dir=scratch, suffix=".img") as f:
+        f.write(data)
+        f.flush()
+        try:
+            return read_image(Path(f.name), max_pixels=None).bgr
+        except InputError as exc:
+            raise HTTPFail(400, f"cannot decode this image: {exc}".replace(f.name, "upload")) from None
+
+
+def encode_result(bgr: np.ndarray, fmt: str, quality: int) -> tuple[bytes, str]:
+    import cv2
+
+    if fmt == "png":
+        ok, buf = cv2.imencode(".png", bgr)
+        return buf.tobytes(), "image/png"
+    if fmt in ("jpeg", "jpg"):
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        return buf.tobytes(), "image/jpeg"
+    raise HTTPFail(400, f"format {fmt!r}: choose png or jpeg.")
+
+
+class Metrics:
+    def __init__(self):
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter("sropt_requests_total", "Upscale requests", ["artifact", "code"], registry=self.registry)
+        self.errors = Counter("sropt_errors_total", "Upscale requests answered 4xx/5xx", ["artifact", "code"], registry=self.registry)
+        self.latency = Histogram("sropt_model_latency_seconds", "Model time per request", ["artifact"], registry=self.registry,
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        self.queue = Gauge("sropt_queue_depth", "Requests waiting or running", registry=self.registry)
+        self.cache_hits = Counter("sropt_cache_hits_total", "Results served from the cache", ["artifact"], registry=self.registry)
+
+
+def run_model(model: ServedModel, lr: np.ndarray, tile: int | None, overlap: int) -> tuple[np.ndarray, float]:
+    from sropt.validate.inference import upscale_image
+
+    with model.lock:
+        t0 = time.perf_counter()
+        sr = upscale_image(model.runner, lr, tile=tile, overlap=overlap)
+        return sr, time.perf_counter() - t0
+
+
+def create_app(models: dict[str, ServedModel], config: ServeConfig | None = None):
+    """The ASGI app serving ``models`` (already loaded and probed) under ``config``'s limits."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import FileResponse, JSONResponse, Response
+
+    cfg = config or ServeConfig()
+    scratch = Path(cfg.cache_dir or tempfile.mkdtemp(prefix="sropt-serve-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    pool = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="sropt-serve")
+    cache, limiter, metrics = ResultCache(cfg.cache_bytes), RateLimiter(cfg.rate_per_minute), Metrics()
+    state = {"inflight": 0}
+    app = FastAPI(title="sropt serve", description="Super-resolution with sropt artifacts.", version="1")
+    app.state.config, app.state.models, app.state.scratch = cfg, models, scratch
+
+    @app.exception_handler(HTTPFail)
+    async def _fail(request: Request, exc: HTTPFail):
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok", "models": len(models)}
+
+    @app.get("/v1/models")
+    async def list_models():
+        return {"models": [m.describe() for m in models.values()]}
+
+    @app.get("/metrics")
+    async def prom():
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/v1/upscale", responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}})
+    async def upscale(request: Request, artifact: str | None = None, format: str = "png", quality: int = 90,
+                      tile: int | None = None, overlap: int = 16):
+        """Upscale one image (multipart field `image`, or the raw body); headers give model, runtime, latency, tiling."""
+        name = artifact or next(iter(models))
+        try:
+            resp = await _upscale(request, name, format, quality, tile, overlap)
+            metrics.requests.labels(name, "200").inc()
+            return resp
+        except HTTPFail as exc:
+            metrics.requests.labels(name if name in models else "unknown", str(exc.status)).inc()
+            metrics.errors.labels(name if name in models else "unknown", str(exc.status)).inc()
+            raise
+
+    async def _read_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cfg.max_upload_bytes + 4096:
+            raise HTTPFail(413, f"upload is {declared} bytes; this server accepts at most {cfg.max_upload_bytes} bytes.")
+        chunks, n = [], 0
+        async for chunk in request.stream():
+            n += len(chunk)
+            if n > cfg.max_upload_bytes + 4096:
+                raise HTTPFail(413, f"upload exceeds {cfg.max_upload_bytes} bytes, the limit of this server.")
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("multipart/form-data"):
+            body = _multipart_image(body, ctype)
+        if len(body) > cfg.max_upload_bytes:
+            raise HTTPFail(413, f"image is {len(body)} bytes; this server accepts at most {cfg.max_upload_bytes} bytes.")
+        return body
+
+    async def _upscale(request, name, fmt, quality, tile, overlap):
+        if name not in models:
+            raise HTTPFail(404, f"unknown artifact {name!r}; served: {', '.join(models)} (GET /v1/models).")
+        wait = limiter.allow(request.client.host if request.client else "?")
+        if wait:
+            raise HTTPFail(429, f"rate limit of {cfg.rate_per_minute} requests/minute reached; retry in {wait:.0f} s.",
+                           {"Retry-After": str(max(1, round(wait)))})
+        if fmt not in ("png", "jpeg", "jpg") or not 1 <= quality <= 100:
+            raise HTTPFail(400, f"format={fmt} quality={quality}: use png, or jpeg with quality 1-100.")
+        tile = tile if tile is not None else cfg.default_tile
+        if tile:
+            from sropt.core.errors import InputError
+            from sropt.validate.tiling import check_tiling
+            try:
+                check_tiling(tile, overlap)
+            except InputError as exc:
+                raise HTTPFail(400, str(exc)) from None
+        data = await _read_body(request)
+        key = hashlib.sha256(data + f"|{name}|{fmt}|{quality}|{tile}|{overlap}".encode()).hexdigest()
+        hit = cache.get(key)
+        if hit:
+            metrics.cache_hits.labels(name).inc()
+            return Response(hit[0], media_type=hit[1]["content-type"], headers={**hit[1]["headers"], "X-Cache": "hit"})
+        if state["inflight"] >= cfg.workers + cfg.queue:
+            raise HTTPFail(503, f"busy: {state['inflight']} requests in progress; retry shortly.", {"Retry-After": "1"})
+        state["inflight"] += 1
+        metrics.queue.set(state["inflight"])
+        try:
+            loop = asyncio.get_running_loop()
+            lr = await loop.run_in_executor(pool, decode_upload, data, cfg.max_pixels, scratch)
+            fut = loop.run_in_executor(pool, run_model, models[name], lr, tile, overlap)
+            try:
+                sr, seconds = await asyncio.wait_for(fut, cfg.timeout_s)
+            except asyncio.TimeoutError:
+                raise HTTPFail(504, f"the model took longer than {cfg.timeout_s} s; try a smaller image.") from None
+            payload, ctype = await loop.run_in_executor(pool, encode_result, sr, fmt, quality)
+        finally:
+            state["inflight"] -= 1
+            metrics.queue.set(state["inflight"])
+        metrics.latency.labels(name).observe(seconds)
+        m = models[name]
+        tiling = f"tile={tile},overlap={overlap}" if tile and max(lr.shape[:2]) > tile else "none"
+        headers = {"X-Model": name, "X-Model-Sha256": m.sha256, "X-Runtime": m.runtime,
+                   "X-Latency-Ms": f"{seconds * 1000:.1f}", "X-Tiling": tiling,
+                   "X-Input-Size": f"{lr.shape[1]}x{lr.shape[0]}", "X-Output-Size": f"{sr.shape[1]}x{sr.shape[0]}"}
+        cache.put(key, (payload, {"content-type": ctype, "headers": headers}))
+        return Response(payload, media_type=ctype, headers={**headers, "X-Cache": "miss"})
+
+    @app.on_event("shutdown")
+    def _stop():
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    return app
+
+
+def _multipart_image(body: bytes, ctype: str) -> bytes:
+    """The `image` (or first file) part of a multipart body; 400 when the body is not valid multipart."""
+    from python_multipart.multipart import parse_options_header
+    from python_multipart import MultipartParser
+
+    _, params = parse_options_header(ctype)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise HTTPFail(400, "multipart body without a boundary.")
+    parts, cur = [], {}
+
+    def on_part_begin():
+        cur.clear(); cur["data"] = []
+    def on_part_data(d, s, e):
+        cur["data"].append(d[s:e])
+    def on_part_end():
+        parts.append(b"".join(cur["data"]))
+
+    try:
+        p = MultipartParser(boundary, {"on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end})
+        p.write(body)
+        p.finalize()
+    except Exception as exc:
+        raise HTTPFail(400, f"malformed multipart body: {exc}.") from None
+    if not parts:
+        raise HTTPFail(400, "malformed multipart body: no file part (send the image as field 'image').")
+    return parts[0]
