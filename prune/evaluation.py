@@ -47,13 +47,10 @@ def load_eval_set(ref: str, scale: int) -> EvalSet:
 def evaluate_psnr(graph_def: "GraphDef", info: "GraphInfo", contract: Contract, data: EvalSet) -> float:
     """Mean PSNR of the graph over ``data`` (images of any size, one at a time)."""
     from sropt.convert.graph import make_session, run_session
-    from sropt.validate.metrics import calculate_psnr
+    from sropt.validate.pairs import score_pairs
 
-    nchw = next(n for n in graph_def.node if n.name == info.main_output).op == "Transpose"
-    scores = []
     with make_session(graph_def) as sess:
-        for lr, hr in zip(data.lr, data.hr):
-            (y,) = run_session(sess, {info.inputs[0]: contract.preprocess(lr)}, [info.main_output])
-            sr = contract.postprocess(y.transpose(0, 2, 3, 1) if nchw else y, lr)
-            scores.append(calculate_psnr(sr, hr, info.scale))
-    return float(np.mean(scores))
+        def predict(x: np.ndarray) -> np.ndarray:
+            return run_session(sess, {info.inputs[0]: x}, [info.main_output])[0]
+
+        return score_pairs(predict, data.lr, data.hr, contract, info.scale).mean_psnr
