@@ -137,6 +137,21 @@ def convert_to_onnx(prepared: PreparedGraph, opset: int, layout: Layout):
     return model, output, out_layout
 
 
+# Stable I/O names an app developer can rely on (issue 18), instead of TF internals like IteratorGetNext:0.
+INPUT_TENSOR_NAME = "lr_image"
+OUTPUT_TENSOR_NAME = "sr_image"
+
+
+def rename_io(proto, input_name: str = INPUT_TENSOR_NAME, output_name: str = OUTPUT_TENSOR_NAME) -> None:
+    """Rename the graph's single input and output (and every node reference to them) in place."""
+    renames = {proto.graph.input[0].name: input_name, proto.graph.output[0].name: output_name}
+    for node in proto.graph.node:
+        node.input[:] = [renames.get(n, n) for n in node.input]
+        node.output[:] = [renames.get(n, n) for n in node.output]
+    for value in list(proto.graph.input) + list(proto.graph.output) + list(proto.graph.value_info):
+        value.name = renames.get(value.name, value.name)
+
+
 def export_onnx(
     model: "FrozenGraph | str | Path",
     out: Path | str,
@@ -153,6 +168,7 @@ def export_onnx(
     layout = parse_layout(layout)
     prepared = prepare_graph(model)
     proto, output, out_layout = convert_to_onnx(prepared, int(opset), layout)
+    rename_io(proto)
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as exc:

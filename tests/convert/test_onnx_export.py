@@ -87,7 +87,7 @@ def test_nhwc_layout_keeps_one_transpose_each_side(tiny_edsr: Path, tmp_path: Pa
     assert len(transposes) == 2
     assert transposes[0].input[0] == model.graph.input[0].name  # at the input
     assert transposes[1].output[0] == model.graph.output[0].name  # at the output
-    assert artifact.output_layout == "NHWC" and artifact.output_name.startswith("NHWC_output")
+    assert artifact.output_layout == "NHWC" and artifact.output_name == "sr_image"
     x = np.random.default_rng(1).random((1, 9, 14, 3), dtype=np.float32) * 255 - 114
     ref = load_frozen_graph(tiny_edsr).predict(x)
     assert np.abs(_ort_run(artifact.path, x, nchw_io=False) - ref).max() <= 1e-3
@@ -121,6 +121,7 @@ def test_sidecar_records_layout_and_folding(tiny_edsr: Path, tmp_path: Path) -> 
     assert step["opset"] == 13 and step["input_layout"] == "NCHW" and step["output_layout"] == "NCHW"
     assert step["steps"] == [{"stage": "fold-dequantize", "nodes": 6}]  # 4 block filters + resFilter_two + resFilter_three (>= 1024 elements)
     assert side.provenance[0]["stage"] == "synth"
+    assert (side.input_name, side.output_name) == ("lr_image", "sr_image")
 
 
 @pytest.mark.parametrize("opset", [9, 10, 19])
