@@ -40,7 +40,7 @@ from sropt.core.errors import GateFailure
 from sropt.quantize.config import IOType, Mode, QuantizeConfig
 from sropt.quantize.quality import BUDGET_HR_CROP, budget_images, drop_stats, image_psnrs, protocol, tflite_predictor
 from sropt.quantize.result import BudgetAttempt, FloatLayer
-from sropt.quantize.tflite_quantize import CONFIGURERS, convert_mode
+from sropt.quantize.tflite_modes import CONFIGURERS, convert_mode
 
 if TYPE_CHECKING:
     from sropt.quantize.calibration import CalibrationSet

@@ -1,6 +1,6 @@
 """Frozen SR graph -> quantized TFLite (fp16, dynamic range, full INT8, 16x8).
 
-One converter recipe per mode, registered in ``CONFIGURERS``. Facts they rest
+One converter recipe per mode, registered in ``tflite_modes.CONFIGURERS``. Facts they rest
 on (FACTS.md §3, §5):
 
 * full INT8 uses int8 builtins only, calibrated on real crops through the
@@ -16,98 +16,27 @@ on (FACTS.md §3, §5):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sropt.convert.tflite_export import (
     PreparedGraph,
     check_fixed_shape,
-    make_converter,
     prepare_graph,
-    run_converter,
     write_tflite,
 )
 from sropt.core.errors import InputError
 from sropt.quantize.config import IOType, Mode, QuantizeConfig, Target
 from sropt.quantize.result import QuantizeResult
+# convert_mode is re-exported: callers convert one candidate through the stage module.
+from sropt.quantize.tflite_modes import convert_mode
+
+__all__ = ["convert_mode", "prepare_for_mode", "quantize_tflite"]
 
 if TYPE_CHECKING:
     from sropt.convert.frozen import FrozenGraph
     from sropt.quantize.calibration import CalibrationSet
     from sropt.validate.evaluate import Progress
-
-Configurer = Callable[[Any, "CalibrationSet | None", IOType], None]
-CONFIGURERS: dict[Mode, Configurer] = {}
-
-
-def register_mode(mode: Mode) -> Callable[[Configurer], Configurer]:
-    """Decorator: ``fn(converter, calibration, io)`` sets up ``converter`` for ``mode``."""
-
-    def wrap(fn: Configurer) -> Configurer:
-        CONFIGURERS[mode] = fn
-        return fn
-
-    return wrap
-
-
-def representative_dataset(calib: "CalibrationSet") -> Callable[[], Iterator[list]]:
-    """The converter's representative_dataset: one crop per step, as the model input."""
-
-    def gen() -> Iterator[list]:
-        for x in calib.inputs:
-            yield [x]
-
-    return gen
-
-
-@register_mode(Mode.FLOAT32)
-def _float32(converter: Any, calib: "CalibrationSet | None", io: IOType) -> None:
-    """No optimization: the plain float32 conversion."""
-
-
-@register_mode(Mode.FP16)
-def _fp16(converter: Any, calib: "CalibrationSet | None", io: IOType) -> None:
-    import tensorflow as tf
-
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.target_spec.supported_types = [tf.float16]
-
-
-@register_mode(Mode.DYNAMIC)
-def _dynamic(converter: Any, calib: "CalibrationSet | None", io: IOType) -> None:
-    import tensorflow as tf
-
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-
-
-@register_mode(Mode.INT8)
-def _int8(converter: Any, calib: "CalibrationSet | None", io: IOType) -> None:
-    import tensorflow as tf
-
-    assert calib is not None
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative_dataset(calib)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if io is not IOType.FLOAT:
-        dtype = tf.int8 if io is IOType.INT8 else tf.uint8
-        converter.inference_input_type = dtype
-        converter.inference_output_type = dtype
-
-
-@register_mode(Mode.INT16X8)
-def _int16x8(converter: Any, calib: "CalibrationSet | None", io: IOType) -> None:
-    import tensorflow as tf
-
-    assert calib is not None
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative_dataset(calib)
-    # TFLITE_BUILTINS: float fallback for DEPTH_TO_SPACE, which has no int16 kernel.
-    converter.target_spec.supported_ops = [
-        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
-        tf.lite.OpsSet.TFLITE_BUILTINS,
-    ]
-
 
 def prepare_for_mode(model: "FrozenGraph | str | Path", config: QuantizeConfig) -> PreparedGraph:
     """Fold weights; for integer modes also apply the PReLU rewrite (recorded in the steps)."""
@@ -122,16 +51,6 @@ def prepare_for_mode(model: "FrozenGraph | str | Path", config: QuantizeConfig) 
             prepared.graph_def = graph_def
             prepared.steps.append({"stage": "rewrite", "rewrite": REWRITE_NAME, "count": count})
     return prepared
-
-
-def convert_mode(
-    prepared: PreparedGraph, mode: Mode, calib: "CalibrationSet | None", io: IOType,
-    fixed_shape: tuple[int, int] | None = None,
-) -> bytes:
-    """Convert ``prepared`` with the recipe of ``mode``; StageError listing unsupported ops on failure."""
-    converter = make_converter(prepared, fixed_shape)
-    CONFIGURERS[mode](converter, calib, io)
-    return run_converter(converter, prepared.source.artifact.path)
 
 
 def quantize_tflite(

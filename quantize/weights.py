@@ -260,7 +260,7 @@ class _Search:
     def measure(self, candidate: Candidate, what: str | None = None) -> tuple[float, bytes]:
         """Mean PSNR-Y of ``candidate``'s conversion (float I/O) on the calibration images, and its bytes."""
         from sropt.quantize.quality import image_psnrs, tflite_predictor
-        from sropt.quantize.tflite_quantize import convert_mode
+        from sropt.quantize.tflite_modes import convert_mode
 
         self.conversions += 1
         self.say(f"{self.mode.value} candidate {self.conversions}: {what or candidate.label(self.sites)}")
