@@ -228,6 +228,10 @@ class _Calibration:
             "protocol": "Y channel (BT.601), crop_border=scale, LR by MATLAB bicubic"}
         self.base_psnr = 0.0
 
+    def measure_original(self, graph: "GraphDef") -> None:
+        """The unpruned graph's calibration PSNR, the reference every drop is measured from."""
+        self.base_psnr = self.record["psnr_original"] = self.psnr(graph)
+
     def psnr(self, graph: "GraphDef") -> float:
         """Mean Y-PSNR of ``graph`` on the calibration crops."""
         from sropt.prune.calibration import mean_psnr
@@ -372,9 +376,8 @@ def _write_verified(pruned: "GraphDef", config: PruneConfig, out: Path, src: Pat
 
 
 def _write_artifact(loaded: FrozenGraph, out: Path, config: PruneConfig, ratios: dict[str, float],
-                    plans: list[GroupPlan]) -> Artifact:
+                    kept: dict[str, int]) -> Artifact:
     """The output's Artifact with its provenance step, sidecar written."""
-    kept = {p.group.name: int(len(p.keep)) for p in plans}
     step = {"stage": "prune", "from": str(loaded.artifact.path), **config.to_json(),
             "ratios": {k: float(v) for k, v in ratios.items()}, "kept_channels": kept}
     artifact = loaded.artifact.derive(out, ArtifactKind.FROZEN_GRAPH, step,
@@ -384,9 +387,8 @@ def _write_artifact(loaded: FrozenGraph, out: Path, config: PruneConfig, ratios:
 
 
 def _group_outcomes(groups: list[ChannelGroup], pruner: _Pruner, ratios: dict[str, float],
-                    plans: list[GroupPlan]) -> list[GroupOutcome]:
-    """What happened to every group of the graph, in graph order."""
-    kept = {p.group.name: int(len(p.keep)) for p in plans}
+                    kept: dict[str, int]) -> list[GroupOutcome]:
+    """What happened to every group of the graph, in graph order (``kept``: channels kept per pruned group)."""
     outcomes = []
     for g in groups:
         if g.name in kept:
@@ -409,6 +411,7 @@ def _source_cost(loaded: FrozenGraph) -> ModelCost:
 
 
 def _check_output(out: Path, src: Path) -> Path:
+    """``out`` if it names a .pb that is not the source; InputError otherwise (before any work)."""
     if out.suffix.lower() != ".pb":
         raise InputError(f"{out}: the pruned model is a frozen graph; name the output *.pb.")
     ensure_not_input(out, src)
@@ -433,7 +436,7 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
     if _wants_calibration(config, ratios):
         cal = _load_calibration(loaded, config, say)
         _measure_statistics(pruner, cal, say)
-        cal.base_psnr = cal.record["psnr_original"] = cal.psnr(graph)
+        cal.measure_original(graph)
     search = config.max_psnr_drop is not None
     rows = _scan_sensitivity(pruner, cal, loaded.info.macs_per_pixel, say) if config.sensitivity or search else []
     budget = _fit_budget(pruner, cal, rows, notes, say) if search else None
@@ -454,12 +457,13 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
             evaluation["psnr_finetuned"] = _evaluate(eval_set, {"finetuned": pruned}, loaded)["psnr_finetuned"]
 
     after_info = _write_verified(pruned, config, out, src, say)
-    artifact = _write_artifact(loaded, out, config, ratios, plans)
+    kept = {p.group.name: int(len(p.keep)) for p in plans}
+    artifact = _write_artifact(loaded, out, config, ratios, kept)
     plot = _write_plot(rows, out, src, cal) if rows else None
     return PruneResult(
         artifact=artifact, before=_source_cost(loaded),
         after=ModelCost(after_info.params, after_info.macs_per_pixel, out.stat().st_size),
-        groups=_group_outcomes(groups, pruner, ratios, plans), notes=notes + pruner.notes,
+        groups=_group_outcomes(groups, pruner, ratios, kept), notes=notes + pruner.notes,
         calibration=cal.record if cal else {}, evaluation=evaluation, sensitivity=rows, budget=budget,
         finetune=finetune, plot=plot,
     )

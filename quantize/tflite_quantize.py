@@ -28,7 +28,7 @@ from sropt.convert.tflite_export import (
 from sropt.core.errors import InputError
 from sropt.quantize.config import IOType, Mode, QuantizeConfig, Target
 from sropt.quantize.result import QuantizeResult
-# convert_mode is re-exported: callers convert one candidate through the stage module.
+# convert_mode stays importable from here (tests convert one candidate through the stage module).
 from sropt.quantize.tflite_modes import convert_mode
 
 __all__ = ["convert_mode", "prepare_for_mode", "quantize_tflite"]
