@@ -10,7 +10,7 @@ layout decision, read from the shape), postprocess to uint8 BGR, then Y-PSNR
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -34,10 +34,14 @@ class PairScores:
 
 
 def score_outputs(
-    outputs: Sequence[np.ndarray], lr: Sequence[np.ndarray], hr: Sequence[np.ndarray],
+    outputs: Iterable[np.ndarray], lr: Sequence[np.ndarray], hr: Sequence[np.ndarray],
     contract: Contract, scale: int, *, ssim: bool = False,
 ) -> PairScores:
-    """Score model outputs already computed (one (1,H,W,C)/(1,C,H,W) array per LR image) against ``hr``."""
+    """Score model outputs (one (1,H,W,C)/(1,C,H,W) array per LR image) against ``hr``.
+
+    ``outputs`` may be a generator: only scores are kept, so one output is in
+    memory at a time (full-size EDSR outputs are ~50 MB each).
+    """
     psnrs, ssims = [], []
     for out, low, high in zip(outputs, lr, hr, strict=True):
         sr = contract.postprocess(_nhwc(out, low, scale), low)
@@ -61,15 +65,4 @@ def score_pairs(
 ) -> PairScores:
     """Run ``predict`` on each LR image (one at a time, any size) and score it against its HR image."""
     outputs = (predict(contract.preprocess(low)) for low in lr)
-    return _score_stream(outputs, lr, hr, contract, scale, ssim)
-
-
-def _score_stream(outputs, lr, hr, contract, scale, ssim) -> PairScores:  # noqa: ANN001 - private glue
-    # A generator keeps one output in memory at a time (full-size EDSR outputs are ~50 MB each).
-    psnrs, ssims = [], []
-    for out, low, high in zip(outputs, lr, hr):
-        part = score_outputs([out], [low], [high], contract, scale, ssim=ssim)
-        psnrs.append(part.psnr[0])
-        if ssim:
-            ssims.append(part.ssim[0])
-    return PairScores(np.asarray(psnrs, np.float64), np.asarray(ssims, np.float64) if ssim else None)
+    return score_outputs(outputs, lr, hr, contract, scale, ssim=ssim)

@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from sropt.commands._shared import DEFAULT_FILE, _console, _gate_failure, _pipelines_file, _print_gates  # noqa: F401
+from sropt.commands._shared import _console, _gate_failure, _pipelines_file, _print_gates
 
 
 class _RichObserver:
@@ -118,7 +118,9 @@ def _missing_default_input(config, name: str) -> str | None:
         resolve_model(pipe.model)
     except (FetchError, InputError) as exc:
         return str(exc)
-    sets = list(pipe.validate.datasets) + [pipe.prune.calib] if pipe.prune else list(pipe.validate.datasets)
+    sets = list(pipe.validate.datasets)
+    if pipe.prune and pipe.prune.calib:
+        sets.append(pipe.prune.calib)
     absent = [ref for ref in sets if not resolve_dataset(ref).is_dir()]
     if absent:
         return f"image set(s) {', '.join(absent)} not found under {resolve_dataset(absent[0]).parent} (set SROPT_DATASETS_DIR)."
