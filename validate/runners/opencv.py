@@ -53,6 +53,13 @@ class OpenCVRunner(Runner):
         o = self.options
         engine = () if "engine" not in o else (_cv_constant(cv2.dnn, _ENGINES, "engine", o["engine"]),)
         if artifact.kind is ArtifactKind.FROZEN_GRAPH:
+            if not hasattr(cv2.dnn, "readNetFromTensorflow"):
+                # OpenCV 5 dropped the TensorFlow importer; pyproject pins <5.
+                raise InputError(
+                    f"{artifact.path}: OpenCV {cv2.__version__} cannot read TensorFlow .pb graphs "
+                    "(its TensorFlow importer was removed in 5.0); install "
+                    "'opencv-contrib-python-headless>=4.9,<5' or validate the ONNX export instead."
+                )
             cv2.dnn_superres.DnnSuperResImpl_create()  # registers DepthToSpace
             self._net = cv2.dnn.readNetFromTensorflow(str(artifact.path), "", *engine)
             self._nchw_input = True
