@@ -163,7 +163,7 @@ class Workbench:
                 key = f"qdq-{act.lower()}{'-rr' if rr else ''}"
                 out = self.work / f"{key}.onnx"
                 if not out.is_file():
-                    calib = calib or load_calibration_inputs(CalibrationConfig(count=self.calib), base.artifact.contract)
+                    calib = calib or load_calibration_inputs(CalibrationConfig(count=self.calib), base.artifact.contract, base.artifact.scale)
                     self.say(f"building {key}")
                     _quantize_static(base.artifact.path, out, calib.inputs, base.artifact.contract.input_channels, act, rr)
                 art = base.artifact.derive(out, base.artifact.kind, {"stage": "tuning", "activation_type": act,

@@ -7,7 +7,8 @@ bicubic, FACTS.md §4) from whole HR images, then cropped: LR crop
 ``[y:y+c, x:x+c]`` pairs with HR ``[s*y:s*(y+c), s*x:s*(x+c)]``. Crop positions
 come from a seeded generator, so two runs measure the same pixels.
 
-Image I/O, the degradation and PSNR come from ``sropt.validate``.
+The crops and their class are ``sropt.validate.calibration`` (shared with
+quantize); image I/O, the degradation and PSNR come from ``sropt.validate``.
 """
 
 from __future__ import annotations
@@ -19,23 +20,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sropt.core.contracts import Contract
-from sropt.core.errors import InputError
 from sropt.core.locations import datasets_dir
+from sropt.validate.calibration import CalibrationSet, load_pairs
+from sropt.validate.calibration import load_calibration as load_shared_calibration
 
 if TYPE_CHECKING:
     from tensorflow.core.framework.graph_pb2 import GraphDef
 
     from sropt.convert.analysis import GraphInfo
-
-
-@dataclass(frozen=True)
-class CalibrationSet:
-    """Paired LR/HR uint8 BGR crops of one size, plus where they came from."""
-
-    lr: list[np.ndarray]
-    hr: list[np.ndarray]
-    source: str
-    crop: int  # LR crop side
 
 
 def default_calib_dir() -> Path:
@@ -45,46 +37,12 @@ def default_calib_dir() -> Path:
 
 def load_lr_images(folder: Path, scale: int) -> list[np.ndarray]:
     """Whole LR images (MATLAB bicubic) of every image in ``folder``; InputError if none."""
-    return [lr for lr, _ in _load_pairs(folder, scale)]
-
-
-def _load_pairs(folder: Path, scale: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    from sropt.validate.dataset import list_images
-    from sropt.validate.degradation import matlab_bicubic, mod_crop
-    from sropt.validate.imageio import read_image
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(
-            f"--calib {folder}: not a folder. Give a folder of HR training images (default: T91 under "
-            "SROPT_DATASETS_DIR); never the evaluation set."
-        )
-    files = list_images(folder)
-    if not files:
-        raise InputError(f"--calib {folder}: holds no images; give a folder of PNG/JPEG HR images.")
-    pairs = []
-    for f in files:
-        hr = mod_crop(read_image(f).bgr, scale)
-        pairs.append((matlab_bicubic(hr, scale), hr))
-    return pairs
+    return [lr for _, lr, _ in load_pairs(folder, scale)]
 
 
 def load_calibration(folder: Path | None, scale: int, count: int, crop: int, seed: int = 0) -> CalibrationSet:
     """``count`` seeded LR/HR crop pairs (LR side ``crop``, smaller if the images are)."""
-    folder = Path(folder) if folder else default_calib_dir()
-    pairs = _load_pairs(folder, scale)
-    largest = max(min(lr.shape[:2]) for lr, _ in pairs)
-    crop = min(crop, largest)
-    eligible = [p for p in pairs if min(p[0].shape[:2]) >= crop]
-    rng = np.random.default_rng(seed)
-    lrs, hrs = [], []
-    for _ in range(count):
-        lr, hr = eligible[rng.integers(len(eligible))]
-        y = int(rng.integers(lr.shape[0] - crop + 1))
-        x = int(rng.integers(lr.shape[1] - crop + 1))
-        lrs.append(np.ascontiguousarray(lr[y:y + crop, x:x + crop]))
-        hrs.append(np.ascontiguousarray(hr[scale * y:scale * (y + crop), scale * x:scale * (x + crop)]))
-    return CalibrationSet(lrs, hrs, str(folder), crop)
+    return load_shared_calibration(Path(folder) if folder else default_calib_dir(), scale, count, crop, seed)
 
 
 def model_inputs(contract: Contract, images: list[np.ndarray]) -> np.ndarray:

@@ -1,4 +1,7 @@
-"""Calibration data: real image crops through the family's preprocessing.
+"""Calibration data: LR crops made like inference, through the family's preprocessing.
+
+The crops and their class come from ``sropt.validate.calibration``, shared
+with the prune stage.
 
 Both the TFLite representative dataset and ONNX Runtime's
 CalibrationDataReader are fed from ``load_calibration_inputs``, so the two
@@ -9,36 +12,15 @@ sets (Set5, Set14) are refused so calibration never sees test images.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from sropt.core.contracts import Contract
 from sropt.core.errors import InputError
 from sropt.quantize.config import EVALUATION_SETS, CalibrationConfig
+from sropt.validate.calibration import CalibrationSet
 
-
-@dataclass(frozen=True)
-class CalibrationSet:
-    """Preprocessed NHWC float32 crops plus where they came from (for provenance)."""
-
-    folder: Path
-    inputs: list[np.ndarray]
-    sources: list[str]  # image file names, one per crop
-    crop: int
-    seed: int
-
-    def describe(self) -> dict:
-        """The provenance record of this calibration set."""
-        return {
-            "folder": str(self.folder),
-            "dataset": self.folder.name,
-            "crops": len(self.inputs),
-            "crop_size": self.crop,
-            "seed": self.seed,
-            "per_image": 1,
-        }
+__all__ = ["CalibrationSet", "calibration_images", "load_calibration_inputs"]
 
 
 def calibration_images(folder: Path) -> list[Path]:
@@ -62,32 +44,16 @@ def calibration_images(folder: Path) -> list[Path]:
     return images
 
 
-def load_calibration_inputs(config: CalibrationConfig, contract: Contract) -> CalibrationSet:
-    """``config.count`` random crops (one per image) preprocessed by ``contract``."""
-    from sropt.validate.imageio import read_image
+def load_calibration_inputs(config: CalibrationConfig, contract: Contract, scale: int) -> CalibrationSet:
+    """``config.count`` LR crops (one per image, side ``config.crop``) made like inference, preprocessed by ``contract``.
+
+    The HR images are degraded at ``scale`` before cropping: FSRCNN_x3's INT8
+    ranges and GPTQ moments were measured on HR crops before, a wider and
+    sharper distribution than the model ever sees.
+    """
+    from sropt.validate.calibration import load_calibration
 
     folder = config.resolved_folder()
-    images = calibration_images(folder)
-    rng = np.random.default_rng(config.seed)
-    usable: list[tuple[str, np.ndarray]] = []
-    for path in images:
-        bgr = read_image(path).bgr
-        if min(bgr.shape[:2]) >= config.crop:
-            usable.append((path.name, bgr))
-    if len(usable) < config.count:
-        raise InputError(
-            f"--calib {folder}: {len(images)} image(s), {len(usable)} usable (at least {config.crop}x{config.crop} px), "
-            f"but --calib-count asks for {config.count} crops (one per image). "
-            "Lower --calib-count or add images."
-        )
-    chosen = rng.choice(len(usable), size=config.count, replace=False)
-    inputs, sources = [], []
-    for i in sorted(chosen):
-        name, bgr = usable[i]
-        h, w = bgr.shape[:2]
-        top = int(rng.integers(0, h - config.crop + 1))
-        left = int(rng.integers(0, w - config.crop + 1))
-        crop = np.ascontiguousarray(bgr[top : top + config.crop, left : left + config.crop])
-        inputs.append(contract.preprocess(crop))
-        sources.append(name)
-    return CalibrationSet(folder, inputs, sources, config.crop, config.seed)
+    calibration_images(folder)  # the evaluation-set and empty-folder checks
+    calib = load_calibration(folder, scale, config.count, config.crop, config.seed, distinct=True)
+    return calib.preprocessed(contract)

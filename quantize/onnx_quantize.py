@@ -155,7 +155,7 @@ def _quantize_int8(source: Artifact, out: Path, config: QuantizeConfig, channels
     from sropt.quantize.cpu_features import choose_integer_kernel
     from sropt.quantize.quality import budget_images, mean_psnr, protocol
 
-    calib = load_calibration_inputs(config.calibration, source.contract)
+    calib = load_calibration_inputs(config.calibration, source.contract, source.scale)
     choice = choose_integer_kernel()
     kernel: dict[str, Any] = choice.to_json()
     # A sanity check of the ORT kernel choice, not a budget: 16 crops are enough and keep it cheap.

@@ -68,7 +68,7 @@ def quantize_tflite(
     check_fixed_shape(config.fixed_shape)
     prepared = prepare_for_mode(model, config)
     source = prepared.source.artifact
-    calib = load_calibration_inputs(config.calibration, source.contract) if config.calibrated else None
+    calib = load_calibration_inputs(config.calibration, source.contract, source.scale) if config.calibrated else None
 
     step: dict[str, Any] = {"stage": "quantize", "format": "tflite", "mode": config.mode.value, "io": config.io.value,
                             "input_shape": [1, *(config.fixed_shape or ("H", "W")), prepared.channels]}

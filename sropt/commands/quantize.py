@@ -19,7 +19,7 @@ def quantize_model(
     mode: str = typer.Option(..., "--mode", help="tflite: float32, fp16, dynamic, int8, int16x8; onnx: int8, fp16."),
     out: Path = typer.Option(..., "-o", "--output", help="Output file; written atomically, never over the input."),
     calib: Path = typer.Option(None, "--calib", help="Calibration image folder (default: T91 under the datasets folder)."),
-    calib_count: int = typer.Option(64, "--calib-count", help="Calibration crops (one 48x48 crop per image)."),
+    calib_count: int = typer.Option(64, "--calib-count", help="Calibration crops (one 32x32 LR crop per image, degraded like inference)."),
     io: str = typer.Option("float", "--io", help="tflite int8 only: input/output dtype float, int8 or uint8."),
     max_psnr_drop: float = typer.Option(None, "--max-psnr-drop", help="tflite int8 only: keep layers in float until the PSNR drop (dB, calibration images) is at most this."),
     equalize: str = typer.Option("auto", "--equalize", help="tflite int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best, then refine it per layer pair), off, or a strength 0..1."),

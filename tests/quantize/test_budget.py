@@ -130,7 +130,7 @@ def test_budget_candidates_convert_the_right_weights(
 
     prepared = prepare_for_mode(model, cfg)
     original = consts(prepared.graph_def)
-    crops = load_calibration_inputs(cfg.calibration, prepared.source.artifact.contract).inputs
+    crops = load_calibration_inputs(cfg.calibration, prepared.source.artifact.contract, prepared.source.artifact.scale).inputs
     rounded = consts(round_weights(prepared.graph_def, prepared.input_name, crops)[0])
     assert rounded != original
     seen: dict[str, list[str]] = {}

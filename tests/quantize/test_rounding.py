@@ -102,7 +102,7 @@ def test_tflite_int8_filters_are_gptqs_integers(tmp_path: Path) -> None:
     graph_def, record = round_weights(prepared.graph_def, prepared.input_name, crops)
     layers = find_layers(prepared.graph_def)
     assert record["layers"] == [layer.conv for layer in layers] and len(layers) == 7  # head, 2x2 block convs, body, upsampler, tail
-    calib = CalibrationSet(tmp_path, crops, ["x"] * 4, 16, 0)
+    calib = CalibrationSet([], [], tmp_path, ["x"] * 4, 16, 0, inputs=crops)
     data = convert_mode(dataclasses.replace(prepared, graph_def=graph_def), Mode.INT8, calib, IOType.FLOAT)
 
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -192,7 +192,7 @@ def test_models_too_big_to_measure_keep_given_settings_only(
     prepared = prepare_for_mode(write_synthetic_edsr(tmp_path / "e.pb", blocks=2, filters=8, scale=2, seed=0).path, config)
     monkeypatch.setattr(weights, "AUTO_MAX_MACS_PER_PIXEL", 0)
     rng = np.random.default_rng(0)
-    calib = CalibrationSet(tmp_path, [rng.uniform(0, 255, (1, 12, 12, 3)).astype(np.float32) - 110], ["x"], 12, 0)
+    calib = CalibrationSet([], [], tmp_path, ["x"], 12, 0, inputs=[rng.uniform(0, 255, (1, 12, 12, 3)).astype(np.float32) - 110])
 
     def no_measuring(*args, **kwargs):
         raise AssertionError("a candidate was measured")
