@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from sropt.core.atomic import write_text_atomic
-from sropt.validate.results import ValidationReport, ValidationResult
+from sropt.validate.report_table import TABLE_HEADER, fmt_psnr, fmt_ssim, table_rows
+from sropt.validate.results import ValidationReport
 
 
 def write_report(report: ValidationReport, out_dir: Path | str) -> dict[str, Path]:
     """Write the three report files into ``out_dir``; return {"json"|"md"|"html": path}."""
-    from sropt.validate.report_html import render_html
+    from sropt.validate.report_html import html_context, render_html
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -20,66 +20,19 @@ def write_report(report: ValidationReport, out_dir: Path | str) -> dict[str, Pat
 
         raise InputError(f"--out {out}: exists and is not a folder; give a folder for the reports.")
     out.mkdir(parents=True, exist_ok=True)
+    context = html_context(report)
+    # The page's data, so `sropt run` renders the same template inside its own page (no splicing).
+    write_text_atomic(out / "report.context.json", json.dumps(context) + "\n")
     return {
         "json": write_text_atomic(out / "report.json", report_json(report)),
         "md": write_text_atomic(out / "report.md", render_markdown(report)),
-        "html": write_text_atomic(out / "report.html", render_html(report)),
+        "html": write_text_atomic(out / "report.html", render_html(report, context)),
     }
 
 
 def report_json(report: ValidationReport) -> str:
     """report.json text (strict JSON: no NaN/Infinity)."""
     return json.dumps(report.to_json(), indent=2, allow_nan=False) + "\n"
-
-
-def fmt_psnr(x: float | None) -> str:
-    """PSNR for tables: 2 decimals, 'inf' for identical images, '-' when missing."""
-    if x is None:
-        return "-"
-    return "inf" if math.isinf(x) else f"{x:.2f}"
-
-
-def fmt_ssim(x: float | None) -> str:
-    """SSIM for tables: 4 decimals."""
-    return "-" if x is None else f"{x:.4f}"
-
-
-def fmt_ms(row: ValidationResult) -> str:
-    """Median latency in ms for tables."""
-    return "-" if not row.latency_ms else f"{row.latency_ms['median']:.1f}"
-
-
-def fmt_parity(row: ValidationResult) -> str:
-    """Share of pixels within 1 level of the reference row."""
-    if not row.parity:
-        return "-"
-    return f"{100 * row.parity['within_1_level']:.3f}% (max {row.parity['max_abs_diff']})"
-
-
-def table_rows(report: ValidationReport) -> list[list[str]]:
-    """One list of cells per result, shared by the terminal, markdown and HTML tables."""
-    rows = []
-    for r in report.results:
-        rows.append(
-            [
-                r.label,
-                r.runtime,
-                r.dataset,
-                f"x{r.scale}",
-                r.degradation,
-                fmt_psnr(r.psnr_y),
-                fmt_ssim(r.ssim_y),
-                fmt_ms(r),
-                "-" if r.size_bytes is None else f"{r.size_bytes:,}",
-                "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f}",
-                fmt_parity(r),
-                "error" if r.errors else "ok",
-            ]
-        )
-    return rows
-
-
-TABLE_HEADER = ["artifact", "runtime", "dataset", "scale", "degradation", "PSNR-Y dB", "SSIM-Y", "median ms", "bytes", "peak RSS MiB", "parity ≤1 level", "status"]
 
 
 def render_markdown(report: ValidationReport) -> str:

@@ -7,23 +7,12 @@ or archived by CI as a single artifact.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 
 from sropt.validate.imageio import encode_png
-from sropt.validate.report import TABLE_HEADER, table_rows
+from sropt.validate.report_table import TABLE_HEADER, table_rows
 from sropt.validate.results import ValidationReport
-
-_CSS = """
-body{font-family:sans-serif;margin:1.5em;color:#222}
-table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
-td:first-child,th:first-child{text-align:left}.err{color:#b00}
-.crops{display:flex;flex-wrap:wrap;gap:10px}.crops figure{margin:0}
-.crops img{width:192px;height:192px;image-rendering:pixelated;border:1px solid #999}
-figcaption{font-size:12px;max-width:192px;word-break:break-all}
-"""
-
 
 def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
@@ -70,34 +59,40 @@ def quality_latency_plot(report: ValidationReport, dataset: str, degradation: st
     return buf.getvalue()
 
 
-def render_html(report: ValidationReport) -> str:
-    """The self-contained report.html document."""
-    esc = html.escape
+def templates():
+    """The jinja2 environment over validate/templates (shared by `validate` and `run` pages)."""
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.PackageLoader("sropt.validate", "templates"), autoescape=True)
+
+
+def html_context(report: ValidationReport) -> dict:
+    """Everything validation_body.html shows, JSON-serialisable (images as data URIs)."""
     env = report.environment
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>sropt validation report</title>",
-        f"<style>{_CSS}</style></head><body><h1>sropt validation report</h1>",
-        f"<p>PSNR/SSIM on BT.601 Y, crop_border = scale, uint8-rounded outputs. "
-        f"{esc(str(env.get('cpu')))}, {env.get('cores')} cores, {env.get('threads')} threads. Schema {esc(report.schema_version)}.</p>",
-        "<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in TABLE_HEADER) + "</tr>",
-    ]
-    for row in table_rows(report):
-        cls = "" if row[-1] == "ok" else " class='err'"
-        parts.append(f"<tr{cls}>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
-    parts.append("</table>")
-    if report.errors:
-        parts.append("<h2>Problems and errors</h2><ul>" + "".join(f"<li>{esc(p)}</li>" for p in report.errors) + "</ul>")
+    crops = []
     for crop in report.crops:
         y0, x0, n = crop.box
-        parts.append(
-            f"<h2>{esc(crop.dataset)} x{report.config.get('scale')} ({esc(crop.degradation)}): "
-            f"{esc(crop.image)}, {n}x{n} px at ({x0},{y0})</h2><div class='crops'>"
-        )
+        panels = []
         for title, img in crop.panels.items():
-            parts.append(f"<figure><img alt='{esc(title)}' src='{_data_uri(encode_png(img))}'><figcaption>{esc(title)}</figcaption></figure>")
-        parts.append("</div>")
-        plot = quality_latency_plot(report, crop.dataset, crop.degradation)
-        if plot is not None:
-            parts.append(f"<p><img class='plot' alt='quality vs latency' src='{_data_uri(plot)}'></p>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+            try:
+                src = _data_uri(encode_png(img))
+            except Exception:  # an unreadable panel is stated in place, never a traceback
+                src = None
+            panels.append({"title": title, "src": src})
+        crops.append({"heading": f"{crop.dataset} x{report.config.get('scale')} ({crop.degradation}): {crop.image}, {n}x{n} px at ({x0},{y0})", "panels": panels})
+    plots = []
+    for ds, degr in dict.fromkeys((c.dataset, c.degradation) for c in report.crops):
+        png = quality_latency_plot(report, ds, degr)
+        if png is not None:
+            plots.append({"alt": f"{ds} {degr}: quality vs latency", "src": _data_uri(png)})
+    return {
+        "protocol": "PSNR/SSIM on BT.601 Y, crop_border = scale, uint8-rounded outputs.",
+        "environment": f"{env.get('cpu')}, {env.get('cores')} cores, {env.get('threads')} threads. Schema {report.schema_version}.",
+        "header": TABLE_HEADER, "rows": table_rows(report), "errors": report.errors, "crops": crops, "plots": plots,
+    }
+
+
+def render_html(report: ValidationReport, context: dict | None = None) -> str:
+    """The self-contained report.html document."""
+    v = context if context is not None else html_context(report)
+    return templates().get_template("validate.html").render(title="sropt validation report", v=v) + "\n"

@@ -77,7 +77,7 @@ def _print_table(report, console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from sropt.validate.report import TABLE_HEADER, table_rows
+    from sropt.validate.report_table import TABLE_HEADER, table_rows
 
     table = Table(title="PSNR/SSIM on BT.601 Y, crop = scale; latency = model only, median", pad_edge=False)
     for h in TABLE_HEADER:

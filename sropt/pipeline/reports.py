@@ -8,7 +8,6 @@ line states its protocol (Y channel, border crop = scale, degradation).
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,10 @@ def summary_markdown(report: dict[str, Any]) -> str:
     """The pipeline summary and results as markdown."""
     p = report["pipeline"]
     datasets = list(dict.fromkeys(ds for s in p["summary"] for ds in s["psnr_y"]))
-    lines = [f"# sropt run: {p['name']}", "", f"Model `{p['model']}`, sropt {p['sropt_version']}.", ""]
+    name, sha = _model_identity(p)
+    lines = [f"# sropt run: {p['name']}", "", f"Model `{name}`" + (f" (sha256 {sha})" if sha else "") + f", sropt {p['sropt_version']}.", ""]
+    if p.get("bundled_stand_in"):
+        lines += ["**Ran on the bundled stand-in model, not a model you gave.**", ""]
     if p.get("description"):  # e.g. edsr_x3_demo says it ran on the bundled stand-in, not EDSR_x3.pb
         lines += [f"> {p['description']}", ""]
     status = "passed" if p.get("passed", True) else "FAILED"
@@ -68,39 +70,65 @@ def summary_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary_html(report: dict[str, Any]) -> str:
-    """The pipeline summary as an HTML fragment (a <section>)."""
+def _shift_headings(md: str) -> str:
+    """Nest a validation report.md under the run's "## Validation report": drop its H1, demote the rest one level."""
+    out, in_code = [], False
+    for line in md.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        if not in_code and line.startswith("# "):
+            continue
+        out.append("#" + line if not in_code and line.startswith("#") else line)
+    return "\n".join(out).strip("\n") + "\n"
+
+
+def _model_identity(p: dict[str, Any]) -> tuple[str, str | None]:
+    """The model's file name and sha256 (the file that ran, not a config label)."""
+    import hashlib
+
+    model = str(p.get("model_path") or p.get("model") or "-")
+    path = Path(model)
+    if path.is_file():
+        return path.name, hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return model, p.get("model_sha256")
+
+
+def _load_validation_context(validate_dir: Path | None) -> tuple[dict | None, str]:
+    """The validation page's data, or None and a sentence saying why it is missing."""
+    if validate_dir is None:
+        return None, "This pipeline has no validate step."
+    ctx = Path(validate_dir) / "report.context.json"
+    try:
+        return json.loads(ctx.read_text(encoding="utf-8")), ""
+    except (OSError, ValueError) as e:
+        return None, f"Validation results could not be read from {ctx}: {e}"
+
+
+def summary_html(report: dict[str, Any], validate_dir: Path | None = None) -> str:
+    """The whole run report.html, from run.html (same base layout as the validate page)."""
+    from sropt.validate.report_html import templates
+
     p = report["pipeline"]
     datasets = list(dict.fromkeys(ds for s in p["summary"] for ds in s["psnr_y"]))
-    e = html.escape
-    head = "".join(f"<th>PSNR-Y {e(d)}</th><th>Δ {e(d)}</th>" for d in datasets)
+    header = ["step", "status", "build time (s)", "artifact", "size"] + [c for d in datasets for c in (f"PSNR-Y {d}", f"Δ {d}")]
     rows = []
     for s in p["summary"]:
-        cells = [e(s["step"]), e(s["status"]), f"{s['seconds']:.1f}", e(s["artifact"] or "-"), _fmt_size(s["size_bytes"])]
+        cells = [s["step"], s["status"], f"{s['seconds']:.1f}", s["artifact"] or "-", _fmt_size(s["size_bytes"])]
         for d in datasets:
             v, dv = s["psnr_y"].get(d), s["psnr_delta"].get(d)
-            cells += [f"{v:.2f} ({e(str(s['runtime']))})" if v is not None else "-", f"{dv:+.2f}" if dv is not None else "-"]
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    gates = ""
-    if p.get("gate_results"):
-        grows = "".join(
-            f"<tr class='{e(g['status'])}'><td>{e(g['status'])}</td><td>{e(g['gate'])}</td><td>{e(g.get('stage') or '-')}</td>"
-            f"<td>{e(g.get('runtime') or '-')}</td><td>{e(Path(g.get('dataset') or '-').name)}</td><td>{e(g['message'])}</td></tr>"
-            for g in p["gate_results"]
-        )
-        gates = f"<h2>Gates: {'passed' if p.get('passed') else 'FAILED'}</h2><table><tr><th>status</th><th>gate</th><th>artifact</th><th>runtime</th><th>dataset</th><th>result</th></tr>{grows}</table>"
-    return (
-        f"<section id='sropt-pipeline'><h1>sropt run: {e(p['name'])}</h1><p>Model <code>{e(p['model'])}</code>, sropt {e(p['sropt_version'])}.</p>"
-        f"{'<p><strong>' + e(p['description']) + '</strong></p>' if p.get('description') else ''}"
-        f"<h2>Pipeline</h2><table><tr><th>step</th><th>status</th><th>build time (s)</th><th>artifact</th><th>size</th>{head}</tr>{''.join(rows)}</table>"
-        f"<p>{e(_protocol(report))}</p>{gates}</section>"
-    )
-
-
-STYLE = (
-    "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
-    "td,th{border:1px solid #ccc;padding:4px 8px}tr.fail td,tr.error td{background:#fdd}tr.pass td{background:#efe}</style>"
-)
+            cells += [f"{v:.2f} ({s['runtime']})" if v is not None else "-", f"{dv:+.2f}" if dv is not None else "-"]
+        rows.append(cells)
+    gates = [
+        {"status": g["status"], "gate": g["gate"], "stage": g.get("stage") or "-", "runtime": g.get("runtime") or "-",
+         "dataset": Path(g.get("dataset") or "-").name, "message": g["message"]}
+        for g in p.get("gate_results") or []
+    ]
+    v, v_missing = _load_validation_context(validate_dir)
+    name, sha = _model_identity(p)
+    return templates().get_template("run.html").render(
+        title=f"sropt run {p['name']}", p=p, model_name=name, model_sha=sha, summary_header=header, summary_rows=rows,
+        protocol=_protocol(report), gates=gates, v=v, v_missing=v_missing,
+    ) + "\n"
 
 
 def write_run_reports(report: dict[str, Any], out_dir: Path, *, validate_dir: Path | None = None) -> None:
@@ -108,19 +136,9 @@ def write_run_reports(report: dict[str, Any], out_dir: Path, *, validate_dir: Pa
     out_dir = Path(out_dir)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     md = summary_markdown(report)
-    section = summary_html(report)
-    body = ""
     if validate_dir is not None:
-        # The validation stage's own HTML (crops, scatter plot) follows the summary.
-        vhtml = validate_dir / "report.html"
-        if vhtml.is_file():
-            text = vhtml.read_text(encoding="utf-8")
-            lo, hi = text.find("<body"), text.rfind("</body>")
-            if lo != -1 and hi != -1:
-                body = text[text.index(">", lo) + 1:hi]
-        vmd = validate_dir / "report.md"
+        vmd = Path(validate_dir) / "report.md"
         if vmd.is_file():
-            md += "\n## Validation report\n\n" + vmd.read_text(encoding="utf-8")
-    page = f"<!doctype html><html><head><meta charset='utf-8'><title>sropt run {html.escape(report['pipeline']['name'])}</title>{STYLE}</head><body>{section}{body}</body></html>\n"
+            md += "\n## Validation report\n\n" + _shift_headings(vmd.read_text(encoding="utf-8"))
     (out_dir / "report.md").write_text(md, encoding="utf-8")
-    (out_dir / "report.html").write_text(page, encoding="utf-8")
+    (out_dir / "report.html").write_text(summary_html(report, validate_dir), encoding="utf-8")

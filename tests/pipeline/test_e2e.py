@@ -75,7 +75,8 @@ def test_fsrcnn_x3_ci_cold_then_warm(tmp_path, shared_models, datasets):
     suite = ET.parse(run / "junit.xml").getroot().find("testsuite")
     assert int(suite.get("tests")) > 0 and suite.get("failures") == "0" and suite.get("errors") == "0"
     html = (run / "report.html").read_text()
-    assert "sropt-pipeline" in html and "data:image/png;base64," in html
+    assert '<h1 id="sropt-pipeline">sropt run: fsrcnn_x3_ci</h1>' in html and "data:image/png;base64," in html
+    assert all(f"<td>{step}</td>" in html for step in summary_rows)  # the run page holds the pipeline table
     for name in ("resolved.yaml", "run.log", "report.md", "gates.md"):
         assert (run / name).stat().st_size > 0
 
