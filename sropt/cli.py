@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     # users keep control of their own logging.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        app(args=argv, standalone_mode=False)
+        # Under standalone_mode=False typer turns Ctrl-C into a return value of
+        # 130 (it prints nothing), so the result is the exit code, not None.
+        result = app(args=argv, standalone_mode=False)
     except SroptError as exc:
         _print_error(exc)
         code = exc.exit_code
@@ -111,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             raise
     else:
-        code = 0
+        code = result if isinstance(result, int) else 0
+        if code == 130:
+            _print_error("interrupted; no partial artifacts were kept")
     if argv is None:
         sys.exit(code)
     return code
