@@ -98,7 +98,6 @@ def main(argv: list[str] | None = None) -> int:
         _print_error(exc)
         code = exc.exit_code
     except KeyboardInterrupt:
-        _print_error("interrupted; no partial artifacts were kept")
         code = 130
     except typer.Exit as exc:
         code = exc.exit_code
@@ -114,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
     else:
         code = result if isinstance(result, int) else 0
-        if code == 130:
-            _print_error("interrupted; no partial artifacts were kept")
+    if code == 130:  # a KeyboardInterrupt above, or typer's own 130 for Ctrl-C
+        _print_error("interrupted; no partial artifacts were kept")
     if argv is None:
         sys.exit(code)
     return code

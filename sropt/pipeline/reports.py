@@ -83,14 +83,11 @@ def _shift_headings(md: str) -> str:
 
 
 def _model_identity(p: dict[str, Any]) -> tuple[str, str | None]:
-    """The model's file name and sha256 (the file that ran, not a config label)."""
-    import hashlib
-
-    model = str(p.get("model_path") or p.get("model") or "-")
+    """The model's file name (for a path) or registry name, and its sha256 as the runner hashed it."""
+    model = str(p.get("model") or "-")
     path = Path(model)
-    if path.is_file():
-        return path.name, hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    return model, p.get("model_sha256")
+    sha = p.get("model_sha256")
+    return (path.name if path.is_file() else model), (sha[:16] if sha else None)
 
 
 def _load_validation_context(validate_dir: Path | None) -> tuple[dict | None, str]:

@@ -229,7 +229,7 @@ def run_pipeline(
             if observer:
                 observer.step_finished(record)
 
-        report = _assemble_report(name, pipeline, entries, artifacts, records)
+        report = _assemble_report(name, pipeline, entries, artifacts, records, model_sha)
         gate_results = evaluate_gates(pipeline.gates, report, baseline=baseline)
         report["pipeline"]["gate_results"] = [g.to_json() for g in gate_results]
         report["pipeline"]["passed"] = not gates_failed(gate_results)
@@ -336,7 +336,7 @@ def _load_artifact(path: Path) -> Artifact:
 # --------------------------------------------------------------------------- report
 
 
-def _assemble_report(name: str, pipeline: Pipeline, entries: dict[str, CacheEntry], artifacts: dict[str, Artifact], records: list[StepRecord]) -> dict[str, Any]:
+def _assemble_report(name: str, pipeline: Pipeline, entries: dict[str, CacheEntry], artifacts: dict[str, Artifact], records: list[StepRecord], model_sha: str) -> dict[str, Any]:
     """The run's report.json: the validation report with run-folder paths plus a pipeline section."""
     by_file = {a.path.name: step for step, a in artifacts.items()}
     if "validate" in entries:
@@ -356,6 +356,7 @@ def _assemble_report(name: str, pipeline: Pipeline, entries: dict[str, CacheEntr
         "name": name,
         "description": pipeline.description,
         "model": pipeline.model,
+        "model_sha256": model_sha,  # hashed once at the start of the run; the reports print it
         "sropt_version": __version__,
         "source": f"artifacts/{artifacts['source'].path.name}",
         "artifacts": {step: f"artifacts/{a.path.name}" for step, a in artifacts.items()},
