@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sropt.convert.onnx_tidy import name_canonically, remove_identity_reshapes
 from sropt.convert.tflite_export import SMOKE_SIZE, PreparedGraph, prepare_graph
 from sropt.core.artifacts import Artifact, ArtifactKind
 from sropt.core.atomic import atomic_path
@@ -169,6 +170,9 @@ def export_onnx(
     prepared = prepare_graph(model)
     proto, output, out_layout = convert_to_onnx(prepared, int(opset), layout)
     rename_io(proto)
+    # Before the checks below: OpenCV rejects one of tf2onnx's variants (see onnx_tidy).
+    remove_identity_reshapes(proto)
+    name_canonically(proto)
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as exc:
