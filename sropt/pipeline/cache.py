@@ -1,8 +1,9 @@
 """Content-addressed cache of stage outputs: ``cache_dir()/stages/<key>/``.
 
-A step's key is the sha256 of its name, its config, the tool version and,
-for each input, the upstream step's key and the content hashes of the
-upstream files. Same inputs + same options -> same key -> the stage is
+A step's key is the sha256 of its name, its config, the tool version, the
+versions of the libraries that produce or measure its output (and, for
+validation, the CPU: see ``sropt.pipeline.step_environment``) and, for each
+input, the upstream step's key and the content hashes of the upstream files. Same inputs + same options -> same key -> the stage is
 skipped; one changed option changes that step's key and therefore every
 later key, so exactly that stage and the ones after it rerun.
 
@@ -12,6 +13,10 @@ resumes from the last finished stage). Each entry has ``manifest.json`` with
 the sha256 and size of every file; ``lookup`` re-hashes the files and treats
 an entry whose files are missing or changed as corrupted: it is reported,
 removed and rebuilt, never trusted.
+
+An entry folder's mtime is its last use: ``lookup`` touches it on every hit,
+so ``sropt cache clean --older-than`` removes entries no run has needed
+lately, not entries that were merely built long ago.
 """
 
 from __future__ import annotations
@@ -49,20 +54,32 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def key_payload(step: str, config: Any, inputs: list[dict[str, Any]], *, code_version: str = "") -> dict[str, Any]:
+def key_payload(
+    step: str, config: Any, inputs: list[dict[str, Any]], *, code_version: str = "", environment: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """What a step's cache key is the hash of."""
-    return {"step": step, "config": config, "tool": __version__, "code": code_version, "inputs": inputs}
+    return {"step": step, "config": config, "tool": __version__, "code": code_version,
+            "environment": environment or {}, "inputs": inputs}
 
 
-def step_key(step: str, config: Any, inputs: list[dict[str, Any]], *, code_version: str = "") -> str:
+def step_key(
+    step: str, config: Any, inputs: list[dict[str, Any]], *, code_version: str = "", environment: dict[str, Any] | None = None,
+) -> str:
     """The cache key of a step.
 
     ``inputs`` lists, per upstream step, ``{"step", "key", "files": {name: sha256}}``.
     ``code_version`` lets a stage adapter invalidate its entries when its
-    output format changes without a release.
+    output format changes without a release. ``environment`` is
+    ``step_environment(kind)``: library versions (and the machine for
+    measuring steps), so an upgrade reruns the steps it affects.
     """
-    payload = key_payload(step, config, inputs, code_version=code_version)
+    payload = key_payload(step, config, inputs, code_version=code_version, environment=environment)
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+#: A temp/trash folder whose process still runs is left alone for this long;
+#: after that its pid is assumed recycled by an unrelated process.
+BUILD_TIMEOUT_S = 24 * 3600
 
 
 def _pid_alive(pid: int) -> bool:
@@ -73,6 +90,19 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def is_being_built(path: Path) -> bool:
+    """True when ``path`` (a ``.tmp-``/``.trash-`` folder) belongs to a live run: never remove it then."""
+    try:
+        pid = int(path.name.split("-")[2])
+        age = time.time() - path.stat().st_mtime
+    except (ValueError, IndexError, OSError):
+        # An unparsable name is not ours to judge; treat it as busy.
+        return True
+    # A live pid may be a concurrent run building that entry right now;
+    # the age check guards against a recycled pid of a dead run.
+    return _pid_alive(pid) and age < BUILD_TIMEOUT_S
 
 
 @dataclass(frozen=True)
@@ -92,6 +122,11 @@ class CacheEntry:
     def outputs(self) -> dict[str, Any]:
         """What the stage recorded about its result (artifact file, seconds, ...)."""
         return self.manifest.get("outputs", {})
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        """The library versions (and machine) the entry was built with; {} for entries older than that record."""
+        return (self.manifest.get("key_inputs") or {}).get("environment") or {}
 
 
 class CorruptEntry(Exception):
@@ -128,6 +163,8 @@ class StageCache:
                 raise CorruptEntry(f"cache entry {path}: file {name} has {f.stat().st_size} bytes, manifest says {meta['size']}")
             if sha256_file(f) != meta["sha256"]:
                 raise CorruptEntry(f"cache entry {path}: file {name} content does not match its sha256")
+        with contextlib.suppress(OSError):  # a read-only cache still serves hits
+            os.utime(path)
         return CacheEntry(key, path, manifest)
 
     def discard(self, key: str) -> None:
@@ -143,14 +180,7 @@ class StageCache:
         """Remove temp/trash folders left by killed runs (their process is gone); return them."""
         removed = []
         for stale in list(self.root.glob(".tmp-*")) + list(self.root.glob(".trash-*")):
-            try:
-                pid = int(stale.name.split("-")[2])
-                age = time.time() - stale.stat().st_mtime
-            except (ValueError, IndexError, OSError):
-                continue
-            # A live pid may be a concurrent run building that entry right now;
-            # the age check guards against a recycled pid of a dead run.
-            if _pid_alive(pid) and age < 24 * 3600:
+            if is_being_built(stale):
                 continue
             shutil.rmtree(stale, ignore_errors=True)
             removed.append(stale)

@@ -37,6 +37,7 @@ from sropt.pipeline.cache import CacheEntry, CorruptEntry, StageCache, key_paylo
 from sropt.pipeline.config import PipelineConfig, is_model_path, preflight, resolve_dataset
 from sropt.pipeline.gates import GateResult, evaluate_gates, gates_failed, load_report
 from sropt.pipeline.schema import Pipeline
+from sropt.pipeline.step_environment import step_environment
 
 log = logging.getLogger("sropt.pipeline")
 
@@ -263,7 +264,8 @@ def _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, 
         key_config = step.key_config
     inputs = [{"step": up, "key": entries[up].key, "files": entries[up].files} for up in step.inputs]
     code_version = steps_mod.ADAPTER_VERSIONS.get(kind, "")
-    key = step_key(step.name, key_config, inputs, code_version=code_version)
+    environment = step_environment(kind)  # library versions (and CPU for validate): an upgrade reruns what it affects
+    key = step_key(step.name, key_config, inputs, code_version=code_version, environment=environment)
     t0 = time.perf_counter()
     status, note = StepStatus.RAN, ""
     entry = None
@@ -278,7 +280,7 @@ def _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, 
     if entry is not None:
         return _record(step.name, StepStatus.CACHED, entry, time.perf_counter() - t0, note), entry
 
-    with cache.build(key, step.name, key_payload(step.name, key_config, inputs, code_version=code_version)) as builder:
+    with cache.build(key, step.name, key_payload(step.name, key_config, inputs, code_version=code_version, environment=environment)) as builder:
         ctx = steps_mod.StepContext(
             step=step,
             inputs={up: artifacts[up] for up in step.inputs},
