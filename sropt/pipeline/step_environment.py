@@ -59,7 +59,9 @@ MEASURES_MACHINE = frozenset({"validate"})
 
 # SIMD extensions that select different kernels in the runtimes (x86 "flags",
 # arm64 "Features" in /proc/cpuinfo); other flags (bugs, virtualization) do not.
-_ISA = re.compile(r"^(sse|ssse|avx|fma|f16c|amx|vnni|asimd|sve|sme|i8mm|bf16|dotprod|fphp|neon)")
+# The CPU model alone is not enough: VMs often report "Intel(R) Xeon(R) Processor".
+# sme(?!p): arm's SME, not x86's smep (a page-protection flag).
+_ISA = re.compile(r"^(sse|ssse|avx|fma|f16c|amx|vnni|asimd|sve|sme(?!p)|i8mm|bf16|dotprod|fphp|neon)")
 
 
 def installed_version(distribution: str) -> str | None:
@@ -80,25 +82,31 @@ def library_versions(libraries: tuple[str, ...]) -> dict[str, str | None]:
     return out
 
 
+def parse_cpuinfo(text: str) -> tuple[str, list[str]]:
+    """The CPU model name and the sorted SIMD extensions in /proc/cpuinfo ``text``."""
+    model, isa = "", set()
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        name = name.strip()
+        if name == "model name" and not model:
+            model = value.strip()
+        elif name in ("flags", "Features"):
+            isa.update(f for f in value.split() if _ISA.match(f))
+    return model, sorted(isa)
+
+
 @cache
 def machine() -> dict[str, Any]:
     """CPU model, architecture, SIMD extensions and core count of this machine."""
-    model, isa = "", set()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                name, _, value = line.partition(":")
-                name = name.strip()
-                if name == "model name" and not model:
-                    model = value.strip()
-                elif name in ("flags", "Features"):
-                    isa.update(f for f in value.split() if _ISA.match(f))
-    except OSError:
-        pass
+            model, isa = parse_cpuinfo(fh.read())
+    except OSError:  # not Linux
+        model, isa = "", []
     return {
         "cpu": model or platform.processor() or platform.machine(),
         "machine": platform.machine(),
-        "isa": sorted(isa),
+        "isa": isa,
         "cores": os.cpu_count(),
     }
 
@@ -114,4 +122,4 @@ def step_environment(kind: str) -> dict[str, Any]:
     return env
 
 
-__all__ = ["LIBRARIES", "MEASURES_MACHINE", "STEP_LIBRARIES", "installed_version", "library_versions", "machine", "step_environment"]
+__all__ = ["LIBRARIES", "MEASURES_MACHINE", "STEP_LIBRARIES", "installed_version", "library_versions", "machine", "parse_cpuinfo", "step_environment"]

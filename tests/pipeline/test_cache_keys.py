@@ -41,6 +41,14 @@ def test_validate_environment_records_the_cpu_it_measures_latency_on():
         assert "avx2" in env["machine"]["isa"]
 
 
+def test_cpuinfo_keeps_simd_extensions_only():
+    x86 = ("processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse sse2 smep avx2 fma hypervisor avx512_vnni\n"
+           "bugs\t\t: sysret_ss_attrs\nprocessor\t: 1\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse avx2\n")
+    assert env_mod.parse_cpuinfo(x86) == ("AMD EPYC 7B13", ["avx2", "avx512_vnni", "fma", "sse", "sse2"])
+    arm = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes asimddp sve i8mm bf16 sme\nCPU part\t: 0xd0c\n"
+    assert env_mod.parse_cpuinfo(arm) == ("", ["asimd", "asimddp", "bf16", "i8mm", "sme", "sve"])
+
+
 def test_opencv_is_recorded_under_the_distribution_that_provides_it(monkeypatch):
     real = env_mod.installed_version
     monkeypatch.setattr(env_mod, "installed_version",
