@@ -51,3 +51,37 @@ def _gate_failure(results, where: str):
         f"{len(failed)} of {len(results)} gate check(s) failed ({where})",
         problems=[f"{r.gate} [{r.stage} / {r.runtime} / {Path(r.dataset).name}]: {r.status.value}: {r.message}" for r in failed],
     )
+
+
+def _gates_in_effect(report_path: Path, data: dict, gates_file: Optional[Path], pipeline: Optional[str]):
+    """(pipeline name, gates, the pipeline's baseline file or None) for a report.
+
+    From ``gates_file``/``pipeline`` when given, else the gates `sropt run`
+    recorded in the report. InputError when there are none.
+    """
+    from sropt.core.errors import InputError
+
+    recorded = data.get("pipeline") or {}
+    name = pipeline or recorded.get("name")
+    if gates_file is not None or pipeline is not None:
+        from sropt.pipeline.config import load_pipelines
+
+        config = load_pipelines(_pipelines_file(gates_file))
+        name, pipe = config.select(name)
+        baseline_file = config.base_dir / pipe.baseline if pipe.baseline else None
+        gates = pipe.gates
+    elif recorded.get("gates") is not None:
+        from pydantic import ValidationError
+
+        from sropt.pipeline.schema import Gate
+
+        try:
+            gates = [Gate.model_validate(g) for g in recorded["gates"]]
+        except ValidationError as exc:
+            raise InputError(f"{report_path}: the gates recorded in the report are invalid ({exc.error_count()} errors); pass --gates FILE") from None
+        baseline_file = None
+    else:
+        raise InputError(f"{report_path}: the report records no gates (it was not written by `sropt run`). Give them with --gates pipelines.yaml --pipeline NAME.")
+    if not gates:
+        raise InputError(f"{report_path}: pipeline '{name}' defines no gates; add gates: to it or choose another --pipeline.")
+    return name, gates, baseline_file

@@ -8,12 +8,12 @@ from typing import Optional
 
 import typer
 
-from sropt.commands._shared import _console, _gate_failure, _pipelines_file, _print_gates
+from sropt.commands._shared import _console, _gate_failure, _gates_in_effect, _print_gates
 
 
 def check(
     report: Path = typer.Argument(..., help="report.json of `sropt run` or `sropt validate`."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", "-b", help="Baseline report.json for `against: baseline` gates."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", "-b", help="Baseline file (`sropt baseline update`) for `against: baseline` gates; an error when no such gate is in effect."),
     gates: Optional[Path] = typer.Option(None, "--gates", "-g", help="Pipelines file to take the gates from (default: the gates recorded in the report)."),
     pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Take the gates of this pipeline from --gates (default file: ./pipelines.yaml)."),
     source: Optional[str] = typer.Option(None, "--source", help="Artifact (path, file name or glob) of the source model rows, for reports without a pipeline section."),
@@ -21,37 +21,30 @@ def check(
     summary: Optional[Path] = typer.Option(None, "--summary", help="Write a markdown summary here (e.g. $GITHUB_STEP_SUMMARY)."),
     json_out: bool = typer.Option(False, "--json", help="Print the gate results as JSON on stdout."),
 ) -> None:
-    """Evaluate quality gates on a report: exit 0 pass, 1 a gate failed, 2 usage or input error."""
+    """Evaluate quality gates on a report: exit 0 pass, 1 a gate failed, 2 usage or input error.
+
+    A baseline that does not match the report (another pipeline, model
+    checksum or scale) or lacks a row a baseline gate needs is an input
+    error (exit 2), as is --baseline when no gate compares against one.
+
+    Example:
+
+        sropt check runs/ci/report.json --baseline baselines/fsrcnn_x3_ci.json --junit gates.xml
+    """
     from sropt.core.atomic import write_text_atomic
-    from sropt.core.errors import InputError
+    from sropt.pipeline.baseline import check_baseline, load_baseline
     from sropt.pipeline.gates import evaluate_gates, gates_failed, gates_summary_markdown, load_report
     from sropt.pipeline.junit import write_junit
-    from sropt.pipeline.schema import Gate
 
     data = load_report(report)
-    recorded = (data.get("pipeline") or {})
-    pipe_name = pipeline or recorded.get("name")
-    baseline_path = baseline
-    if gates is not None or pipeline is not None:
-        from sropt.pipeline.config import load_pipelines
-
-        config = load_pipelines(_pipelines_file(gates))
-        pipe_name, pipe = config.select(pipe_name)
-        gate_list = pipe.gates
-        if baseline_path is None and pipe.baseline and (config.base_dir / pipe.baseline).is_file():
-            baseline_path = config.base_dir / pipe.baseline
-    elif recorded.get("gates") is not None:
-        from pydantic import ValidationError
-
-        try:
-            gate_list = [Gate.model_validate(g) for g in recorded["gates"]]
-        except ValidationError as exc:
-            raise InputError(f"{report}: the gates recorded in the report are invalid ({exc.error_count()} errors); pass --gates FILE") from None
-    else:
-        raise InputError(f"{report}: the report records no gates (it was not written by `sropt run`). Give them with --gates pipelines.yaml --pipeline NAME.")
-    if not gate_list:
-        raise InputError(f"{report}: pipeline '{pipe_name}' defines no gates; add gates: to it or choose another --pipeline.")
-    base = load_report(baseline_path, "baseline report") if baseline_path is not None else None
+    pipe_name, gate_list, pipeline_baseline = _gates_in_effect(report, data, gates, pipeline)
+    base = None
+    if baseline is not None:
+        base = load_baseline(baseline)
+        check_baseline(base, data, gate_list, baseline_path=baseline, source=source)
+    elif pipeline_baseline is not None and pipeline_baseline.is_file():
+        base = load_baseline(pipeline_baseline)
+        check_baseline(base, data, gate_list, baseline_path=pipeline_baseline, source=source)
     results = evaluate_gates(gate_list, data, baseline=base, source=source)
     title = f"Quality gates: {pipe_name}" if pipe_name else "Quality gates"
     if junit is not None:

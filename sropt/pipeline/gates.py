@@ -9,8 +9,13 @@ report (same dataset; same runtime when the source ran in it, else
 Every gate yields one ``GateResult`` per matched row, so CI shows exactly
 which artifact in which runtime regressed. A gate that matches no row, or a
 relative gate without a reference row, is an *error* result: CI must never go
-green because a gate silently checked nothing. The bicubic baseline row is
-never gated.
+green because a gate silently checked nothing. The bicubic row is never
+gated itself; ``against: bicubic`` gates compare with it.
+
+A baseline (``sropt.pipeline.baseline``) stores per (step, runtime, dataset)
+only the gated values; latency there is the ratio to the source model in the
+same run, so a latency gate against a baseline compares speed-ups measured
+on one machine each, never milliseconds across machines.
 """
 
 from __future__ import annotations
@@ -148,7 +153,7 @@ def _dataset_in(dataset: Any, names: list[str]) -> bool:
     return any(d == n or Path(d).name == Path(n).name for n in names)
 
 
-def _source_reference(gate: Gate, report: dict[str, Any], row: dict[str, Any], source: str | None) -> dict[str, Any] | None:
+def source_reference(gate: Gate, report: dict[str, Any], row: dict[str, Any], source: str | None) -> dict[str, Any] | None:
     candidates = [
         r for r in report["results"]
         if is_source_row(report, r, source) and _dataset_in(r.get("dataset"), [str(row.get("dataset"))])
@@ -160,14 +165,43 @@ def _source_reference(gate: Gate, report: dict[str, Any], row: dict[str, Any], s
     return None
 
 
-def _baseline_reference(gate: Gate, report: dict[str, Any], row: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any] | None:
-    stage = row_stage(report, row)
-    for r in baseline["results"]:
-        if (
-            row_stage(baseline, r) == stage
-            and r.get("runtime") == row.get("runtime")
-            and _dataset_in(r.get("dataset"), [str(row.get("dataset"))])
-        ):
+LATENCY_RATIO = "latency_ratio"
+
+
+def baseline_key(row: dict[str, Any]) -> tuple[str, str, str]:
+    """(step, runtime, dataset name) of a baseline row."""
+    return (str(row["stage"]), str(row["runtime"]), str(row["dataset"]))
+
+
+def report_key(report: dict[str, Any], row: dict[str, Any]) -> tuple[str, str, str]:
+    """(step, runtime, dataset name) of a report row, as a baseline stores it."""
+    return (row_stage(report, row), str(row.get("runtime")), Path(str(row.get("dataset"))).name)
+
+
+def gated_value(gate: Gate, report: dict[str, Any], row: dict[str, Any], source: str | None = None) -> float | None:
+    """What a baseline gate compares for ``row``: the metric, or for latency the ratio to the source in this run."""
+    value = metric_value(row, gate.metric)
+    if value is None or gate.metric is not Metric.LATENCY_MS:
+        return value
+    ref = source_reference(gate, report, row, source)
+    ref_ms = metric_value(ref, gate.metric) if ref else None
+    return value / ref_ms if ref_ms else None
+
+
+def stored_value(gate: Gate, row: dict[str, Any]) -> float | None:
+    """A baseline row's number for ``gate`` (latency: its stored ratio)."""
+    value = row.get(LATENCY_RATIO if gate.metric is Metric.LATENCY_MS else gate.metric.value)
+    return None if value is None else float(value)
+
+
+def _baseline_row(report: dict[str, Any], row: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any] | None:
+    key = report_key(report, row)
+    return next((r for r in baseline.get("rows", []) if baseline_key(r) == key), None)
+
+
+def _bicubic_row(report: dict[str, Any], row: dict[str, Any]) -> dict[str, Any] | None:
+    for r in report["results"]:
+        if (r.get("artifact") == "bicubic" or r.get("role") == "bicubic") and _dataset_in(r.get("dataset"), [str(row.get("dataset"))]):
             return r
     return None
 
@@ -180,15 +214,20 @@ def _fmt(metric: Metric, v: float) -> str:
     return f"{v:.2f} {UNITS[metric]}"
 
 
-def evaluate_gate(gate: Gate, report: dict[str, Any], *, baseline: dict[str, Any] | None = None, source: str | None = None) -> list[GateResult]:
-    """Apply one gate to every matching row of ``report``."""
+def gate_rows(gate: Gate, report: dict[str, Any], source: str | None = None) -> list[dict[str, Any]]:
+    """The report rows ``gate`` bounds (the source itself is not gated against itself)."""
     rows = [r for r in report["results"] if _matches(gate, report, r)]
     if gate.relative and gate.against is Reference.SOURCE:
-        # The source compared with itself is trivially 0; gate the others.
         rows = [r for r in rows if not is_source_row(report, r, source)]
+    return rows
+
+
+def evaluate_gate(gate: Gate, report: dict[str, Any], *, baseline: dict[str, Any] | None = None, source: str | None = None) -> list[GateResult]:
+    """Apply one gate to every matching row of ``report``."""
+    rows = gate_rows(gate, report, source)
     common = dict(gate=gate.label, metric=gate.metric.value, kind=gate.kind, bound=gate.bound)
     if gate.relative and gate.against is Reference.BASELINE and baseline is None:
-        return [GateResult(**common, status=GateStatus.SKIP, message="no baseline report given (--baseline, or baseline: in the pipeline); gate not evaluated")]
+        return [GateResult(**common, status=GateStatus.SKIP, message="no baseline given (--baseline, or a baseline: file that exists); gate not evaluated")]
     if not rows:
         return [GateResult(**common, status=GateStatus.ERROR, message=f"matched no report rows (artifacts {gate.artifacts}); check the patterns")]
     results = []
@@ -202,34 +241,57 @@ def evaluate_gate(gate: Gate, report: dict[str, Any], *, baseline: dict[str, Any
             errors = row.get("errors") or ([row["error"]] if row.get("error") else [])
             why = "; ".join(map(str, errors)) or f"row has no {gate.metric.value}"
             results.append(GateResult(**common, **where, status=GateStatus.ERROR, message=str(why)))
-            continue
-        if not gate.relative:
-            ok = value >= gate.bound if gate.kind == "min" else value <= gate.bound
-            op = ">=" if gate.kind == "min" else "<="
-            msg = f"{_fmt(gate.metric, value)} {op} {_fmt(gate.metric, gate.bound)}"
-            results.append(GateResult(**common, **where, value=value, status=GateStatus.PASS if ok else GateStatus.FAIL, message=msg if ok else "not " + msg))
-            continue
-        ref_row = (
-            _source_reference(gate, report, row, source) if gate.against is Reference.SOURCE
-            else _baseline_reference(gate, report, row, baseline or {"results": []})
-        )
-        ref = metric_value(ref_row, gate.metric) if ref_row else None
-        if ref is None:
-            if gate.against is Reference.BASELINE:
-                results.append(GateResult(**common, **where, value=value, status=GateStatus.SKIP, message="not in the baseline report (new artifact/runtime)"))
-            else:
-                results.append(GateResult(**common, **where, value=value, status=GateStatus.ERROR, message=f"no source-model row for dataset {where['dataset']} (runtime {where['runtime']} or {gate.reference_runtime.value})"))
-            continue
-        if gate.kind == "max_drop":
-            drop = ref - value
-            ok = drop <= gate.bound + 1e-12
-            msg = f"drop {drop:+.3f} (value {_fmt(gate.metric, value)}, {gate.against.value} {_fmt(gate.metric, ref)}); allowed {gate.bound:g}"
+        elif not gate.relative:
+            results.append(GateResult(**common, **where, **_absolute(gate, value)))
         else:
-            ratio = value / ref if ref else float("inf")
-            ok = ratio <= gate.bound + 1e-12
-            msg = f"ratio {ratio:.3f} (value {_fmt(gate.metric, value)}, {gate.against.value} {_fmt(gate.metric, ref)}); allowed {gate.bound:g}"
-        results.append(GateResult(**common, **where, value=value, reference=ref, status=GateStatus.PASS if ok else GateStatus.FAIL, message=msg))
+            results.append(GateResult(**common, **where, **_relative(gate, report, row, baseline, source)))
     return results
+
+
+def _absolute(gate: Gate, value: float) -> dict[str, Any]:
+    ok = value >= gate.bound if gate.kind == "min" else value <= gate.bound
+    op = ">=" if gate.kind == "min" else "<="
+    msg = f"{_fmt(gate.metric, value)} {op} {_fmt(gate.metric, gate.bound)}"
+    return dict(value=value, status=GateStatus.PASS if ok else GateStatus.FAIL, message=msg if ok else "not " + msg)
+
+
+def _reference(gate: Gate, report: dict[str, Any], row: dict[str, Any], baseline: dict[str, Any] | None, source: str | None) -> tuple[float | None, float | None, str]:
+    """(compared value, reference value, why there is no reference) for a relative gate."""
+    value = metric_value(row, gate.metric)
+    if gate.against is Reference.SOURCE:
+        ref_row = source_reference(gate, report, row, source)
+        missing = f"no source-model row for dataset {row.get('dataset')} (runtime {row.get('runtime')} or {gate.reference_runtime.value})"
+        return value, metric_value(ref_row, gate.metric) if ref_row else None, missing
+    if gate.against is Reference.BICUBIC:
+        ref_row = _bicubic_row(report, row)
+        return value, metric_value(ref_row, gate.metric) if ref_row else None, f"no bicubic row for dataset {row.get('dataset')}"
+    ref_row = _baseline_row(report, row, baseline or {})
+    missing = f"{'/'.join(report_key(report, row))} is not in the baseline; refresh it with `sropt baseline update`"
+    return gated_value(gate, report, row, source), stored_value(gate, ref_row) if ref_row else None, missing
+
+
+def _relative(gate: Gate, report: dict[str, Any], row: dict[str, Any], baseline: dict[str, Any] | None, source: str | None) -> dict[str, Any]:
+    value, ref, missing = _reference(gate, report, row, baseline, source)
+    if value is None or ref is None:
+        return dict(value=value, status=GateStatus.ERROR, message=missing if ref is None else "no source latency to form the ratio")
+    against = gate.against.value
+    if gate.kind == "max_drop":
+        drop = ref - value
+        ok = drop <= gate.bound + 1e-12
+        msg = f"drop {drop:+.3f} (value {_fmt(gate.metric, value)}, {against} {_fmt(gate.metric, ref)}); allowed {gate.bound:g}"
+    elif gate.kind == "min_gain":
+        gain = value - ref
+        ok = gain >= gate.bound - 1e-12
+        msg = f"gain {gain:+.3f} (value {_fmt(gate.metric, value)}, {against} {_fmt(gate.metric, ref)}); required {gate.bound:+g}"
+    elif gate.metric is Metric.LATENCY_MS and gate.against is Reference.BASELINE:
+        ratio = value / ref if ref else float("inf")
+        ok = ratio <= gate.bound + 1e-12
+        msg = f"latency vs source {value:.3f}x, baseline {ref:.3f}x: ratio {ratio:.3f}; allowed {gate.bound:g}"
+    else:
+        ratio = value / ref if ref else float("inf")
+        ok = ratio <= gate.bound + 1e-12
+        msg = f"ratio {ratio:.3f} (value {_fmt(gate.metric, value)}, {against} {_fmt(gate.metric, ref)}); allowed {gate.bound:g}"
+    return dict(value=value, reference=ref, status=GateStatus.PASS if ok else GateStatus.FAIL, message=msg)
 
 
 def evaluate_gates(gates: list[Gate], report: dict[str, Any], *, baseline: dict[str, Any] | None = None, source: str | None = None) -> list[GateResult]:

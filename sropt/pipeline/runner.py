@@ -35,7 +35,8 @@ from sropt.core.errors import ConfigError, FetchError, InputError, SroptError, S
 from sropt.pipeline import steps as steps_mod
 from sropt.pipeline.cache import CacheEntry, CorruptEntry, StageCache, key_payload, sha256_file, step_key
 from sropt.pipeline.config import PipelineConfig, is_model_path, preflight, resolve_dataset
-from sropt.pipeline.gates import GateResult, evaluate_gates, gates_failed, load_report
+from sropt.pipeline.baseline import baseline_mismatch, load_baseline
+from sropt.pipeline.gates import GateResult, evaluate_gates, gates_failed
 from sropt.pipeline.schema import Pipeline
 from sropt.pipeline.step_environment import step_environment
 
@@ -189,7 +190,7 @@ def run_pipeline(
         bpath = config.base_dir / pipeline.baseline
         if bpath.is_file():
             try:
-                baseline = load_report(bpath, "baseline report")
+                baseline = load_baseline(bpath)
             except InputError as exc:
                 problems.append(f"pipeline '{name}', field 'baseline': {exc}")
     if problems:
@@ -205,6 +206,7 @@ def run_pipeline(
         log.info("sropt %s: pipeline %s, model %s (%s)", __version__, name, pipeline.model, source_path)
         t_start = time.perf_counter()
         model_sha = sha256_file(source_path)
+        _check_baseline_identity(baseline, name, model_sha, config.base_dir / (pipeline.baseline or ""))
         log.info("stages run %s", "each in its own process" if isolate else "in this process")
         entries: dict[str, CacheEntry] = {}
         artifacts: dict[str, Artifact] = {}
@@ -240,6 +242,19 @@ def run_pipeline(
         resolved = _resolved_config(name, pipeline, source_path, model_sha, config)
         _write_run_folder(out_dir, entries, artifacts, report, gate_results, resolved, logbuf.getvalue())
     return RunResult(name, out_dir, records, report, gate_results)
+
+
+def _check_baseline_identity(baseline: dict[str, Any] | None, name: str, model_sha: str, path: Path) -> None:
+    """ConfigError before any stage when the pipeline's baseline belongs to another pipeline or model."""
+    if baseline is None:
+        return
+    mismatch = baseline_mismatch(baseline, {"pipeline": {"name": name, "model_sha256": model_sha}})
+    if mismatch:
+        raise ConfigError(
+            f"{path}: this baseline was measured on another pipeline or model; nothing was run. "
+            "Point baseline: at this pipeline's file, or write one with `sropt baseline update` after a reviewed run.",
+            problems=mismatch,
+        )
 
 
 def _keep_failure_log(exc: BaseException, name: str, text: str) -> None:

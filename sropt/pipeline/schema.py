@@ -87,6 +87,9 @@ class Reference(str, enum.Enum):
 
     SOURCE = "source"
     BASELINE = "baseline"
+    # The bicubic row of the same dataset: a model that does not beat plain
+    # interpolation is not worth shipping, whatever it lost against its source.
+    BICUBIC = "bicubic"
 
 
 # --------------------------------------------------------------------------- stages
@@ -225,11 +228,14 @@ class ValidateStage(StrictModel):
         return values
 
 
+BOUND_KINDS = ("min", "max", "max_drop", "max_ratio", "min_gain")
+
+
 class Gate(StrictModel):
     """One quality gate: a bound on one metric of the matching report rows.
 
-    Exactly one of ``min``, ``max`` (absolute) or ``max_drop``, ``max_ratio``
-    (relative to ``against``) is given.
+    Exactly one of ``min``, ``max`` (absolute) or ``max_drop``, ``max_ratio``,
+    ``min_gain`` (relative to ``against``) is given.
     """
 
     name: str | None = Field(None, description="Name shown in JUnit/summary (default: derived).")
@@ -238,7 +244,8 @@ class Gate(StrictModel):
     max: float | None = Field(None, description="Absolute upper bound (e.g. size in bytes, latency ms).")
     max_drop: float | None = Field(None, ge=0.0, description="Max decrease vs the reference (quality metrics).")
     max_ratio: float | None = Field(None, gt=0.0, description="Max value / reference value (latency, size).")
-    against: Reference = Field(Reference.SOURCE, description="Reference of max_drop/max_ratio: the source model's row or a baseline report.")
+    min_gain: float | None = Field(None, description="Min increase over the reference (quality metrics; e.g. 0.0 against bicubic: must beat it).")
+    against: Reference = Field(Reference.SOURCE, description="Reference of max_drop/max_ratio/min_gain: the source model's row, a baseline, or bicubic interpolation of the same dataset.")
     reference_runtime: Runtime = Field(Runtime.OPENCV, description="Source runtime used when the source has no row in the artifact's runtime.")
     artifacts: list[str] = Field(default_factory=lambda: ["*"], min_length=1, description="Glob patterns on step names (prune, quantize.tflite.int8, ...) or artifact file names.")
     runtimes: list[Runtime] | None = Field(None, description="Runtimes the gate applies to (default all).")
@@ -246,27 +253,31 @@ class Gate(StrictModel):
 
     @model_validator(mode="after")
     def _one_bound(self) -> "Gate":
-        given = [k for k in ("min", "max", "max_drop", "max_ratio") if getattr(self, k) is not None]
+        given = [k for k in BOUND_KINDS if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                "give exactly one of min, max, max_drop, max_ratio"
+                "give exactly one of min, max, max_drop, max_ratio, min_gain"
                 + (f" (got {', '.join(given)})" if given else "")
             )
         if self.max_drop is not None and self.metric not in QUALITY_METRICS:
             raise ValueError(f"max_drop applies to quality metrics (psnr_y, ssim_y, psnr_rgb), not {self.metric.value}; use max_ratio")
         if self.max_ratio is not None and self.metric in QUALITY_METRICS:
             raise ValueError(f"max_ratio applies to latency_ms/size_bytes, not {self.metric.value}; use max_drop")
+        if self.min_gain is not None and self.metric not in QUALITY_METRICS:
+            raise ValueError(f"min_gain applies to quality metrics (psnr_y, ssim_y, psnr_rgb), not {self.metric.value}")
+        if self.against is Reference.BICUBIC and self.metric not in QUALITY_METRICS:
+            raise ValueError(f"against: bicubic compares quality (psnr_y, ssim_y, psnr_rgb); bicubic has no {self.metric.value}")
         return self
 
     @property
     def kind(self) -> str:
         """Which bound this gate sets: min, max, max_drop or max_ratio."""
-        return next(k for k in ("min", "max", "max_drop", "max_ratio") if getattr(self, k) is not None)
+        return next(k for k in BOUND_KINDS if getattr(self, k) is not None)
 
     @property
     def relative(self) -> bool:
         """True for gates comparing against a reference row."""
-        return self.kind in ("max_drop", "max_ratio")
+        return self.kind in ("max_drop", "max_ratio", "min_gain")
 
     @property
     def bound(self) -> float:

@@ -30,9 +30,9 @@ def _report(gates: list[dict] | None = None) -> dict:
         _row("quantize.tflite.int8", "tflite", 29.05, 0.8590, size=12_000, latency=12.0),
         _row("quantize.onnx.int8", "ort", 30.40, 0.8700, size=13_000, latency=6.0),
     ]
-    rep = {"schema_version": "1.0", "environment": {}, "results": rows}
+    rep = {"schema_version": "1.0", "environment": {"cpu": "hand", "threads": 2}, "config": {"scale": 3}, "results": rows}
     if gates is not None:
-        rep["pipeline"] = {"name": "hand", "gates": gates}
+        rep["pipeline"] = {"name": "hand", "model_sha256": "ab" * 32, "gates": gates}
     return rep
 
 
@@ -83,7 +83,10 @@ def test_gate_matching_nothing_or_missing_reference_is_an_error():
 
 
 def test_baseline_relative_gate():
-    base = _report()
+    from sropt.pipeline.baseline import baseline_from_report
+
+    gate = Gate(metric="psnr_y", max_drop=0.1, against="baseline")
+    base = baseline_from_report(_report(), [gate], where="test")
     cur = _report()
     for r in cur["results"]:
         if r.get("stage") == "prune":
@@ -91,15 +94,80 @@ def test_baseline_relative_gate():
         if r.get("stage") == "quantize.onnx.int8":
             r["psnr_y"] = 30.45  # better than baseline
     cur["results"].append(_row("export.onnx", "ort", 30.59))  # new artifact: not in baseline
-    gate = Gate(metric="psnr_y", max_drop=0.1, against="baseline")
     res = {r.stage: r for r in evaluate_gates([gate], cur, baseline=base)}
     assert res["prune"].status is GateStatus.FAIL and res["prune"].message == "drop +0.200 (value 30.11 dB, baseline 30.31 dB); allowed 0.1"
     assert res["quantize.onnx.int8"].status is GateStatus.PASS
-    assert res["export.onnx"].status is GateStatus.SKIP
+    # A row the baseline lacks is an error, never a silent pass.
+    assert res["export.onnx"].status is GateStatus.ERROR and "export.onnx/ort/Set5 is not in the baseline" in res["export.onnx"].message
     assert res["source"].status is GateStatus.PASS
-    # Without a baseline the gate is skipped, not silently passed.
+    # Without a baseline the gate is skipped, and says so.
     (only,) = evaluate_gates([gate], cur, baseline=None)
     assert only.status is GateStatus.SKIP
+
+
+def test_baseline_file_is_compact_sorted_and_stores_latency_as_ratio():
+    from sropt.pipeline.baseline import baseline_from_report, baseline_json
+
+    gates = [
+        Gate(metric="psnr_y", max_drop=0.1, against="baseline", artifacts=["prune", "quantize.*"]),
+        Gate(metric="latency_ms", max_ratio=1.2, against="baseline", artifacts=["quantize.*"]),
+        Gate(metric="ssim_y", min=0.5),  # not a baseline gate: not stored
+    ]
+    base = baseline_from_report(_report([]), gates, where="test")
+    assert base["pipeline"] == "hand" and base["model_sha256"] == "ab" * 32 and base["scale"] == 3
+    # Hand-computed: latency ratios to the source's 10.0 ms; rows sorted by (step, runtime, dataset).
+    assert base["rows"] == [
+        {"stage": "prune", "runtime": "opencv", "dataset": "Set5", "psnr_y": 30.31},
+        {"stage": "quantize.onnx.int8", "runtime": "ort", "dataset": "Set5", "psnr_y": 30.4, "latency_ratio": 0.6},
+        {"stage": "quantize.tflite.int8", "runtime": "tflite", "dataset": "Set5", "psnr_y": 29.05, "latency_ratio": 1.2},
+    ]
+    text = baseline_json(base)
+    assert text == baseline_json(json.loads(text))  # stable: rewriting changes nothing
+
+
+def test_latency_against_baseline_compares_speedups_not_milliseconds():
+    """Another machine runs everything 3x slower: ratios to the source are unchanged, so the gate passes."""
+    from sropt.pipeline.baseline import baseline_from_report
+
+    gate = Gate(metric="latency_ms", max_ratio=1.1, against="baseline", artifacts=["quantize.onnx.int8"])
+    base = baseline_from_report(_report(), [gate], where="test")
+    slow = _report()
+    for r in slow["results"]:
+        if r.get("latency_ms"):
+            r["latency_ms"]["median"] *= 3
+    (res,) = evaluate_gates([gate], slow, baseline=base)
+    assert res.status is GateStatus.PASS and res.message == "latency vs source 0.600x, baseline 0.600x: ratio 1.000; allowed 1.1"
+    for r in slow["results"]:
+        if r.get("stage") == "quantize.onnx.int8":
+            r["latency_ms"]["median"] = 30.0 * 0.6 * 1.25  # now 0.75x the source instead of 0.6x
+    (res,) = evaluate_gates([gate], slow, baseline=base)
+    assert res.status is GateStatus.FAIL and "ratio 1.250" in res.message
+
+
+def test_against_bicubic_min_gain():
+    gate = Gate(metric="psnr_y", min_gain=0.0, against="bicubic", artifacts=["prune", "quantize.*"])
+    res = {r.stage: r for r in evaluate_gates([gate], _report())}
+    # bicubic 30.40: prune 30.31 and TFLite 29.05 lose to it, ORT 30.40 ties (gain 0 passes min_gain 0).
+    assert res["prune"].status is GateStatus.FAIL and res["prune"].message == "gain -0.090 (value 30.31 dB, bicubic 30.40 dB); required +0"
+    assert res["quantize.tflite.int8"].status is GateStatus.FAIL
+    assert res["quantize.onnx.int8"].status is GateStatus.PASS
+    strict = Gate(metric="psnr_y", min_gain=0.05, against="bicubic", artifacts=["quantize.onnx.int8"])
+    assert evaluate_gates([strict], _report())[0].status is GateStatus.FAIL
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"metric": "size_bytes", "min_gain": 0.1, "against": "bicubic"}, "min_gain applies to quality metrics"),
+        ({"metric": "latency_ms", "max_ratio": 1.0, "against": "bicubic"}, "bicubic has no latency_ms"),
+        ({"metric": "psnr_y", "min_gain": 0.1, "max_drop": 0.2}, "give exactly one of min, max, max_drop, max_ratio, min_gain"),
+    ],
+)
+def test_bad_bicubic_gates_are_refused(fields, message):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        Gate.model_validate(fields)
 
 
 def test_check_cli_pass_fail_and_junit(tmp_path, capsys):
@@ -133,7 +201,9 @@ def test_check_cli_baseline_and_update(tmp_path, monkeypatch):
     old = _write(tmp_path / "old.json", _report(gates))
     assert main(["baseline", "update", str(old), "--to", "base/baseline.json"]) == 0
     stored = json.loads((tmp_path / "base/baseline.json").read_text())
-    assert stored["results"] == json.loads(old.read_text())["results"]
+    assert [(r["stage"], r["psnr_y"]) for r in stored["rows"]] == [
+        ("prune", 30.31), ("quantize.onnx.int8", 30.4), ("quantize.tflite.int8", 29.05), ("source", 30.59),
+    ]
     new = _report(gates)
     new["results"][2]["psnr_y"] = 30.20  # prune regressed by 0.11 dB
     cur = _write(tmp_path / "new.json", new)
@@ -142,6 +212,68 @@ def test_check_cli_baseline_and_update(tmp_path, monkeypatch):
     # Accept the new numbers as the baseline: the same check passes.
     assert main(["baseline", "update", str(cur), "--to", "base/baseline.json"]) == 0
     assert main(["check", str(cur), "--baseline", "base/baseline.json"]) == 0
+
+
+def test_tampered_baseline_fails_naming_every_gate(tmp_path, capsys):
+    """Issue 14: a baseline 3 dB better than the run must fail the check, not pass it."""
+    gates = [{"metric": "psnr_y", "max_drop": 0.2, "against": "baseline"}, {"metric": "ssim_y", "min": 0.5}]
+    rep = _write(tmp_path / "report.json", _report(gates))
+    base_path = tmp_path / "base.json"
+    assert main(["baseline", "update", str(rep), "--to", str(base_path)]) == 0
+    base = json.loads(base_path.read_text())
+    for row in base["rows"]:
+        row["psnr_y"] += 3.0
+    base_path.write_text(json.dumps(base))
+    capsys.readouterr()
+    assert main(["check", str(rep), "--baseline", str(base_path)]) == 1
+    err = capsys.readouterr().err
+    assert "4 of 8 gate check(s) failed" in err  # 4 baseline + 4 ssim rows
+    for stage in ("source", "prune", "quantize.tflite.int8", "quantize.onnx.int8"):
+        assert f"psnr_y max_drop 0.2 vs baseline [{stage} /" in err
+
+
+@pytest.mark.parametrize(
+    "gates, edit, message",
+    [
+        ([{"metric": "psnr_y", "min": 1}], None, "no gate in effect compares against a baseline"),
+        (None, lambda b: b.update(pipeline="other"), "pipeline: baseline 'other', report 'hand'"),
+        (None, lambda b: b.update(model_sha256="cd" * 32), "model_sha256: baseline"),
+        (None, lambda b: b.update(scale=4), "scale: baseline 4, report 3"),
+        (None, lambda b: b["rows"].pop(0), "the baseline lacks 1 row(s) that baseline gates need"),
+        (None, lambda b: b["rows"][0].update(psnr_y="high"), "rows[0].psnr_y is not a number"),
+        (None, lambda b: b.pop("schema"), "field 'schema' must be 'sropt.baseline/1'"),
+    ],
+)
+def test_check_cli_unusable_baseline_exits_2(tmp_path, capsys, gates, edit, message):
+    baseline_gates = [{"metric": "psnr_y", "max_drop": 0.2, "against": "baseline"}]
+    rep = _write(tmp_path / "report.json", _report(baseline_gates))
+    base_path = tmp_path / "base.json"
+    assert main(["baseline", "update", str(rep), "--to", str(base_path)]) == 0
+    if edit is not None:
+        base = json.loads(base_path.read_text())
+        edit(base)
+        base_path.write_text(json.dumps(base))
+    if gates is not None:
+        rep = _write(tmp_path / "report.json", _report(gates))
+    capsys.readouterr()
+    assert main(["check", str(rep), "--baseline", str(base_path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_truncated_baseline_and_report_as_baseline_exit_2(tmp_path, capsys):
+    rep = _write(tmp_path / "report.json", _report([{"metric": "psnr_y", "max_drop": 0.2, "against": "baseline"}]))
+    (tmp_path / "cut.json").write_text('{"schema": "sropt.baseline/1", "rows": [')
+    assert main(["check", str(rep), "--baseline", str(tmp_path / "cut.json")]) == 2
+    assert "cut.json: baseline is not valid JSON" in capsys.readouterr().err
+    assert main(["check", str(rep), "--baseline", str(rep)]) == 2
+    assert "is a validation report, not a baseline" in capsys.readouterr().err
+
+
+def test_baseline_update_without_baseline_gates_exits_2(tmp_path, capsys):
+    rep = _write(tmp_path / "report.json", _report([{"metric": "psnr_y", "min": 1}]))
+    assert main(["baseline", "update", str(rep), "--to", str(tmp_path / "b.json")]) == 2
+    assert "no gate compares against a baseline" in capsys.readouterr().err
+    assert not (tmp_path / "b.json").exists()
 
 
 def test_check_cli_gates_from_pipelines_file(tmp_path):
@@ -174,7 +306,7 @@ def test_check_cli_input_errors_exit_2(tmp_path, capsys, setup, message):
 def test_check_cli_missing_baseline_file_exits_2(tmp_path, capsys):
     rep = _write(tmp_path / "report.json", _report([{"metric": "psnr_y", "min": 1}]))
     assert main(["check", str(rep), "--baseline", str(tmp_path / "nope.json")]) == 2
-    assert "nope.json: baseline report not found" in capsys.readouterr().err
+    assert "nope.json: baseline not found" in capsys.readouterr().err
 
 
 def test_check_cli_usage_error_exits_2():

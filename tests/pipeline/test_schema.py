@@ -88,8 +88,8 @@ def test_cross_stage_checks():
         "      - {metric: psnr_y, max_drop: 0.3, artifacts: [quantize.tflite.*]}\n"
         "      - {metric: psnr_y, min: 30, max: 40}\n"
     )
-    assert "p.yaml:5: pipeline 'a', stage 'quantize', field 'onnx': ONNX Runtime quantization needs an ONNX model; add export: {onnx: {}}" in msg or "give exactly one of min, max, max_drop, max_ratio (got min, max)" in msg
-    assert "p.yaml:9: pipeline 'a', stage 'gates', field '[1]': give exactly one of min, max, max_drop, max_ratio (got min, max)" in msg
+    assert "p.yaml:5: pipeline 'a', stage 'quantize', field 'onnx': ONNX Runtime quantization needs an ONNX model; add export: {onnx: {}}" in msg or "give exactly one of min, max, max_drop, max_ratio, min_gain (got min, max)" in msg
+    assert "p.yaml:9: pipeline 'a', stage 'gates', field '[1]': give exactly one of min, max, max_drop, max_ratio, min_gain (got min, max)" in msg
     # Fix the gate: the cross-stage problems appear, each on its own line.
     msg = _error(
         "pipelines:\n"
