@@ -8,9 +8,12 @@ from the distribution metadata (``importlib.metadata``: no heavy imports, so
 a fully cached run still never imports TensorFlow) and go into the key and
 into the entry's manifest, where ``sropt cache info`` shows them.
 
-Only validation also records the CPU: it measures latency, which depends on
-the CPU model, its SIMD extensions and the core count (the default thread
-count). The other steps compute the same bytes on any CPU.
+Validation also records the CPU: it measures latency, which depends on the
+CPU model, its SIMD extensions and the core count (the default thread
+count). ONNX Runtime quantization records the SIMD extensions, because the
+build CPU's VNNI support picks its activation type and reduce_range
+(sropt.quantize.cpu_features). The other steps compute the same bytes on any
+CPU.
 """
 
 from __future__ import annotations
@@ -54,8 +57,13 @@ STEP_LIBRARIES: dict[str, tuple[str, ...]] = {
     "validate": ("opencv", "onnxruntime", "litert", "tensorflow", "numpy"),
 }
 
-#: Step kinds whose output is a measurement of this machine (latency).
-MEASURES_MACHINE = frozenset({"validate"})
+#: Step kinds whose output depends on this machine, and the fields of ``machine()`` that matter.
+MACHINE_FIELDS: dict[str, tuple[str, ...]] = {
+    "validate": ("cpu", "machine", "isa", "cores"),  # latency
+    # The kernel choice follows the build CPU's flags until the deployment
+    # target is a config field (issue 14, item 6); then this entry can go.
+    "quantize.onnx": ("machine", "isa"),
+}
 
 # SIMD extensions that select different kernels in the runtimes (x86 "flags",
 # arm64 "Features" in /proc/cpuinfo); other flags (bugs, virtualization) do not.
@@ -117,9 +125,9 @@ def step_environment(kind: str) -> dict[str, Any]:
     An unknown kind (a test's or a plugin's adapter) depends on no library.
     """
     env: dict[str, Any] = {"libraries": library_versions(STEP_LIBRARIES.get(kind, ()))}
-    if kind in MEASURES_MACHINE:
-        env["machine"] = machine()
+    if kind in MACHINE_FIELDS:
+        env["machine"] = {name: machine()[name] for name in MACHINE_FIELDS[kind]}
     return env
 
 
-__all__ = ["LIBRARIES", "MEASURES_MACHINE", "STEP_LIBRARIES", "installed_version", "library_versions", "machine", "parse_cpuinfo", "step_environment"]
+__all__ = ["LIBRARIES", "MACHINE_FIELDS", "STEP_LIBRARIES", "installed_version", "library_versions", "machine", "parse_cpuinfo", "step_environment"]

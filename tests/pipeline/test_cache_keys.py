@@ -26,7 +26,21 @@ def test_versions_come_from_distribution_metadata():
     libs = env_mod.step_environment("quantize.onnx")["libraries"]
     assert libs == {"onnxruntime": metadata.version("onnxruntime"), "onnx": metadata.version("onnx"),
                     "numpy": metadata.version("numpy")}
-    assert "machine" not in env_mod.step_environment("quantize.onnx")
+    assert "machine" not in env_mod.step_environment("prune")
+
+
+def test_machine_keys_validate_and_ort_quantization_only(monkeypatch):
+    def keys() -> dict[str, str]:
+        return {k: step_key(k, {}, [], environment=env_mod.step_environment(k)) for k in env_mod.STEP_LIBRARIES}
+
+    before = keys()
+    vnni = {**env_mod.machine(), "isa": ["avx2", "avx512_vnni"]}
+    monkeypatch.setattr(env_mod, "machine", lambda: vnni)
+    after = keys()
+    assert sorted(k for k in before if before[k] != after[k]) == ["quantize.onnx", "validate"]
+    # Only validate measures time, so only its key follows the core count.
+    monkeypatch.setattr(env_mod, "machine", lambda: {**vnni, "cores": 64})
+    assert sorted(k for k, v in keys().items() if v != after[k]) == ["validate"]
 
 
 def test_validate_environment_records_the_cpu_it_measures_latency_on():
