@@ -42,8 +42,14 @@ def _age(seconds: float) -> str:
 
 
 def _versions(item) -> str:
-    libraries = (item.details.get("environment") or {}).get("libraries") or {}
-    return " ".join(f"{name}={version}" for name, version in libraries.items()) or "-"
+    env = item.details.get("environment") or {}
+    text = " ".join(f"{name}={version}" for name, version in (env.get("libraries") or {}).items()) or "-"
+    if env.get("machine"):  # the full ISA list is in --json
+        m = env["machine"]
+        where = ", ".join(str(m[k]) for k in ("cpu", "machine") if m.get(k))
+        cores = f", {m['cores']} cores" if m.get("cores") else ""
+        text += f"; {where}{cores}, {len(m.get('isa', []))} SIMD extensions"
+    return text
 
 
 @cache_app.command("info")
@@ -83,16 +89,15 @@ def info(
 
 
 def _print_entries(console, items, now: float) -> None:
+    """One line per entry, its library versions on the next: a table column of them wraps unreadably."""
     from rich.markup import escape
-    from rich.table import Table
 
-    table = Table(show_lines=False)
-    for col in ("kind", "entry", "step", "state", "size", "age", "libraries"):
-        table.add_column(col)
     for i in items:
-        table.add_row(i.kind, escape(i.path.name[:16] if i.kind == "stages" else i.path.name), escape(str(i.details.get("step") or "-")),
-                      i.state, _human(i.size_bytes), _age(i.age_seconds(now)), escape(_versions(i)))
-    console.print(table)
+        name = i.path.name[:16] if i.kind == "stages" else i.path.name
+        step = i.details.get("step") or ""
+        console.print(escape(f"{i.kind}/{name}  {step}  {i.state}  {_human(i.size_bytes)}  {_age(i.age_seconds(now))} old"))
+        if i.kind == "stages" and i.state == "ready":
+            console.print(escape(f"    {_versions(i)}"))
 
 
 @cache_app.command("clean")
