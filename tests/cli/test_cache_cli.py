@@ -119,8 +119,10 @@ def test_clean_never_removes_an_entry_being_built(root, capsys):
     (root / "models").mkdir()
     part = root / "models" / ".EDSR_x4.pb.abc123.part"  # a download being written now
     part.write_bytes(b"p" * 5)
+    _age(building, 10 * 3600)  # a long build: older than the limit below, still running
+    _age(dead, 2 * 3600)
 
-    out = _json(capsys, ["cache", "clean", "--json"])
+    out = _json(capsys, ["cache", "clean", "--older-than", "1h", "--json"])
     assert [i["name"] for i in out["removed"]] == [dead.name]
     assert out["kept_building"] == 2
     assert building.exists() and part.exists() and not dead.exists()
