@@ -35,7 +35,7 @@ class ValidationConfig:
     warmup: int = 1
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     tile: int | None = None
-    overlap: int = DEFAULT_OVERLAP
+    overlap: int | None = DEFAULT_OVERLAP  # None: each model's receptive-field margin
     bench_size: int = 128
     lr_dir: str | Path | None = None
     rgb_psnr: bool = False
@@ -55,7 +55,8 @@ class ValidationConfig:
             problems.append(f"repeats {self.repeats}: must be >= 1")
         if self.threads < 1:
             problems.append(f"threads {self.threads}: must be >= 1")
-        if self.tile is not None and (self.tile < 8 or self.overlap < 0 or 2 * self.overlap >= self.tile):
+        # The overlap's lower bound is each model's receptive field, checked when it is loaded.
+        if self.tile is not None and (self.tile < 8 or (self.overlap is not None and (self.overlap < 0 or 2 * self.overlap >= self.tile))):
             problems.append(f"tile {self.tile} / overlap {self.overlap}: need tile >= 8 and 0 <= overlap < tile/2")
         if self.bench_size < 0:
             problems.append(f"bench_size {self.bench_size}: must be >= 0")

@@ -220,12 +220,12 @@ def run_row(task: RowTask) -> RowOutput:
     out = RowOutput(rows, {}, {})
     try:
         runner = get_runner(task.runtime)().load(art.artifact, cfg.threads)
+        model = _model_fn(runner, art.artifact.scale, cfg)  # InputError: overlap below the receptive field
     except SroptError as exc:
         for row in rows:
             row.errors.append(str(exc))
         return out
     contract = art.artifact.contract
-    model = _model_fn(runner, art.artifact.scale, cfg)
     bench, bench_input = None, None
     try:
         if cfg.bench_size:
@@ -268,21 +268,23 @@ def run_row(task: RowTask) -> RowOutput:
         if not cfg.isolate:
             row.notes.append("peak RSS not measured: the run was not isolated per runtime (isolate=False)")
         if cfg.tile:
-            row.notes.append(f"tiled inference: tile {cfg.tile} LR px, overlap {cfg.overlap}")
+            overlap = cfg.overlap if cfg.overlap is not None else "the receptive field"
+            row.notes.append(f"tiled inference: tile {cfg.tile} LR px, overlap {overlap}")
     return out
 
 
 def _model_fn(runner: Any, scale: int, cfg: ValidationConfig) -> Callable[[np.ndarray], np.ndarray]:
-    from sropt.validate.tiling import predict_tiled
+    from sropt.validate.tiling import check_tiling, predict_tiled, tiling_margin
 
     if not cfg.tile:
         return runner.predict
     tile = cfg.tile
+    overlap = check_tiling(tile, cfg.overlap, tiling_margin(runner.artifact))
 
     def model(x: np.ndarray) -> np.ndarray:
         if max(x.shape[1:3]) <= tile:
             return runner.predict(x)
-        return predict_tiled(runner.predict, x, scale, tile, cfg.overlap)
+        return predict_tiled(runner.predict, x, scale, tile, overlap)
 
     return model
 

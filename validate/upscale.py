@@ -44,13 +44,13 @@ def upscale_files(
     *,
     runtime: str | None = None,
     tile: int | None = None,
-    overlap: int = DEFAULT_OVERLAP,
+    overlap: int | None = DEFAULT_OVERLAP,
     threads: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Upscale every image with ``model``; write atomically (never over an input); return the written paths."""
     from sropt.validate.runners import get_runner
-    from sropt.validate.tiling import check_tiling
+    from sropt.validate.tiling import check_tiling, tiling_margin
 
     if tile is not None:
         check_tiling(tile, overlap)
@@ -60,6 +60,8 @@ def upscale_files(
         raise InputError("cannot upscale", problems=missing)
     opened = open_artifact(model)
     art = opened.artifact
+    if tile is not None:  # before any image is read: the overlap must cover the receptive field
+        check_tiling(tile, overlap, tiling_margin(art))
     dests = output_paths(images, Path(out), art.scale)
     check_not_inputs(dests, images)
     runner = get_runner(runtime or DEFAULT_RUNTIME[art.kind])().load(art, threads)

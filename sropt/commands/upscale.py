@@ -18,7 +18,7 @@ def upscale_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output file (one image) or folder (<stem>_x<s>.png)."),
     runtime: str = typer.Option(None, "--runtime", help="tf, opencv, ort or tflite (default: opencv for .pb, ort for .onnx, tflite for .tflite)."),
     tile: int = typer.Option(None, "--tile", help="Tile size in LR pixels (bounded memory for large images)."),
-    overlap: int = typer.Option(16, "--overlap", help="Tile overlap in LR pixels (linear blending)."),
+    overlap: int = typer.Option(None, "--overlap", help="LR pixels of context each tile discards (default and minimum: the model's receptive field)."),
     threads: int = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
 ) -> None:
     """Super-resolve images with any artifact; writes atomically and never over an input."""

@@ -26,7 +26,7 @@ def validate_command(
     repeats: int = typer.Option(5, "--repeats", help="Timed runs per input after warm-up."),
     threads: int = typer.Option(None, "--threads", help="CPU threads per runtime (default: all cores)."),
     tile: int = typer.Option(None, "--tile", help="Run the model on tiles of this many LR pixels."),
-    overlap: int = typer.Option(16, "--overlap", help="Tile overlap in LR pixels."),
+    overlap: int = typer.Option(None, "--overlap", help="LR pixels of context each tile discards (default and minimum: each model's receptive field)."),
     bench_size: int = typer.Option(128, "--bench-size", help="LR side of the synthetic latency input; 0 = use dataset images."),
     lr_dir: Path = typer.Option(None, "--lr", help="Folder of LR images paired with the HR dataset (skips degradation)."),
     rgb: bool = typer.Option(False, "--rgb-psnr", help="Also compute RGB PSNR."),

@@ -147,7 +147,7 @@ class Metrics:
         self.cache_hits = Counter("sropt_cache_hits_total", "Results served from the cache", ["artifact"], registry=self.registry)
 
 
-def run_model(model: ServedModel, lr: np.ndarray, tile: int | None, overlap: int) -> tuple[np.ndarray, float]:
+def run_model(model: ServedModel, lr: np.ndarray, tile: int | None, overlap: int | None) -> tuple[np.ndarray, float]:
     from sropt.validate.inference import upscale_image
 
     with model.lock:
@@ -194,7 +194,7 @@ def create_app(models: dict[str, ServedModel], config: ServeConfig | None = None
 
     @app.post("/v1/upscale", responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}})
     async def upscale(request: Request, artifact: str | None = None, format: str = "png", quality: int = 90,
-                      tile: int | None = None, overlap: int = 16):
+                      tile: int | None = None, overlap: int | None = None):
         """Upscale one image (multipart field `image`, or the raw body); headers give model, runtime, latency, tiling."""
         name = artifact or next(iter(models))
         try:
@@ -236,9 +236,9 @@ def create_app(models: dict[str, ServedModel], config: ServeConfig | None = None
         tile = tile if tile is not None else cfg.default_tile
         if tile:
             from sropt.core.errors import InputError
-            from sropt.validate.tiling import check_tiling
-            try:
-                check_tiling(tile, overlap)
+            from sropt.validate.tiling import check_tiling, tiling_margin
+            try:  # the overlap defaults to, and may not be below, the model's receptive field
+                overlap = check_tiling(tile, overlap, tiling_margin(models[name].runner.artifact))
             except InputError as exc:
                 raise HTTPFail(400, str(exc)) from None
         data = await _read_body(request)

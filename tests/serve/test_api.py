@@ -59,9 +59,10 @@ def test_tiled_and_gray16_match_sropt_upscale(served, tmp_path: Path) -> None:
     img = (np.random.default_rng(2).integers(0, 65536, (40, 36), dtype=np.uint16))
     src = tmp_path / "g16.png"
     src.write_bytes(png(img))
-    ref = cv2.imread(str(upscale_files(served[0], [src], tmp_path / "o.png", tile=16, overlap=4)[0]))
-    r = client(served).post("/v1/upscale", content=src.read_bytes(), params={"tile": 16, "overlap": 4})
-    assert r.status_code == 200 and r.headers["x-tiling"] == "tile=16,overlap=4"
+    # B=2 EDSR: receptive field 1 + 2*2 + 1 + 1 = 7 LR px, the smallest overlap allowed.
+    ref = cv2.imread(str(upscale_files(served[0], [src], tmp_path / "o.png", tile=16, overlap=7)[0]))
+    r = client(served).post("/v1/upscale", content=src.read_bytes(), params={"tile": 16, "overlap": 7})
+    assert r.status_code == 200 and r.headers["x-tiling"] == "tile=16,overlap=7"
     assert np.array_equal(cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR), ref)
 
 
