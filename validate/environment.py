@@ -19,18 +19,6 @@ _PACKAGES = (
 )
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (Linux), else platform.processor()."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def package_versions() -> dict[str, str | None]:
     """Installed versions of the packages that decide the numbers (None if absent)."""
     out: dict[str, str | None] = {}
@@ -44,8 +32,12 @@ def package_versions() -> dict[str, str | None]:
 
 def describe_environment(threads: int) -> dict[str, Any]:
     """The ``environment`` object of report.json."""
+    from sropt.core.machine import machine
+
     return {
-        "cpu": cpu_model(),
+        "cpu": machine()["cpu"],
+        # INT8 speed, and with some kernels INT8 quality, depend on these (VNNI, AMX).
+        "cpu_flags": machine()["isa"],
         "cores": os.cpu_count(),
         "threads": threads,
         "machine": platform.machine(),

@@ -80,8 +80,11 @@ def baseline_from_report(report: dict[str, Any], gates: list[Gate], *, where: st
 
 
 def baseline_json(baseline: dict[str, Any]) -> str:
-    """Stable text: sorted keys, one row per line block, trailing newline."""
-    return json.dumps(baseline, indent=2, sort_keys=True) + "\n"
+    """Stable text: sorted keys, one row per line (a changed number is a one-line diff)."""
+    placeholder = "\u0000rows\u0000"
+    text = json.dumps({**baseline, "rows": placeholder}, indent=2, sort_keys=True)
+    rows = ",\n".join("    " + json.dumps(row, sort_keys=True) for row in baseline["rows"])
+    return text.replace(json.dumps(placeholder), "[\n" + rows + "\n  ]" if rows else "[]") + "\n"
 
 
 def load_baseline(path: Path) -> dict[str, Any]:

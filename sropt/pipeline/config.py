@@ -63,7 +63,31 @@ class PipelineConfig:
 def load_pipelines(path: Path) -> PipelineConfig:
     """Read and validate a pipelines.yaml file (all problems in one ConfigError)."""
     path = Path(path)
-    return _validate(load_yaml_with_lines(path), str(path), path)
+    config = _validate(load_yaml_with_lines(path), str(path), path)
+    for pipeline in config.file.pipelines.values():
+        _anchor_dataset_paths(pipeline, config.base_dir)
+    return config
+
+
+def _anchor_dataset_paths(pipeline: Pipeline, base_dir: Path) -> None:
+    """Relative dataset *paths* (a value with "/") mean relative to the pipelines file, as model paths do.
+
+    Bare names (Set5, T91) keep resolving through SROPT_DATASETS_DIR. Done once
+    at load, so every stage, the preflight and resolved.yaml see one path.
+    """
+    def anchor(ref: str) -> str:
+        p = Path(ref).expanduser()
+        if "/" in ref and not p.is_absolute():
+            return str((base_dir / p).resolve())
+        return ref
+
+    if pipeline.validate_:
+        pipeline.validate_.datasets = [anchor(d) for d in pipeline.validate_.datasets]
+    if pipeline.prune:
+        pipeline.prune.calib = anchor(pipeline.prune.calib)
+    if pipeline.quantize:
+        for target in [*pipeline.quantize.tflite, *pipeline.quantize.onnx]:
+            target.calib = anchor(target.calib)
 
 
 def parse_pipelines(text: str, name: str = "<string>") -> PipelineConfig:

@@ -234,7 +234,8 @@ def evaluate_gate(gate: Gate, report: dict[str, Any], *, baseline: dict[str, Any
     for row in rows:
         where = dict(
             artifact=str(row.get("artifact")), stage=row_stage(report, row),
-            runtime=str(row.get("runtime")), dataset=str(row.get("dataset")),
+            # The dataset's name: rows may carry a path (datasets given by path).
+            runtime=str(row.get("runtime")), dataset=Path(str(row.get("dataset"))).name,
         )
         value = metric_value(row, gate.metric)
         if value is None:

@@ -18,12 +18,10 @@ CPU.
 
 from __future__ import annotations
 
-import os
-import platform
-import re
-from functools import cache
 from importlib import metadata
 from typing import Any
+
+from sropt.core.machine import machine, parse_cpuinfo
 
 #: A library and the distributions that can provide it, in order of preference
 #: (the first one installed is recorded, with its name: contrib and plain
@@ -65,13 +63,6 @@ MACHINE_FIELDS: dict[str, tuple[str, ...]] = {
     "quantize.onnx": ("machine", "isa"),
 }
 
-# SIMD extensions that select different kernels in the runtimes (x86 "flags",
-# arm64 "Features" in /proc/cpuinfo); other flags (bugs, virtualization) do not.
-# The CPU model alone is not enough: VMs often report "Intel(R) Xeon(R) Processor".
-# sme(?!p): arm's SME, not x86's smep (a page-protection flag).
-_ISA = re.compile(r"^(sse|ssse|avx|fma|f16c|amx|vnni|asimd|sve|sme(?!p)|i8mm|bf16|dotprod|fphp|neon)")
-
-
 def installed_version(distribution: str) -> str | None:
     """The installed version of ``distribution``, None when it is not installed."""
     try:
@@ -88,35 +79,6 @@ def library_versions(libraries: tuple[str, ...]) -> dict[str, str | None]:
         found = next(((d, v) for d in candidates if (v := installed_version(d)) is not None), (candidates[0], None))
         out[found[0]] = found[1]
     return out
-
-
-def parse_cpuinfo(text: str) -> tuple[str, list[str]]:
-    """The CPU model name and the sorted SIMD extensions in /proc/cpuinfo ``text``."""
-    model, isa = "", set()
-    for line in text.splitlines():
-        name, _, value = line.partition(":")
-        name = name.strip()
-        if name == "model name" and not model:
-            model = value.strip()
-        elif name in ("flags", "Features"):
-            isa.update(f for f in value.split() if _ISA.match(f))
-    return model, sorted(isa)
-
-
-@cache
-def machine() -> dict[str, Any]:
-    """CPU model, architecture, SIMD extensions and core count of this machine."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            model, isa = parse_cpuinfo(fh.read())
-    except OSError:  # not Linux
-        model, isa = "", []
-    return {
-        "cpu": model or platform.processor() or platform.machine(),
-        "machine": platform.machine(),
-        "isa": isa,
-        "cores": os.cpu_count(),
-    }
 
 
 def step_environment(kind: str) -> dict[str, Any]:

@@ -211,21 +211,27 @@ def test_missing_model_path_and_unobtainable_registry_model(pipeline_file, fake_
 def test_shipped_pipelines_file_is_valid():
     cfg = load_pipelines(PROJECT_ROOT / "pipelines.yaml")
     names = set(cfg.file.pipelines)
-    assert {"edsr_x3_mobile", "fsrcnn_x3_ci", "espcn_x3", "lapsrn_x4"} <= names
+    assert {"edsr_x3_mobile", "edsr_x3_ci", "espcn_x3", "lapsrn_x4"} <= names
     assert cfg.select(None)[0] == "edsr_x3_mobile"
     mobile = cfg.file.pipelines["edsr_x3_mobile"]
     assert mobile.model == "EDSR_x3" and mobile.prune.scope.value == "inner"
     assert mobile.step_names() == ["source", "prune", "export.onnx", "quantize.tflite.int8", "quantize.onnx.int8", "validate"]
     assert mobile.validate_.datasets == ["Set5", "Set14"]
     assert [r.value for r in mobile.validate_.runtimes] == ["opencv", "ort", "tflite"]
-    ci = cfg.file.pipelines["fsrcnn_x3_ci"]
-    assert ci.validate_.datasets == ["Set5"] and ci.quantize.tflite[0].calib_count <= 16
+    ci = cfg.file.pipelines["edsr_x3_ci"]
+    assert ci.validate_.datasets == [str(PROJECT_ROOT / "models/bundled/datasets/Set5")] and ci.quantize.tflite[0].calib_count <= 16
+    assert ci.baseline == "baselines/edsr_x3_ci.json" and (PROJECT_ROOT / ci.baseline).is_file()
     families = {p.model.split("_")[0].split("-")[0] for p in cfg.file.pipelines.values()}
     assert families == {"EDSR", "ESPCN", "FSRCNN", "LapSRN"}
-    # Datasets resolve through SROPT_DATASETS_DIR: bare names, never absolute paths.
+    # Datasets are bare names (resolved through SROPT_DATASETS_DIR) or the
+    # bundled copies given relative to the file (anchored there at load); the file holds no absolute path.
     for p in cfg.file.pipelines.values():
         refs = list(p.validate_.datasets) + [t.calib for t in p.quantize.tflite] + [o.calib for o in p.quantize.onnx]
-        assert all("/" not in r for r in refs), refs
+        assert all("/" not in r or r.startswith(str(PROJECT_ROOT / "models/bundled/datasets")) for r in refs), refs
+    # Issue 14: every shipped pipeline requires every artifact to beat bicubic on every dataset.
+    for name, p in cfg.file.pipelines.items():
+        beat = [g for g in p.gates if g.against.value == "bicubic" and g.kind == "min_gain" and g.bound >= 0.0]
+        assert any(g.artifacts == ["*"] and g.datasets is None and g.runtimes is None for g in beat), name
     assert "/work" not in (PROJECT_ROOT / "pipelines.yaml").read_text()
 
 
@@ -248,6 +254,6 @@ def test_ci_example_workflow_runs_the_gate():
     wf = yaml.safe_load((PROJECT_ROOT / "docs/ci-example.yml").read_text())
     steps = wf["jobs"]["quality-gate"]["steps"]
     runs = "\n".join(s.get("run", "") for s in steps)
-    assert "sropt run pipelines.yaml --pipeline fsrcnn_x3_ci" in runs
+    assert "sropt run pipelines.yaml --pipeline edsr_x3_ci" in runs
     assert "sropt check runs/ci/report.json" in runs and "--baseline" in runs and "--junit" in runs
     assert "pull_request" in wf[True]  # PyYAML reads the bare key `on` as True
