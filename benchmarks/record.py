@@ -40,9 +40,9 @@ def load_average() -> list[float] | None:
 
 def kernel_flags() -> list[str]:
     """The kernel-relevant CPU flags this machine has."""
-    from sropt.quantize.cpu_features import read_cpu_flags
+    from sropt.core.machine import machine
 
-    _, flags = read_cpu_flags()
+    flags = set(machine()["isa"])
     return [f for f in KERNEL_FLAGS if f in flags]
 
 

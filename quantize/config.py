@@ -12,6 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sropt.core.cpu_targets import DEFAULT_CPU_TARGET, CpuTarget, parse_cpu_target
 from sropt.core.errors import InputError
 
 DEFAULT_CALIB_DATASET = "T91"  # never the evaluation sets (Set5/Set14)
@@ -115,6 +116,9 @@ class QuantizeConfig:
     # measures GPTQ against the converter's nearest rounding (sropt.quantize.weights), or
     # "nearest" / "gptq".
     weight_rounding: str = "auto"
+    # The CPU an ORT INT8 model will run on (sropt.core.cpu_targets): it picks the activation type
+    # and reduce_range, so the build machine never does. None: portable for onnx int8, unused otherwise.
+    cpu_target: CpuTarget | str | None = None
 
     def __post_init__(self) -> None:
         target = _enum(Target, self.target, "--to")
@@ -161,6 +165,7 @@ class QuantizeConfig:
                 f"--weight-rounding {self.weight_rounding} applies to --to tflite --mode int8 or int16x8 only "
                 f"(got --to {target.value} --mode {mode.value})."
             )
+        object.__setattr__(self, "cpu_target", _cpu_target(self.cpu_target, target, mode))
         if int(self.budget_images) < 1:
             raise InputError(f"budget_images {self.budget_images}: use at least 1 image to measure the PSNR drop.")
 
@@ -173,6 +178,22 @@ class QuantizeConfig:
     def calibrated(self) -> bool:
         """True when the mode needs calibration data."""
         return self.mode in CALIBRATED_MODES
+
+
+def _cpu_target(value: CpuTarget | str | None, target: Target, mode: Mode) -> CpuTarget | None:
+    """``--target``: the deployment CPU of an ORT INT8 model; portable unless named."""
+    ort_int8 = target is Target.ONNX and mode is Mode.INT8
+    if value is None:
+        return DEFAULT_CPU_TARGET if ort_int8 else None
+    cpu = parse_cpu_target(value)
+    if not ort_int8:
+        # TFLite's int8 kernels (XNNPACK, ruy) widen int8 products to int32 on every CPU and the
+        # converter has no CPU-dependent setting, so there is nothing a target could change.
+        raise InputError(
+            f"--target {cpu.value} applies to --to onnx --mode int8 only (got --to {target.value} "
+            f"--mode {mode.value}): that model's numbers do not depend on the CPU; drop --target."
+        )
+    return cpu
 
 
 def parse_equalize(value: object) -> str:

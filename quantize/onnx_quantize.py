@@ -3,11 +3,14 @@
 INT8: ``onnxruntime.quantization.quantize_static`` in QDQ format with
 per-channel QInt8 weights, calibrated (MinMax) on the same crops as the
 TFLite path, fed by a CalibrationDataReader in the model's input layout.
-The activation type and ``reduce_range`` come from the CPU flags
-(``sropt.quantize.cpu_features``); the PSNR drop is then measured on the
-calibration folder's images, and if it exceeds ``SATURATION_DROP_DB`` with
-full-range weights the model is re-quantized with ``reduce_range=True``
-(the symptom of int16 saturation in non-VNNI kernels, FACTS.md §5).
+The activation type and ``reduce_range`` come from the deployment target
+(``QuantizeConfig.cpu_target``, ``sropt.quantize.cpu_features``), never from
+the CPU running sropt. The PSNR drop is then measured on the calibration
+folder's images. A drop over ``SATURATION_DROP_DB`` with full-range weights
+(the symptom of int16 saturation in non-VNNI kernels, FACTS.md §5) is
+re-quantized with ``reduce_range=True`` only when this CPU is of the target's
+class (so the drop is the target's), and the deviation is recorded; on a CPU
+of another class it is a note, and the target's settings stay.
 
 fp16: ONNX Runtime's own ``onnxruntime.transformers.float16`` converter (the
 onnxconverter-common code, shipped inside onnxruntime, so no extra
@@ -151,48 +154,105 @@ def _quantize_fp16(source: Artifact, out: Path, channels: int) -> QuantizeResult
 
 
 def _quantize_int8(source: Artifact, out: Path, config: QuantizeConfig, channels: int) -> QuantizeResult:
+    from sropt.core.cpu_targets import host_cpu, measures_other_class
     from sropt.quantize.calibration import calibration_images, load_calibration_inputs
     from sropt.quantize.cpu_features import choose_integer_kernel
     from sropt.quantize.quality import budget_images, mean_psnr, protocol
 
     calib = load_calibration_inputs(config.calibration, source.contract, source.scale)
-    choice = choose_integer_kernel()
-    kernel: dict[str, Any] = choice.to_json()
-    # A sanity check of the ORT kernel choice, not a budget: 16 crops are enough and keep it cheap.
+    # The deployment target decides; this machine only measures (issue 14, item 6).
+    choice = choose_integer_kernel(config.cpu_target)
+    host_model, host_class = host_cpu()
+    other_class = measures_other_class(choice.target, host_class)
+    # A sanity check of the settings, not a budget: 16 crops are enough and keep it cheap.
     pairs = budget_images(calibration_images(calib.folder), source.scale, min(config.budget_images, 16))
-    float_psnr = mean_psnr(_ort_predictor(source.path, source), pairs, source.contract, source.scale)
-    notes: list[str] = []
-    with atomic_path(out, inputs=(source.path,)) as tmp:
-        reduce_range = choice.reduce_range
+
+    def measure(path: Path) -> float:
+        return mean_psnr(_ort_predictor(path, source), pairs, source.contract, source.scale)
+
+    def quantize(dest: Path, reduce_range: bool) -> None:
         try:
-            _quantize_static(source.path, tmp, calib.inputs, channels, choice.activation_type, reduce_range)
+            _quantize_static(source.path, dest, calib.inputs, channels, choice.activation_type, reduce_range)
         except Exception as exc:
             raise StageError(f"{source.path}: onnxruntime static quantization failed: {exc}") from exc
-        psnr = mean_psnr(_ort_predictor(tmp, source), pairs, source.contract, source.scale)
-        if float_psnr - psnr > SATURATION_DROP_DB and not reduce_range:
-            notes.append(
-                f"full-range weights dropped {float_psnr - psnr:.2f} dB (> {SATURATION_DROP_DB} dB, "
-                "the int16 saturation symptom); re-quantized with reduce_range=True"
-            )
-            reduce_range = True
-            _quantize_static(source.path, tmp, calib.inputs, channels, choice.activation_type, reduce_range)
-            psnr = mean_psnr(_ort_predictor(tmp, source), pairs, source.contract, source.scale)
+
+    float_psnr = measure(source.path)
+    kernel: dict[str, Any] = choice.to_json()
+    notes: list[str] = []
+    with atomic_path(out, inputs=(source.path,)) as tmp:
+        quantize(tmp, choice.reduce_range)
+        psnr = measure(tmp)
+        saturated = float_psnr - psnr > SATURATION_DROP_DB and not choice.reduce_range
+        if saturated and other_class:
+            notes.append(_foreign_drop_note(choice.target, host_model, host_class, float_psnr - psnr))
+        elif saturated:
+            psnr, deviation = _retry_reduce_range(tmp, quantize, measure, float_psnr, psnr)
+            kernel["deviation"] = deviation
+            notes.append(deviation["note"])
         run_onnx_once(tmp, channels, source.scale)
-    kernel["reduce_range"] = reduce_range
-    step = {
-        "stage": "quantize", "format": "onnx", "mode": "int8", "tool": "onnxruntime.quantization",
-        "quant_format": "QDQ", "per_channel": True, "weight_type": "QInt8",
-        "activation_type": choice.activation_type, "reduce_range": reduce_range, "calibrate_method": "MinMax",
-        "kernel_choice": kernel, "calibration": calib.describe(),
-        "check": {"float_psnr_db": round(float_psnr, 4), "psnr_db": round(psnr, 4),
-                  "psnr_drop_db": round(float_psnr - psnr, 4), "images": len(pairs), "protocol": protocol()},
-        "io": "float",
-    }
-    if notes:
-        step["notes"] = notes
+    if other_class and not notes:
+        notes.append(_other_class_note(choice.target, host_model, host_class))
+    kernel["reduce_range"] = kernel.get("deviation", {}).get("reduce_range", choice.reduce_range)
+    check = {"float_psnr_db": round(float_psnr, 4), "psnr_db": round(psnr, 4),
+             "psnr_drop_db": round(float_psnr - psnr, 4), "images": len(pairs), "protocol": protocol()}
+    build_cpu = {"cpu": host_model, "class": host_class.value if host_class else None}
+    step = _int8_step(kernel, calib.describe(), build_cpu, check, notes)
     artifact = source.derive(out, ArtifactKind.ONNX, step, precision="int8")
     artifact.write_sidecar()
     return QuantizeResult(
         artifact=artifact, mode="int8", io="float", calibration=calib.describe(),
         float_psnr=float_psnr, psnr=psnr, kernel=kernel, notes=tuple(notes),
     )
+
+
+def _int8_step(kernel: dict[str, Any], calibration: dict[str, Any], build_cpu: dict[str, Any],
+               check: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """The provenance record of an ORT INT8 quantization: the target's settings, where it was built and checked."""
+    step = {
+        "stage": "quantize", "format": "onnx", "mode": "int8", "tool": "onnxruntime.quantization",
+        "quant_format": "QDQ", "per_channel": True, "weight_type": "QInt8", "cpu_target": kernel["target"],
+        "activation_type": kernel["activation_type"], "reduce_range": kernel["reduce_range"],
+        "calibrate_method": "MinMax", "kernel_choice": kernel, "calibration": calibration,
+        "build_cpu": build_cpu, "check": check, "io": "float",
+    }
+    if notes:
+        step["notes"] = notes
+    return step
+
+
+def _class_name(host_class: Any) -> str:
+    return host_class.value if host_class is not None else "no named target"
+
+
+def _other_class_note(target: str, host_model: str, host_class: Any) -> str:
+    return (f"built for {target} on {host_model} ({_class_name(host_class)}): the PSNR check ran in this "
+            f"CPU's kernels, not the target's; validate on an {target} CPU for its numbers")
+
+
+def _foreign_drop_note(target: str, host_model: str, host_class: Any, drop: float) -> str:
+    """Why a large drop on a CPU of another class does not re-quantize a full-range target."""
+    return (f"full-range weights dropped {drop:.2f} dB on this {host_model} ({_class_name(host_class)}), the "
+            f"int16 saturation of a non-VNNI kernel the {target} target does not have; kept the {target} "
+            "settings (no reduce_range fallback: it would change what the target promised). "
+            f"Validate on an {target} CPU, or use --target portable to run here")
+
+
+def _retry_reduce_range(tmp: Path, quantize, measure, float_psnr: float, psnr: float) -> tuple[float, dict[str, Any]]:
+    """Re-quantize a saturating full-range model with reduce_range; keep whichever measured better.
+
+    Only reached when this CPU is of the target's class, so its drop is the
+    target's. The change from the target's settings is recorded, never silent.
+    """
+    full = tmp.read_bytes()
+    quantize(tmp, True)
+    reduced = measure(tmp)
+    keep = reduced > psnr
+    if not keep:
+        tmp.write_bytes(full)
+    kept = "reduce_range=True" if keep else "the full-range model"
+    note = (f"full-range weights dropped {float_psnr - psnr:.2f} dB (> {SATURATION_DROP_DB} dB, the int16 "
+            f"saturation symptom) on this CPU of the target's class; re-quantized with reduce_range=True: "
+            f"drop {float_psnr - reduced:.2f} dB; kept {kept}")
+    deviation = {"reduce_range": keep, "full_range_psnr_db": round(psnr, 4), "reduce_range_psnr_db": round(reduced, 4),
+                 "note": note}
+    return (reduced if keep else psnr), deviation

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 def quantize_model(
     model: str = typer.Argument(..., help="--to tflite: a frozen graph (.pb) or registry name; --to onnx: a float .onnx from `sropt export`."),
-    to: str = typer.Option(..., "--to", help="Target format: tflite or onnx."),
+    to: str = typer.Option(..., "--to", help="Output format: tflite or onnx (--target names the CPU)."),
     mode: str = typer.Option(..., "--mode", help="tflite: float32, fp16, dynamic, int8, int16x8; onnx: int8, fp16."),
     out: Path = typer.Option(..., "-o", "--output", help="Output file; written atomically, never over the input."),
     calib: Path = typer.Option(None, "--calib", help="Calibration image folder (default: T91 under the datasets folder)."),
@@ -24,10 +24,14 @@ def quantize_model(
     max_psnr_drop: float = typer.Option(None, "--max-psnr-drop", help="tflite int8 only: keep layers in float until the PSNR drop (dB, calibration images) is at most this."),
     equalize: str = typer.Option("auto", "--equalize", help="tflite int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best, then refine it per layer pair), off, or a strength 0..1."),
     weight_rounding: str = typer.Option("auto", "--weight-rounding", help="tflite int8/int16x8 only: how conv weights reach the int8 grid: auto (measure GPTQ against nearest on calibration images, keep the better), nearest (the converter's) or gptq."),
+    target: str = typer.Option(None, "--target", help="onnx int8 only: the CPU the model will run on, which sets ORT's activation type and reduce_range (this machine never does): portable (default, safe on every CPU), x86-avx2, x86-avx512 (no VNNI), x86-avx512-vnni, arm64."),
     fixed_shape: str = typer.Option(None, "--fixed-shape", help="tflite only: fixed input HxW (default: dynamic H/W)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result (artifact, calibration, drop, float layers) as JSON."),
 ) -> None:
-    """Quantize MODEL; exits 0 only after the written file loaded and ran in its real consumer."""
+    """Quantize MODEL; exits 0 only after the written file loaded and ran in its real consumer.
+
+    Example: sropt quantize fsrcnn.onnx --to onnx --mode int8 --target x86-avx512-vnni -o fsrcnn.vnni.onnx
+    """
     from sropt.convert.tflite_export import parse_hw
     from sropt.quantize.config import CalibrationConfig, QuantizeConfig, Target
 
@@ -35,7 +39,7 @@ def quantize_model(
         target=to, mode=mode, io=io,
         calibration=CalibrationConfig(folder=calib, count=calib_count),
         max_psnr_drop=max_psnr_drop, fixed_shape=parse_hw(fixed_shape), equalize=equalize,
-        weight_rounding=weight_rounding,
+        weight_rounding=weight_rounding, cpu_target=target,
     )
     if config.target is Target.TFLITE:
         from rich.console import Console
@@ -63,7 +67,8 @@ def quantize_model(
             typer.echo(line)
     if result.kernel:
         k = result.kernel
-        typer.echo(f"int8 kernel: activations {k['activation_type']}, reduce_range={k['reduce_range']} ({k['reason']})")
+        typer.echo(f"int8 kernel for target {k['target']}: activations {k['activation_type']}, "
+                   f"reduce_range={k['reduce_range']} ({k['reason']})")
     for attempt in result.attempts:
         mean = f", mean {attempt.stats['mean_db']:.3f}" if attempt.stats else ""
         typer.echo(f"budget: {attempt.description}: drop {attempt.psnr_drop:.3f} dB (smoother half{mean})"

@@ -26,10 +26,33 @@ def _config(mode: str, datasets: Path):
     return QuantizeConfig("onnx", mode, calibration=CalibrationConfig(datasets / "T91", count=8), budget_images=3)
 
 
+def _weights_and_activations(path: Path) -> tuple[list[np.ndarray], set[str]]:
+    """The quantized conv weights (integers) and the dtypes of the activation zero points of a QDQ model."""
+    import onnx
+
+    model = onnx.load(str(path))
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+    weights = [inits[n.input[0]] for n in model.graph.node
+               if n.op_type == "DequantizeLinear" and n.input[0] in inits and inits[n.input[0]].ndim == 4]
+    activations = {inits[n.input[2]].dtype.name for n in model.graph.node
+                   if n.op_type == "QuantizeLinear" and n.input[0] not in inits and len(n.input) > 2}
+    return weights, activations
+
+
+def _fake_build_cpu(monkeypatch, machine: str, flags: set[str]) -> None:
+    """Make this machine look like another CPU to everything that reads /proc/cpuinfo."""
+    import sropt.core.cpu_targets as cpu_targets
+
+    monkeypatch.setattr(cpu_targets, "machine", lambda: {"cpu": f"fake {machine}", "machine": machine, "isa": sorted(flags)})
+
+
+VNNI = ("x86_64", {"avx2", "avx512bw", "avx512_vnni"})
+AVX2 = ("x86_64", {"avx2", "fma"})
+
+
 def test_int8_is_per_channel_qdq_and_close_to_float(espcn_onnx, datasets: Path, tmp_path: Path) -> None:
     import onnx
 
-    from sropt.quantize.cpu_features import choose_integer_kernel
     from sropt.quantize.onnx_quantize import quantize_onnx
 
     result = quantize_onnx(espcn_onnx.path, tmp_path / "q.onnx", _config("int8", datasets))
@@ -44,16 +67,80 @@ def test_int8_is_per_channel_qdq_and_close_to_float(espcn_onnx, datasets: Path, 
         and onnx.numpy_helper.to_array(inits[n.input[0]]).ndim == 4
     ]
     assert sorted(s.size for s in weight_scales) == [9, 32, 64]
-    # The choice follows this machine's CPU flags and is recorded.
-    expected = choose_integer_kernel()
+    # The default target is portable: QUInt8 activations, 7-bit weights, whatever this CPU is.
     step = result.artifact.provenance[-1]
-    assert step["activation_type"] == expected.activation_type
-    assert step["kernel_choice"]["flags"] == list(expected.flags)
-    assert step["reduce_range"] == (expected.reduce_range or bool(result.notes))
+    assert (step["cpu_target"], step["activation_type"], step["reduce_range"]) == ("portable", "QUInt8", True)
+    assert "every CPU" in step["kernel_choice"]["reason"]
     # Verified drop on calibration-folder images (no saturation: well under 1 dB).
     assert result.psnr_drop is not None and 0.0 <= result.psnr_drop < 0.6
     assert step["check"]["psnr_drop_db"] == round(result.psnr_drop, 4)
     assert result.artifact.precision == "int8" and result.artifact.size_bytes < 0.4 * espcn_onnx.size_bytes
+
+
+@pytest.mark.parametrize(
+    ("target", "build", "activations", "max_weight"),
+    [
+        # A VNNI runner used to write full-range weights for itself; portable stays 7-bit.
+        ("portable", VNNI, {"uint8"}, 64),
+        ("x86-avx2", VNNI, {"uint8"}, 64),
+        ("x86-avx512-vnni", AVX2, {"uint8"}, 127),
+        ("arm64", VNNI, {"int8"}, 127),
+    ],
+)
+def test_the_target_not_the_build_cpu_sets_the_model(espcn_onnx, datasets: Path, tmp_path: Path, monkeypatch,
+                                                     target, build, activations, max_weight) -> None:
+    """Read back from the written file: activation zero-point dtype and the weights' integer range."""
+    from sropt.core.cpu_targets import cpu_class
+    from sropt.quantize.config import CalibrationConfig, QuantizeConfig
+    from sropt.quantize.onnx_quantize import quantize_onnx
+    from sropt.validate.resolve import open_artifact
+
+    _fake_build_cpu(monkeypatch, *build)
+    config = QuantizeConfig("onnx", "int8", calibration=CalibrationConfig(datasets / "T91", count=8),
+                            budget_images=3, cpu_target=target)
+    result = quantize_onnx(espcn_onnx.path, tmp_path / "q.onnx", config)
+    weights, dtypes = _weights_and_activations(tmp_path / "q.onnx")
+    # Symmetric per-channel weights: each channel's largest |w| lands on the top of the grid
+    # (127 at 8 bits, 64 with ORT's 7-bit reduce_range).
+    assert max(int(np.abs(w).max()) for w in weights) == max_weight
+    assert dtypes == activations
+    step = result.artifact.provenance[-1]
+    host = cpu_class(*build).value
+    assert step["cpu_target"] == target and step["build_cpu"] == {"cpu": f"fake {build[0]}", "class": host}
+    assert step["kernel_choice"]["reason"] and "deviation" not in step["kernel_choice"]
+    notes = open_artifact(result.artifact.path).notes  # what every report row of this artifact carries
+    assert notes[0].startswith(f"ORT INT8 built for target {target}: activations {step['activation_type']}, "
+                               f"reduce_range={step['reduce_range']} (")
+    other = target not in ("portable", host)
+    assert any(n.startswith(f"measured on fake x86_64 ({host}), not an {target} CPU") for n in notes) == other
+    assert any(n.startswith(f"built for {target} on fake x86_64 ({host})") for n in result.notes) == other
+
+
+@pytest.mark.parametrize(("build", "requantized"), [(VNNI, True), (AVX2, False)])
+def test_saturation_fallback_only_where_the_drop_is_the_targets(espcn_onnx, datasets: Path, tmp_path: Path,
+                                                                monkeypatch, build, requantized) -> None:
+    """A large drop re-quantizes with reduce_range (recorded) only on a CPU of the target's class."""
+    import sropt.quantize.onnx_quantize as oq
+    from sropt.quantize.config import CalibrationConfig, QuantizeConfig
+
+    _fake_build_cpu(monkeypatch, *build)
+    monkeypatch.setattr(oq, "SATURATION_DROP_DB", -100.0)  # every drop counts as saturation
+    config = QuantizeConfig("onnx", "int8", calibration=CalibrationConfig(datasets / "T91", count=8),
+                            budget_images=3, cpu_target="x86-avx512-vnni")
+    result = oq.quantize_onnx(espcn_onnx.path, tmp_path / "q.onnx", config)
+    kernel = result.artifact.provenance[-1]["kernel_choice"]
+    weights, _ = _weights_and_activations(tmp_path / "q.onnx")
+    if requantized:
+        deviation = kernel["deviation"]
+        assert "re-quantized with reduce_range=True" in deviation["note"] and deviation["note"] in result.notes
+        # Whichever measured better was kept, and the file and the record agree.
+        kept_reduced = deviation["reduce_range_psnr_db"] > deviation["full_range_psnr_db"]
+        assert deviation["reduce_range"] is kept_reduced and kernel["reduce_range"] is kept_reduced
+        assert max(int(np.abs(w).max()) for w in weights) == (64 if kept_reduced else 127)
+    else:
+        assert "deviation" not in kernel and kernel["reduce_range"] is False
+        assert max(int(np.abs(w).max()) for w in weights) == 127
+        assert any("kept the x86-avx512-vnni settings (no reduce_range fallback" in n for n in result.notes)
 
 
 def test_fp16_matches_float(espcn_onnx, datasets: Path, tmp_path: Path) -> None:
