@@ -53,6 +53,7 @@ def render_markdown(report: ValidationReport) -> str:
     lines += ["| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in row) + " |" for row in table_rows(report)]
     if report.errors:
         lines += ["", "## Problems and errors", ""] + [f"- {p}" for p in report.errors]
+    lines += _artifact_notes(report)
     lines += ["", "## Per image", ""]
     for r in report.results:
         if not r.images:
@@ -66,3 +67,13 @@ def render_markdown(report: ValidationReport) -> str:
             lines.append(f"| {i.name} | {fmt_psnr(i.psnr_y)} | {fmt_ssim(i.ssim_y)} | {ms} |")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _artifact_notes(report: ValidationReport) -> list[str]:
+    """Each artifact's notes once (its rows in every runtime and dataset repeat them), e.g. its CPU target."""
+    seen: dict[str, list[str]] = {}
+    for r in report.results:
+        notes = seen.setdefault(r.label, [])
+        notes += [n for n in r.notes if n not in notes]
+    lines = [f"- {label}: {note}" for label, notes in seen.items() for note in notes]
+    return ["", "## Notes", ""] + lines if lines else []

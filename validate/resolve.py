@@ -86,7 +86,9 @@ def _open_exported(path: Path, kind: ArtifactKind) -> OpenedArtifact:
         macs = None
         for step in side.provenance:
             macs = step.get("macs_per_pixel", macs) if isinstance(step, dict) else macs
-        return OpenedArtifact(side, params=params, macs_per_pixel=macs)
+        from sropt.validate.cpu_target_notes import cpu_target_notes
+
+        return OpenedArtifact(side, params=params, macs_per_pixel=macs, notes=cpu_target_notes(side.provenance))
     try:
         channels = _input_channels(path, kind)
     except InputError:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from sropt.convert.onnx_export import Layout
 from sropt.prune.config import Compensation, Scope, WeightStore
+from sropt.core.cpu_targets import DEFAULT_CPU_TARGET, CpuTarget
 from sropt.core.errors import InputError
 from sropt.quantize.config import IOType, Mode, parse_equalize, parse_weight_rounding
 
@@ -167,11 +168,19 @@ class OrtTarget(StrictModel):
     mode: OrtMode = Field(description="int8: static QDQ, per-channel weights; fp16: float16 weights.")
     calib: str = Field("T91", description="Calibration image folder for int8.")
     calib_count: int = Field(32, ge=1, description="Number of calibration crops.")
+    target: CpuTarget = Field(DEFAULT_CPU_TARGET, description="int8 only: the CPU the model will run on; sets ORT's activation type and reduce_range (portable: safe on every CPU; the build machine never decides).")
+
+    @model_validator(mode="after")
+    def _target_needs_int8(self) -> "OrtTarget":
+        if self.target is not DEFAULT_CPU_TARGET and self.mode is not OrtMode.INT8:
+            raise ValueError(f"target applies to mode int8 only (fp16 runs the same on every CPU), not '{self.mode.value}'")
+        return self
 
     @property
     def step_name(self) -> str:
-        """The name of the step (and artifact) this target produces."""
-        return f"quantize.onnx.{self.mode.value}"
+        """The name of the step (and artifact) this target produces; a named CPU target is part of it."""
+        suffix = "" if self.target is DEFAULT_CPU_TARGET else f"-{self.target.value}"
+        return f"quantize.onnx.{self.mode.value}{suffix}"
 
 
 class QuantizeStage(StrictModel):

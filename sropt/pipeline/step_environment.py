@@ -10,10 +10,11 @@ into the entry's manifest, where ``sropt cache info`` shows them.
 
 Validation also records the CPU: it measures latency, which depends on the
 CPU model, its SIMD extensions and the core count (the default thread
-count). ONNX Runtime quantization records the SIMD extensions, because the
-build CPU's VNNI support picks its activation type and reduce_range
-(sropt.quantize.cpu_features). The other steps compute the same bytes on any
-CPU.
+count). ONNX Runtime quantization records the SIMD extensions: its
+settings follow the configured target CPU (sropt.core.cpu_targets), but its
+PSNR check, and with it a full-range target's reduce_range fallback and the
+notes in the artifact's provenance, run in this CPU's kernels. The other
+steps compute the same bytes on any CPU.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ STEP_LIBRARIES: dict[str, tuple[str, ...]] = {
 #: Step kinds whose output depends on this machine, and the fields of ``machine()`` that matter.
 MACHINE_FIELDS: dict[str, tuple[str, ...]] = {
     "validate": ("cpu", "machine", "isa", "cores"),  # latency
-    # The kernel choice follows the build CPU's flags until the deployment
-    # target is a config field (issue 14, item 6); then this entry can go.
+    # The target (a config field) sets activation type and reduce_range; the
+    # check that may re-quantize, and its recorded numbers, run on this CPU.
     "quantize.onnx": ("machine", "isa"),
 }
 
