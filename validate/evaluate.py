@@ -62,7 +62,12 @@ def validate_artifacts(
     for ref in artifacts:
         say(f"opening {ref}")
         try:
-            opened.append((str(ref), open_artifact(ref), None))
+            art = open_artifact(ref)
+            if config.tile:  # an overlap below this model's receptive field is refused before any work
+                from sropt.validate.tiling import check_tiling, tiling_margin
+
+                check_tiling(config.tile, config.overlap, tiling_margin(art.artifact))
+            opened.append((str(ref), art, None))
         except SroptError as exc:
             opened.append((str(ref), None, str(exc)))
     scale = config.scale or next((o.artifact.scale for _, o, _ in opened if o is not None), None)

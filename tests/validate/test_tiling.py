@@ -108,3 +108,14 @@ def test_overlap_below_the_receptive_field_is_refused(shared_models: Path, lr_im
     runner = get_runner("opencv")().load(open_artifact(shared_models / "FSRCNN_x3.pb").artifact, 1)
     with pytest.raises(InputError, match=r"--overlap 0: below the model's receptive field of 6 LR pixels.*--overlap 6"):
         upscale_image(runner, lr_image, tile=24, overlap=0)
+
+
+@pytest.mark.shared
+def test_validate_refuses_a_low_overlap_before_running_anything(shared_models: Path) -> None:
+    from sropt.validate.config import ValidationConfig
+    from sropt.validate.evaluate import validate_artifacts
+
+    cfg = ValidationConfig(runtimes=["opencv"], tile=48, overlap=2, isolate=False, repeats=1, bench_size=0)
+    report = validate_artifacts([shared_models / "ESPCN_x3.pb"], cfg)
+    assert [r.runtime for r in report.results] == ["-"]  # no runtime row ran
+    assert "--overlap 2: below the model's receptive field of 4 LR pixels" in report.results[0].errors[0]
