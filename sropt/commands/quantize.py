@@ -59,6 +59,7 @@ def quantize_model(
         return
     a = result.artifact
     typer.echo(f"wrote {a.path} ({a.size_bytes:,} bytes, {a.kind.value}/{result.mode}, io {result.io}); loaded and ran in {checked}")
+    typer.echo(size_comparison(model, a.size_bytes, result.mode))
     if result.calibration:
         c = result.calibration
         typer.echo(f"calibration: {c['crops']} crops of {c['crop_size']}x{c['crop_size']} from {c['folder']}")
@@ -82,6 +83,24 @@ def quantize_model(
         typer.echo(f"kept in float: {layer.tensor} ({layer.op}): {layer.reason}")
     for note in result.notes:
         typer.echo(f"note: {note}")
+
+
+def size_comparison(model: str, size: int, mode: str) -> str:
+    """The written file's size against the float file it came from; says plainly when it is not smaller.
+
+    Latency needs a benchmark, so it is left to `sropt validate` (a pipeline
+    run's report compares both).
+    """
+    from sropt.models import resolve_model
+    from sropt.pipeline.payoff import judge, precision_label
+
+    source = Path(resolve_model(model))  # already resolved (cached) by the stage
+    parent_size = source.stat().st_size
+    verdict = judge(f"quantize.x.{mode}", source.name, source.suffix.lstrip("."), size, parent_size)
+    line = f"size: {size:,} bytes, {verdict.size_ratio:.2f}x the {parent_size:,} bytes of {source.name}"
+    if verdict.note and precision_label(f"quantize.x.{mode}"):
+        line += f"\nnote: {verdict.note} (`sropt validate` both files to compare latency)"
+    return line
 
 
 def _strength(alpha: float | None) -> str:

@@ -86,6 +86,10 @@ def run(
     result = run_pipeline(config, name, model=model, out=out, force=force, observer=_RichObserver(console), isolate=isolate)
     cached = sum(s.skipped for s in result.steps)
     console.print(f"run folder: {result.out_dir} ({cached}/{len(result.steps)} steps from cache)")
+    from sropt.pipeline.reports import payoff_notes
+
+    for step, note in payoff_notes(result.report["pipeline"]):  # a quantized file that is larger or slower
+        console.print(f"[yellow]{step}:[/] {note}", highlight=False)
     _print_gates(console, result.gate_results)
     if json_out:
         typer.echo(json.dumps({

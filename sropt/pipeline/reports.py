@@ -58,6 +58,9 @@ def summary_markdown(report: dict[str, Any]) -> str:
             cells.append(f"{v:.2f} ({s['runtime']})" if v is not None else "-")
             cells.append(f"{dv:+.2f}" if dv is not None else "-")
         lines.append("| " + " | ".join(cells) + " |")
+    notes = payoff_notes(p)
+    if notes:
+        lines += ["", *(f"- **{step}**: {note}" for step, note in notes)]
     lines += ["", _protocol(report), "", "## Results", "", "| artifact | runtime | dataset | PSNR-Y (dB) | SSIM-Y | latency median (ms) | size |", "|---|---|---|---|---|---|---|"]
     for r in report.get("results", []):
         lat = (r.get("latency_ms") or {}).get("median")
@@ -68,6 +71,17 @@ def summary_markdown(report: dict[str, Any]) -> str:
             f"{f'{lat:.1f}' if lat is not None else '-'} | {_fmt_size(r.get('size_bytes'))} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def payoff_notes(p: dict[str, Any]) -> list[tuple[str, str]]:
+    """(step, sentence) for each quantized artifact that is larger or slower than its float parent, or was skipped for it."""
+    skipped = {s["name"]: s["note"] for s in p.get("steps", []) if "skip_if_not_smaller" in (s.get("note") or "")}
+    out = []
+    for s in p["summary"]:
+        note = (s.get("payoff") or {}).get("note")
+        if note:
+            out.append((s["step"], note + (f"; {skipped[s['step']]}" if s["step"] in skipped else "")))
+    return out
 
 
 def _shift_headings(md: str) -> str:
@@ -124,7 +138,7 @@ def summary_html(report: dict[str, Any], validate_dir: Path | None = None) -> st
     name, sha = _model_identity(p)
     return templates().get_template("run.html").render(
         title=f"sropt run {p['name']}", p=p, model_name=name, model_sha=sha, summary_header=header, summary_rows=rows,
-        protocol=_protocol(report), gates=gates, v=v, v_missing=v_missing,
+        protocol=_protocol(report), payoff_notes=payoff_notes(p), gates=gates, v=v, v_missing=v_missing,
     ) + "\n"
 
 

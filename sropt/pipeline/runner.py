@@ -17,6 +17,7 @@ Order of work, and why:
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -37,6 +38,7 @@ from sropt.pipeline.cache import CacheEntry, CorruptEntry, StageCache, key_paylo
 from sropt.pipeline.config import PipelineConfig, is_model_path, preflight, resolve_dataset
 from sropt.pipeline.baseline import baseline_mismatch, load_baseline
 from sropt.pipeline.gates import GateResult, evaluate_gates, gates_failed
+from sropt.pipeline.payoff import add_payoffs, skip_note
 from sropt.pipeline.schema import Pipeline
 from sropt.pipeline.step_environment import step_environment
 
@@ -211,7 +213,9 @@ def run_pipeline(
         entries: dict[str, CacheEntry] = {}
         artifacts: dict[str, Artifact] = {}
         records: list[StepRecord] = []
+        dropped: set[str] = set()  # steps whose artifact skip_if_not_smaller kept out of the run
         for index, step in enumerate(plan):
+            step = _without_dropped(step, dropped)
             if observer:
                 observer.step_started(step.name, index, len(plan))
             say = (lambda msg, _n=step.name: observer.step_progress(_n, msg)) if observer else None
@@ -227,6 +231,7 @@ def run_pipeline(
             artifact_file = entry.outputs.get("artifact")
             if artifact_file:
                 artifacts[step.name] = _load_artifact(entry.path / artifact_file)
+                _drop_if_not_smaller(step, record, records, artifacts, dropped)
             records.append(record)
             log.info("step %s: %s in %.2f s (key %s)%s", step.name, record.status, record.seconds, record.key[:12], f"; {record.note}" if record.note else "")
             if observer:
@@ -269,6 +274,24 @@ def _keep_failure_log(exc: BaseException, name: str, text: str) -> None:
         return
     if isinstance(exc, SroptError) and exc.args:
         exc.args = (f"{exc.args[0]}\n  (run log: {dest}; finished steps are cached, rerun to resume)", *exc.args[1:])
+
+
+def _without_dropped(step: steps_mod.PlannedStep, dropped: set[str]) -> steps_mod.PlannedStep:
+    """``step`` reading none of the ``dropped`` steps' artifacts (validate lists every producer)."""
+    if not dropped.intersection(step.inputs):
+        return step
+    return dataclasses.replace(step, inputs=tuple(up for up in step.inputs if up not in dropped))
+
+
+def _drop_if_not_smaller(step, record: StepRecord, records: list[StepRecord], artifacts: dict[str, Artifact], dropped: set[str]) -> None:
+    """Keep a quantized artifact out of the run when it asked for skip_if_not_smaller and is not smaller than its input."""
+    parent = next((r for r in records if step.inputs and r.name == step.inputs[0]), None)
+    flag = bool(getattr(step.config, "skip_if_not_smaller", False))
+    note = skip_note(step.name, flag, record.size_bytes, parent.name, parent.size_bytes) if parent else None
+    if note:
+        record.note = f"{record.note}; {note}" if record.note else note
+        artifacts.pop(step.name)
+        dropped.add(step.name)
 
 
 def _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force, say=None, isolate=False) -> tuple[StepRecord, CacheEntry]:
@@ -378,11 +401,16 @@ def _assemble_report(name: str, pipeline: Pipeline, entries: dict[str, CacheEntr
         "source": f"artifacts/{artifacts['source'].path.name}",
         "artifacts": {step: f"artifacts/{a.path.name}" for step, a in artifacts.items()},
         "steps": [asdict(r) for r in records],
-        "summary": stage_summary(report, records, artifacts),
+        "summary": add_payoffs(stage_summary(report, records, artifacts), report.get("results", []), _parents(pipeline)),
         "details": _stage_details(entries),
         "gates": [g.model_dump(mode="json", exclude_none=True) for g in pipeline.gates],
     }
     return report
+
+
+def _parents(pipeline: Pipeline) -> dict[str, str]:
+    """Each quantize step's input step (the float file it was made from)."""
+    return {s.name: s.inputs[0] for s in steps_mod.plan_steps(pipeline) if s.kind.startswith("quantize") and s.inputs}
 
 
 def _stage_details(entries: dict[str, CacheEntry]) -> dict[str, Any]:

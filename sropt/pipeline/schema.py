@@ -132,6 +132,7 @@ class TFLiteTarget(StrictModel):
     max_psnr_drop: float | None = Field(None, gt=0.0, description="Keep the most sensitive layers in float until the calibration drop fits (int8 only).")
     equalize: str = Field("auto", description="int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best, then refine it per layer pair), off, or a strength 0..1.")
     weight_rounding: str = Field("auto", description="int8/int16x8 only: how conv weights reach the int8 grid: auto (measure GPTQ against nearest on calibration images, keep the better), nearest or gptq.")
+    skip_if_not_smaller: bool = Field(False, description="Keep this artifact out of the run (not validated, gated or copied; the summary says why) when its file is not smaller than the float file it came from.")
 
     @field_validator("equalize", "weight_rounding", mode="before")
     @classmethod
@@ -169,6 +170,7 @@ class OrtTarget(StrictModel):
     calib: str = Field("T91", description="Calibration image folder for int8.")
     calib_count: int = Field(32, ge=1, description="Number of calibration crops.")
     target: CpuTarget = Field(DEFAULT_CPU_TARGET, description="int8 only: the CPU the model will run on; sets ORT's activation type and reduce_range (portable: safe on every CPU; the build machine never decides).")
+    skip_if_not_smaller: bool = Field(False, description="Keep this artifact out of the run (not validated, gated or copied; the summary says why) when its file is not smaller than the float file it came from.")
 
     @model_validator(mode="after")
     def _target_needs_int8(self) -> "OrtTarget":
