@@ -28,7 +28,7 @@ import numpy as np
 from sropt.convert.onnx_tidy import name_canonically, remove_identity_reshapes
 from sropt.convert.tflite_export import SMOKE_SIZE, PreparedGraph, prepare_graph
 from sropt.core.artifacts import Artifact, ArtifactKind
-from sropt.core.atomic import atomic_path
+from sropt.core.atomic import atomic_path, check_writable
 from sropt.core.errors import InputError, StageError
 
 if TYPE_CHECKING:
@@ -168,6 +168,7 @@ def export_onnx(
     check_opset(int(opset))
     layout = parse_layout(layout)
     prepared = prepare_graph(model)
+    check_writable(out, inputs=(prepared.source.artifact.path,), what="ONNX export")  # before the conversion
     proto, output, out_layout = convert_to_onnx(prepared, int(opset), layout)
     rename_io(proto)
     # Before the checks below: OpenCV rejects one of tf2onnx's variants (see onnx_tidy).

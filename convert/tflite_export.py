@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sropt.core.artifacts import Artifact, ArtifactKind
-from sropt.core.atomic import atomic_path
+from sropt.core.atomic import atomic_path, check_writable
 from sropt.convert.tflite_tensors import quantize_tensor
 from sropt.core.errors import InputError, StageError
 
@@ -163,6 +163,7 @@ def export_tflite(
     """Convert a frozen SR graph to a float32 .tflite (dynamic H/W unless ``fixed_shape``)."""
     check_fixed_shape(fixed_shape)
     prepared = prepare_graph(model)
+    check_writable(Path(out), inputs=(prepared.source.artifact.path,), what="TFLite export")  # before the conversion
     converter = make_converter(prepared, fixed_shape)
     data = run_converter(converter, prepared.source.artifact.path)
     step = {"stage": "export", "format": "tflite", "mode": "float32", "io": "float",

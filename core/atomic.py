@@ -16,6 +16,12 @@ from pathlib import Path
 from sropt.core.errors import InputError
 
 
+# What an input is, by suffix, so the refusal names it ("the input report", not "the input model").
+_INPUT_KINDS = {".pb": "model", ".onnx": "model", ".tflite": "model", ".json": "report", ".yaml": "config", ".yml": "config",
+                ".png": "image", ".jpg": "image", ".jpeg": "image", ".bmp": "image", ".tif": "image", ".tiff": "image",
+                ".webp": "image", ".ppm": "image", ".pgm": "image"}
+
+
 def ensure_not_input(out: Path, *inputs: Path) -> None:
     """Raise InputError if ``out`` is the same file as any of ``inputs``."""
     out = Path(out)
@@ -25,9 +31,55 @@ def ensure_not_input(out: Path, *inputs: Path) -> None:
         if not same and out.exists() and src.exists():
             same = os.path.samefile(out, src)
         if same:
+            kind = _INPUT_KINDS.get(src.suffix.lower(), "file")
             raise InputError(
-                f"{out}: output would overwrite the input model. Choose another output path (-o)."
+                f"{out}: output would overwrite the input {kind} {src}. Choose another output path (-o)."
             )
+
+
+def check_writable(dest: Path, *, inputs: tuple[Path, ...] = (), folder: bool = False, what: str = "output") -> None:
+    """Preflight of a later atomic write: InputError (exit 2) now instead of a failure after the work.
+
+    ``dest`` is the file to be written (or, with ``folder=True``, the folder
+    files will be written into). Refuses ``dest`` being an input, a folder
+    where a file is wanted, and a target folder where a file cannot be
+    created, written and renamed: a probe file does exactly that in the
+    nearest existing folder and is removed. Nothing else is created.
+    """
+    dest = Path(dest)
+    if not folder:
+        ensure_not_input(dest, *inputs)
+        if dest.is_dir():
+            raise InputError(f"{dest}: is a directory; give a file path for the {what}.")
+    target = dest if folder else dest.parent
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{dest}: cannot write the {what}: {existing} is a file, not a folder. Choose another path.")
+    try:
+        _probe(existing)
+    except OSError as exc:
+        raise InputError(
+            f"{target}: cannot write the {what} there ({exc.strerror or exc}); choose another folder or fix its permissions."
+        ) from None
+
+
+def _probe(folder: Path) -> None:
+    """Create, write, fsync and rename a hidden file in ``folder``, then remove it (what atomic_path does)."""
+    fd, name = tempfile.mkstemp(prefix=".sropt-probe.", suffix=".part", dir=folder)
+    renamed = Path(name + ".renamed")
+    try:
+        os.write(fd, b"probe")
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(name, renamed)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        Path(name).unlink(missing_ok=True)
+        renamed.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -41,8 +93,13 @@ def atomic_path(dest: Path, *, inputs: tuple[Path, ...] = ()) -> Iterator[Path]:
     ensure_not_input(dest, *inputs)
     if dest.is_dir():
         raise InputError(f"{dest}: is a directory; give a file path for the output.")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    except OSError as exc:  # a command that skipped check_writable still ends in exit 2, not a traceback
+        raise InputError(
+            f"{dest.parent}: cannot write {dest.name} there ({exc.strerror or exc}); choose another folder or fix its permissions."
+        ) from None
     # mkstemp creates 0600; give the file the mode a plain open() would (0666 & ~umask).
     umask = os.umask(0)
     os.umask(umask)

@@ -30,7 +30,7 @@ from sropt.convert import FrozenGraph, analyze_graph, fold_dequantize, load_froz
 from sropt.convert.graph_index import GraphIndex
 from sropt.convert.groups import ChannelGroup, build_channel_groups
 from sropt.core.artifacts import Artifact, ArtifactKind
-from sropt.core.atomic import ensure_not_input
+from sropt.core.atomic import check_writable
 from sropt.core.errors import InputError, StageError
 from sropt.models import resolve_model
 from sropt.prune.config import SENSITIVITY_RATIOS, Compensation, PruneConfig, Scope, WeightStore
@@ -414,7 +414,7 @@ def _check_output(out: Path, src: Path) -> Path:
     """``out`` if it names a .pb that is not the source; InputError otherwise (before any work)."""
     if out.suffix.lower() != ".pb":
         raise InputError(f"{out}: the pruned model is a frozen graph; name the output *.pb.")
-    ensure_not_input(out, src)
+    check_writable(out, inputs=(src,), what="pruned model")  # before the work: a 48 s prune used to fail at the write
     return out
 
 

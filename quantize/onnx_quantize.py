@@ -28,7 +28,7 @@ import numpy as np
 
 from sropt.convert.onnx_export import onnx_input_is_nchw, run_onnx_once
 from sropt.core.artifacts import Artifact, ArtifactKind
-from sropt.core.atomic import atomic_path
+from sropt.core.atomic import atomic_path, check_writable
 from sropt.core.errors import InputError, StageError
 from sropt.quantize.config import Mode, QuantizeConfig, Target
 from sropt.quantize.result import QuantizeResult
@@ -111,6 +111,8 @@ def quantize_onnx(onnx_artifact: Artifact | str | Path, out: Path | str, config:
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise InputError(f"{out}: name the ONNX output *.onnx.")
+    source_path = onnx_artifact.path if isinstance(onnx_artifact, Artifact) else Path(str(onnx_artifact))
+    check_writable(out, inputs=(source_path,), what="quantized model")  # before the export and INT8 conversion
     if not isinstance(onnx_artifact, Artifact) and Path(onnx_artifact).suffix.lower() != ".onnx":
         # A .pb or registry name: export the float ONNX first (default opset and
         # layout), into a temporary folder; the export step stays in provenance.

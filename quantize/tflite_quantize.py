@@ -25,6 +25,7 @@ from sropt.convert.tflite_export import (
     prepare_graph,
     write_tflite,
 )
+from sropt.core.atomic import check_writable
 from sropt.core.errors import InputError
 from sropt.quantize.config import IOType, Mode, QuantizeConfig, Target
 from sropt.quantize.result import QuantizeResult
@@ -68,6 +69,7 @@ def quantize_tflite(
     check_fixed_shape(config.fixed_shape)
     prepared = prepare_for_mode(model, config)
     source = prepared.source.artifact
+    check_writable(Path(out), inputs=(source.path,), what="quantized model")  # before calibration and conversion
     calib = load_calibration_inputs(config.calibration, source.contract, source.scale) if config.calibrated else None
 
     step: dict[str, Any] = {"stage": "quantize", "format": "tflite", "mode": config.mode.value, "io": config.io.value,

@@ -29,7 +29,7 @@ def baseline_update(
 
         sropt baseline update runs/ci/report.json --to baselines/fsrcnn_x3_ci.json
     """
-    from sropt.core.atomic import write_text_atomic
+    from sropt.core.atomic import check_writable, write_text_atomic
     from sropt.pipeline.baseline import baseline_from_report, baseline_json
     from sropt.pipeline.gates import load_report
 
@@ -41,6 +41,7 @@ def baseline_update(
     data = load_report(report)
     name, gates, pipeline_baseline = _gates_in_effect(report, data, file, pipeline)
     to = to or pipeline_baseline or Path("baselines") / f"{name}.json"
+    check_writable(to, inputs=(report, *(p for p in (file,) if p is not None)), what="baseline")
     baseline = baseline_from_report(data, gates, where=f"pipeline '{name}'")
     write_text_atomic(to, baseline_json(baseline), inputs=(report,))
     _console().print(f"baseline {to} written from {report}: {len(baseline['rows'])} rows")

@@ -31,12 +31,15 @@ def check(
 
         sropt check runs/ci/report.json --baseline baselines/fsrcnn_x3_ci.json --junit gates.xml
     """
-    from sropt.core.atomic import write_text_atomic
+    from sropt.core.atomic import check_writable, write_text_atomic
     from sropt.pipeline.baseline import check_baseline, load_baseline
     from sropt.pipeline.gates import evaluate_gates, gates_failed, gates_summary_markdown, load_report
     from sropt.pipeline.junit import write_junit
 
     data = load_report(report)
+    for dest, what in ((junit, "JUnit XML"), (summary, "summary")):
+        if dest is not None:  # before any gate is evaluated, so a bad path is exit 2 and nothing half-done
+            check_writable(dest, inputs=(report, *(p for p in (baseline, gates) if p is not None)), what=what)
     pipe_name, gate_list, pipeline_baseline = _gates_in_effect(report, data, gates, pipeline)
     base = None
     if baseline is not None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sropt.core.errors import ConfigError
+from sropt.core.errors import ConfigError, InputError
 from sropt.core.locations import datasets_dir
 from sropt.pipeline.schema import Pipeline, PipelineDefaults, PipelinesFile, cross_check_pipeline
 from sropt.pipeline.yamlfile import LineDict, line_of, load_yaml_with_lines, merge_defaults, parse_yaml_with_lines
@@ -250,6 +250,13 @@ def resolve_dataset(ref: str) -> Path:
     return datasets_dir() / ref
 
 
+def _holds_images(folder: Path) -> bool:
+    """True when ``folder`` (or its HR/ subfolder, the paired layout) holds at least one image file."""
+    from sropt.validate.imageio import IMAGE_SUFFIXES
+
+    return any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for d in (folder, folder / "HR") if d.is_dir() for p in d.iterdir())
+
+
 def is_model_path(ref: str) -> bool:
     """True when ``model:`` names a file rather than a registry entry."""
     return "/" in ref or ref.startswith(".") or Path(ref).suffix.lower() in (".pb", ".onnx", ".tflite")
@@ -281,13 +288,17 @@ def preflight(
     reported: set[str] = set()
     for field_name, loc, ref in dataset_refs:
         path = resolve_dataset(ref)
-        if not path.is_dir() and ref not in reported:
-            # One line per missing folder, at its first use.
+        if ref in reported:  # one line per bad folder, at its first use
+            continue
+        if not path.is_dir():
             reported.add(ref)
             problems.append(
                 f"{at(loc)}{where}, field '{field_name}': dataset '{ref}' not found at {path}. "
                 "Set SROPT_DATASETS_DIR to the folder holding it, or give a path."
             )
+        elif not _holds_images(path):  # else the stage would find out minutes into the run
+            reported.add(ref)
+            problems.append(f"{at(loc)}{where}, field '{field_name}': dataset '{ref}' at {path} holds no images. Fill it or give another folder.")
     if model_override is not None:
         if not Path(model_override).is_file():
             problems.append(f"--model {model_override}: file not found. Give an existing frozen graph (.pb).")
@@ -301,6 +312,13 @@ def preflight(
             problems.append(f"{at(('model',))}{where}, field 'model': {mp} is a {mp.suffix} file; a pipeline starts from a frozen TensorFlow graph (.pb).")
     if out_dir.exists() and not out_dir.is_dir():
         problems.append(f"{where}: output folder {out_dir} is a file. Remove it or choose another folder (--out DIR).")
+    else:
+        from sropt.core.atomic import check_writable
+
+        try:
+            check_writable(out_dir, folder=True, what="run folder")
+        except InputError as exc:
+            problems.append(f"{where}: {exc} (--out DIR)")
     if pipeline.baseline:
         bp = base_dir / pipeline.baseline
         if bp.exists() and not bp.is_file():

@@ -74,6 +74,9 @@ class GateResult:
 def load_report(path: Path, what: str = "report") -> dict[str, Any]:
     """Read a report.json; InputError naming the file when it is missing or malformed."""
     path = Path(path)
+    if path.is_dir():
+        hint = f" Did you mean {path / 'report.json'}?" if (path / "report.json").is_file() else ""
+        raise InputError(f"{path}: is a folder, not a {what} file; give the report.json inside it (e.g. {path / 'report.json'}).{hint}")
     if not path.is_file():
         raise InputError(f"{path}: {what} not found. Give the report.json written by `sropt validate` or `sropt run`.")
     try:
@@ -83,6 +86,8 @@ def load_report(path: Path, what: str = "report") -> dict[str, Any]:
     problems = report_problems(report)
     if problems:
         raise InputError(f"{path}: not a sropt validation report", problems=problems)
+    if not report["results"]:  # no gate can pass or fail on nothing: an input problem (exit 2), not a failed gate (1)
+        raise InputError(f"{path}: the {what} has no result rows: nothing was measured. Check the run's problems and re-run it.")
     return report
 
 

@@ -26,6 +26,11 @@ FAKE_PSNR = {
     "quantize.onnx.int8": 30.05,
 }
 RUNTIMES_OF = {"pb": ["opencv"], "onnx": ["ort", "opencv"], "tflite": ["tflite"]}
+#: A valid 1x1 grey PNG (what cv2.imencode writes), so the fixtures need no image library.
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108000000003a7e9b55"
+    "0000000a49444154081d6368000000820081f0aae3220000000049454e44ae426082"
+)
 
 
 class FakeStages:
@@ -104,6 +109,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ds = tmp_path / "datasets"
     for name in ("Set5", "T91"):
         (ds / name).mkdir(parents=True)
+        # The preflight refuses an empty dataset folder; the fake stages never read the image.
+        (ds / name / "img.png").write_bytes(TINY_PNG)
     monkeypatch.setenv("SROPT_DATASETS_DIR", str(ds))
     monkeypatch.setenv("SROPT_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "model.pb").write_text("fake frozen graph v1")
