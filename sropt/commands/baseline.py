@@ -27,7 +27,7 @@ def baseline_update(
 
     Example:
 
-        sropt baseline update runs/ci/report.json --to baselines/fsrcnn_x3_ci.json
+        sropt baseline update runs/ci/report.json --to baselines/edsr_x3_ci.json
     """
     from sropt.core.atomic import check_writable, write_text_atomic
     from sropt.pipeline.baseline import baseline_from_report, baseline_json

@@ -29,7 +29,7 @@ def check(
 
     Example:
 
-        sropt check runs/ci/report.json --baseline baselines/fsrcnn_x3_ci.json --junit gates.xml
+        sropt check runs/ci/report.json --baseline baselines/edsr_x3_ci.json --junit gates.xml
     """
     from sropt.core.atomic import check_writable, write_text_atomic
     from sropt.pipeline.baseline import check_baseline, load_baseline
