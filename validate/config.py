@@ -41,6 +41,9 @@ class ValidationConfig:
     rgb_psnr: bool = False
     isolate: bool = True
     crop_size: int = 96
+    #: Raise InputError (exit 2) before any runtime row when an artifact does not open, its scale is not the
+    #: run's, or a dataset yields no usable image, instead of recording error rows (`sropt validate` sets it).
+    refuse_bad_inputs: bool = False
 
     def __post_init__(self) -> None:
         problems = []

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from sropt.core.errors import InputError, SroptError
+from sropt.core.errors import InputError, SroptError, StageError
 from sropt.validate.config import ValidationConfig
 from sropt.validate.dataset import load_dataset
 from sropt.validate.degradation import bicubic_upscale
@@ -41,6 +41,7 @@ class RowTask:
     sets: list[EvalSet]
     crops: dict[tuple[str, str], tuple[str, tuple[int, int, int]]]
     config: ValidationConfig
+    runner: Any = None  # runners.runner_ref(runtime) for a spawned worker; None: look ``runtime`` up here
 
 
 @dataclass
@@ -71,12 +72,16 @@ def validate_artifacts(
         except SroptError as exc:
             opened.append((str(ref), None, str(exc)))
     scale = config.scale or next((o.artifact.scale for _, o, _ in opened if o is not None), None)
+    if config.refuse_bad_inputs and scale is None:
+        raise InputError("no artifact could be opened: nothing to measure", problems=[err or ref for ref, _, err in opened])
     if scale is None:
         report.problems.append("no usable artifact and no --scale given: nothing to measure")
         report.results += [_error_row(ref, "-", "?", "?", 0, err) for ref, _, err in opened]
         return report
     report.config["scale"] = scale
-    sets = _prepare_sets(config, scale, report, say)
+    sets, unusable = _prepare_sets(config, scale, report, say)
+    if config.refuse_bad_inputs:  # before any runtime row: bad inputs are exit 2, not a report of error rows
+        _refuse_bad_inputs(opened, scale, unusable)
     crops = {s.key: (s.images[0].name, pick_crop_box(s.images[0].hr, config.crop_size)) for s in sets}
     for s in sets:
         report.results.append(_bicubic_row(s, config))
@@ -126,13 +131,15 @@ def _config_json(config: ValidationConfig) -> dict[str, Any]:
     return d
 
 
-def _prepare_sets(config: ValidationConfig, scale: int, report: ValidationReport, say: Progress) -> list[EvalSet]:
-    sets = []
+def _prepare_sets(config: ValidationConfig, scale: int, report: ValidationReport, say: Progress) -> tuple[list[EvalSet], list[str]]:
+    """The eval sets with at least one usable image, and why each dataset that gave none is unusable."""
+    sets, unusable = [], []
     for ref in config.datasets:
         try:
             ds = load_dataset(ref, scale=scale, lr_dir=config.lr_dir)
         except InputError as exc:
             report.problems.append(str(exc))
+            unusable.append(str(exc))
             continue
         for degradation in config.degradations if not ds.paired else config.degradations[:1]:
             say(f"preparing {ds.name} x{scale} ({degradation})")
@@ -140,7 +147,22 @@ def _prepare_sets(config: ValidationConfig, scale: int, report: ValidationReport
             report.problems.extend(p for p in s.problems if p not in report.problems)
             if s.images:
                 sets.append(s)
-    return sets
+            else:
+                unusable.append(f"--dataset {ref}: no usable image at x{scale} ({degradation})" + "".join(f"; {p}" for p in s.problems))
+    return sets, unusable
+
+
+def _refuse_bad_inputs(opened: list[tuple[str, OpenedArtifact | None, str | None]], scale: int, unusable: list[str]) -> None:
+    """InputError listing every artifact that did not open or has another scale, and every unusable dataset."""
+    problems = [err or f"{ref}: could not be opened" for ref, art, err in opened if art is None]
+    problems += [
+        f"{art.artifact.path}: artifact scale x{art.artifact.scale} differs from the requested x{scale}; "
+        f"validate it in a separate run with --scale {art.artifact.scale}."
+        for _, art, _ in opened if art is not None and art.artifact.scale != scale
+    ]
+    problems += unusable
+    if problems:
+        raise InputError("cannot validate: fix these inputs (nothing was measured)", problems=problems)
 
 
 def _compatible_runtimes(art: OpenedArtifact, candidates: list[str] | None = None) -> list[str]:
@@ -149,8 +171,8 @@ def _compatible_runtimes(art: OpenedArtifact, candidates: list[str] | None = Non
     return [r for r in (candidates or DEFAULT_RUNTIMES) if art.artifact.kind in get_runner(r).kinds]
 
 
-def _error_row(ref: str, runtime: str, dataset: str, degradation: str, scale: int, error: str) -> ValidationResult:
-    return ValidationResult(ref, runtime, dataset, scale, degradation, label=Path(ref).name, errors=[error])
+def _error_row(ref: str, runtime: str, dataset: str, degradation: str, scale: int, error: str, failure: str = "input") -> ValidationResult:
+    return ValidationResult(ref, runtime, dataset, scale, degradation, label=Path(ref).name, errors=[error], failure=failure)
 
 
 def _describe(row: ValidationResult, art: OpenedArtifact, config: ValidationConfig) -> None:
@@ -194,14 +216,18 @@ def _run_task(task: RowTask) -> RowOutput:
     import concurrent.futures as cf
     import multiprocessing as mp
 
+    from sropt.validate.runners import runner_ref
+
+    task.runner = runner_ref(task.runtime)
     try:
         with cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
             return pool.submit(run_row, task).result()
     except Exception as exc:  # BrokenProcessPool: the runtime crashed the process (e.g. a segfault)
-        msg = f"{task.opened.artifact.path}: runtime '{task.runtime}' process failed: {type(exc).__name__}: {exc}"
+        msg = (f"{task.opened.artifact.path}: runtime '{task.runtime}' crashed its process ({type(exc).__name__}: "
+               f"the runtime's native code died, e.g. a segmentation fault); this graph cannot be run in '{task.runtime}'.")
         rows = []
         for s in task.sets:
-            row = _error_row(str(task.opened.artifact.path), task.runtime, s.dataset, s.degradation, s.scale, msg)
+            row = _error_row(str(task.opened.artifact.path), task.runtime, s.dataset, s.degradation, s.scale, msg, "crash")
             _describe(row, task.opened, task.config)
             rows.append(row)
         return RowOutput(rows, {}, {})
@@ -213,7 +239,7 @@ def run_row(task: RowTask) -> RowOutput:
 
     # TensorFlow's C++ INFO lines (oneDNN, CUDA probing) would flood the CLI's output; users can override.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from sropt.validate.runners import get_runner
+    from sropt.validate.runners import resolve_runner
     from sropt.validate.timing import measure_latency, peak_rss_mb
 
     cfg, art = task.config, task.opened
@@ -224,11 +250,12 @@ def run_row(task: RowTask) -> RowOutput:
         rows.append(row)
     out = RowOutput(rows, {}, {})
     try:
-        runner = get_runner(task.runtime)().load(art.artifact, cfg.threads)
+        runner = resolve_runner(task.runner or task.runtime)().load(art.artifact, cfg.threads)
         model = _model_fn(runner, art.artifact.scale, cfg)  # InputError: overlap below the receptive field
     except SroptError as exc:
         for row in rows:
             row.errors.append(str(exc))
+            row.failure = "input" if isinstance(exc, InputError) else "runtime"
         return out
     contract = art.artifact.contract
     bench, bench_input = None, None
@@ -263,9 +290,11 @@ def run_row(task: RowTask) -> RowOutput:
     except SroptError as exc:
         for row in rows:
             row.errors.append(str(exc))
+            row.failure = "input" if isinstance(exc, InputError) else "runtime"
     except Exception as exc:  # a runtime failing mid-run must not stop the report
         for row in rows:
             row.errors.append(f"{art.artifact.path}: runtime '{task.runtime}' failed: {type(exc).__name__}: {exc}")
+            row.failure = "runtime"
             row.notes.append(traceback.format_exc(limit=3))
     rss = peak_rss_mb() if cfg.isolate else None
     for row in rows:
@@ -324,3 +353,30 @@ def _add_parity(rows: list[tuple[ValidationResult, dict[tuple[str, str], list[np
             "max_abs_diff": int(max(int(d.max()) for d in diffs)),
         }
 
+
+
+def validation_failure(report: ValidationReport) -> SroptError | None:
+    """The error a finished run ends in, or None when at least one row measured and no runtime crashed.
+
+    A crashed runtime process is a StageError (exit 4) even beside good rows:
+    the artifact cannot run there. When no artifact x runtime row measured
+    anything, the run failed: a StageError when a runtime raised, else an
+    InputError (the rows never ran: bad artifact, scale, dataset or runtime
+    choice). Other error rows beside good ones are the partial failures that
+    keep exit 0 (the README lists them; `--strict` turns them into exit 4).
+    """
+    rows = [r for r in report.results if r.runtime != BICUBIC]
+    crashed = [r for r in rows if r.failure == "crash"]
+    if crashed:
+        return StageError(f"{len(crashed)} row(s) crashed their runtime process (the report was written)",
+                          problems=_unique(e for r in crashed for e in r.errors))
+    if any(r.ok for r in rows):
+        return None
+    problems = _unique([*report.problems, *(e for r in rows for e in r.errors)])
+    if any(r.failure == "runtime" for r in rows):
+        return StageError("nothing was measured: every artifact x runtime row failed in its runtime", problems=problems)
+    return InputError("nothing was measured: no artifact x runtime row could run", problems=problems)
+
+
+def _unique(items: Any) -> list[str]:
+    return list(dict.fromkeys(items))

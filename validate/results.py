@@ -90,6 +90,9 @@ class ValidationResult:
     parity: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Why the row has no metrics: "input" (never ran: bad artifact, scale, dataset, runtime choice),
+    #: "runtime" (the runtime raised) or "crash" (its process died). Not in report.json; it picks the exit code.
+    failure: str | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:

@@ -20,6 +20,7 @@ def upscale_command(
     tile: int = typer.Option(None, "--tile", help="Tile size in LR pixels (bounded memory for large images)."),
     overlap: int = typer.Option(None, "--overlap", help="LR pixels of context each tile discards (default and minimum: the model's receptive field)."),
     threads: int = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
+    no_isolate: bool = typer.Option(False, "--no-isolate", help="Run the runtime in this process (no worker start; a runtime crash then kills sropt)."),
 ) -> None:
     """Super-resolve images with any artifact; writes atomically and never over an input."""
     from rich.console import Console
@@ -34,7 +35,7 @@ def upscale_command(
     with console.status("upscaling") as status:
         written = upscale_files(
             model, images, out, runtime=runtime, tile=tile, overlap=overlap, threads=threads,
-            progress=lambda m: status.update(f"upscaling {m}"),
+            progress=lambda m: status.update(f"upscaling {m}"), isolate=not no_isolate,
         )
     for p in written:
         typer.echo(str(p))

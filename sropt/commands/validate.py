@@ -42,9 +42,13 @@ def validate_command(
 
     from rich.console import Console
 
+    from sropt.core.atomic import check_writable
     from sropt.core.errors import StageError
     from sropt.validate import ValidationConfig, validate_artifacts, write_report
+    from sropt.validate.evaluate import validation_failure
     from sropt.validate.report import report_json
+
+    check_writable(out, folder=True, what="report")
 
     config = ValidationConfig(
         datasets=list(dataset),
@@ -60,6 +64,7 @@ def validate_command(
         lr_dir=lr_dir,
         rgb_psnr=rgb,
         isolate=not no_isolate,
+        refuse_bad_inputs=True,  # a bad artifact, scale or dataset is exit 2 before any runtime runs
     )
     console = Console(stderr=True)
     with console.status("validating") as status:
@@ -71,6 +76,9 @@ def validate_command(
         typer.echo(report_json(report), nl=False)
     if strict and report.errors:
         raise StageError("validation finished with errors (see the report)", problems=report.errors)
+    failure = validation_failure(report)  # nothing measured, or a runtime crashed: never exit 0
+    if failure is not None:
+        raise failure
 
 
 def _print_table(report, console) -> None:

@@ -31,11 +31,27 @@ def runtime_names() -> list[str]:
     return sorted(set(_RUNNER_MODULES) | set(RUNNERS))
 
 
-def get_runner(name: str) -> type[Runner]:
-    """The runner class registered as ``name``; InputError listing the choices otherwise."""
+def get_runner(name: str, *, option: str = "--runtimes") -> type[Runner]:
+    """The runner class registered as ``name``; InputError naming ``option`` and listing the choices otherwise."""
     if name not in RUNNERS and name in _RUNNER_MODULES:
         importlib.import_module(_RUNNER_MODULES[name])
     try:
         return RUNNERS[name]
     except KeyError:
-        raise InputError(f"--runtimes: unknown runtime {name!r}; choose from {', '.join(runtime_names())}.") from None
+        raise InputError(f"{option}: unknown runtime {name!r}; choose from {', '.join(runtime_names())}.") from None
+
+
+def runner_ref(name: str) -> "str | type[Runner]":
+    """What to send a spawned worker so it finds runtime ``name``.
+
+    A built-in runtime travels by name (the worker imports its module, and
+    the parent never imports TensorFlow or onnxruntime for it); a runner
+    registered at run time (a plugin, a test's fake) exists only in this
+    process's registry, so its class travels by reference instead.
+    """
+    return name if name in _RUNNER_MODULES else get_runner(name)
+
+
+def resolve_runner(ref: "str | type[Runner]") -> type[Runner]:
+    """The runner class of a ``runner_ref`` (in the worker)."""
+    return get_runner(ref) if isinstance(ref, str) else ref
