@@ -1,0 +1,329 @@
+"""Run the points of a sweep: build in parallel (local process pool or Ray), validate one at a time.
+
+Every point is an ordinary ``run_pipeline`` through the shared stage cache,
+in two phases:
+
+1. *build*: the point's pipeline without its validate stage, so every
+   artifact lands in the cache. Points run in parallel here (``--jobs`` or
+   Ray tasks); a prefix two points share (source, the same prune config) is
+   found in the cache by whichever comes second. Two points that start at the
+   same moment may both build an uncached shared step; the cache keeps one.
+2. *measure*: the whole pipeline, one point after another in the driver.
+   Every build step is now a verified cache hit (sha256 of every file), so
+   only validation runs, and it never shares the cores with another point:
+   latency cells, and the speed-ups computed from them, are timed alone.
+
+With one job the build phase is skipped: phase 2 alone runs every step in
+order, which is the same as ``sropt run`` per point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sropt.core.errors import InputError, SroptError
+from sropt.pipeline.config import PipelineConfig
+from sropt.pipeline.schema import Pipeline, PipelinesFile
+
+#: Environment a remote worker needs to see the same cache, models and datasets as the driver.
+FORWARDED_ENV = ("SROPT_CACHE_DIR", "SROPT_MODEL_MIRROR", "SROPT_SHARED_DIR", "SROPT_DATASETS_DIR", "TF_CPP_MIN_LOG_LEVEL")
+
+
+@dataclass
+class PointOutcome:
+    """What happened to one point in one phase."""
+
+    id: str
+    status: str  # "ok" or "failed"
+    phase: str  # "build" or "measure"
+    seconds: float
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    error_class: str | None = None
+    exit_code: int | None = None
+    node: str = ""
+
+
+def _for_phase(config: PipelineConfig, pid: str, phase: str) -> PipelineConfig:
+    """The point's config for ``phase``: source only, without validate (build), or whole (measure)."""
+    if phase == "measure":
+        return config
+    drop = {"validate_": None} if phase == "build" else {"validate_": None, "prune": None, "export": None, "quantize": None}
+    pipeline = config.file.pipelines[pid].model_copy(update=drop)
+    file = PipelinesFile.model_construct(version=1, default=None, defaults=None, pipelines={pid: pipeline})
+    return PipelineConfig(file=file, path=config.path, raw=config.raw)
+
+
+def run_point(config: PipelineConfig, pid: str, out: Path, phase: str) -> PointOutcome:
+    """Run one point in ``phase`` (source, build or measure, see the module docstring); a failure is returned, not raised."""
+    from sropt.pipeline.runner import run_pipeline
+
+    t0 = time.perf_counter()
+    node = os.uname().nodename
+    try:
+        result = run_pipeline(_for_phase(config, pid, phase), pid, out=out)
+    except SroptError as exc:
+        return PointOutcome(pid, "failed", phase, round(time.perf_counter() - t0, 3), error=str(exc), error_class=type(exc).__name__, exit_code=exc.exit_code, node=node)
+    except Exception as exc:  # a crash outside a stage; the sweep goes on and keeps the message
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return PointOutcome(pid, "failed", phase, round(time.perf_counter() - t0, 3), error=detail, error_class=type(exc).__name__, exit_code=4, node=node)
+    finally:
+        if phase != "measure":
+            shutil.rmtree(out, ignore_errors=True)  # a scratch run folder; the cache holds the artifacts
+    report = result.report if phase == "measure" else None
+    return PointOutcome(pid, "ok", phase, round(time.perf_counter() - t0, 3), steps=[asdict(s) for s in result.steps], report=report, node=node)
+
+
+Task = tuple[PipelineConfig, str, Path]
+BuildTask = tuple[PipelineConfig, str, Path, str]  # + phase
+
+
+class Engine(Protocol):
+    """Runs build tasks somewhere; the scheduler (``build_points``) decides when each may start."""
+
+    name: str
+    parallel: bool
+    slots: int  # tasks in flight at once
+
+    def submit(self, config: PipelineConfig, pid: str, out: Path, phase: str) -> Any:
+        """Start ``run_point(config, pid, out, phase)``; return a handle."""
+
+    def wait_one(self, handles: list[Any]) -> tuple[Any, PointOutcome]:
+        """Block until one of ``handles`` finishes; return it and its outcome."""
+
+    def close(self) -> None:
+        """Release what the engine started (a process pool, a local Ray instance)."""
+
+
+class LocalEngine:
+    """A process pool on this machine (``--jobs N``); with one job nothing is built ahead (the measure phase does it all)."""
+
+    name = "local"
+
+    def __init__(self, jobs: int = 1) -> None:
+        if jobs < 1:
+            raise InputError(f"--jobs {jobs}: give 1 or more.")
+        self.slots = jobs
+        self.parallel = jobs > 1
+        self._pool = None
+
+    def submit(self, config: PipelineConfig, pid: str, out: Path, phase: str) -> Any:
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # fork: the driver holds no TensorFlow (each stage imports it in the
+            # worker), and adapters replaced at run time (tests' fake stages) carry over.
+            self._pool = ProcessPoolExecutor(max_workers=self.slots, mp_context=multiprocessing.get_context("fork"))
+        return self._pool.submit(run_point, config, pid, out, phase)
+
+    def wait_one(self, handles: list[Any]) -> tuple[Any, PointOutcome]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        done, _ = wait(handles, return_when=FIRST_COMPLETED)
+        fut = next(iter(done))
+        return fut, fut.result()
+
+    def close(self) -> None:
+        """Shut the pool down."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+# --------------------------------------------------------------------------- scheduling
+
+
+def step_signatures(pipeline: Pipeline) -> dict[str, str]:
+    """Each build step's identity (its config and, recursively, its inputs'); equal signatures share a cache entry."""
+    from sropt.pipeline.steps import plan_steps
+
+    sigs: dict[str, str] = {}
+    for step in plan_steps(pipeline):
+        if step.kind == "validate":
+            continue
+        config = {"model": pipeline.model} if step.name == "source" else step.key_config
+        text = json.dumps([step.name, config, [sigs[u] for u in step.inputs]], sort_keys=True, default=str)
+        sigs[step.name] = hashlib.sha256(text.encode()).hexdigest()
+    return sigs
+
+
+def build_plan(tasks: list[Task]) -> tuple[list[BuildTask], dict[str, set[str]]]:
+    """The build tasks (one source-only task per model, then every point) and what each must wait for.
+
+    A point waits for the first earlier task that builds any step it shares,
+    so a shared step is built once and found in the cache by the others,
+    instead of being built by two workers at once. The source gets a task of
+    its own; otherwise every point would wait for the first one.
+    """
+    owner: dict[str, str] = {}
+    build: list[BuildTask] = []
+    deps: dict[str, set[str]] = {}
+    for cfg, pid, out in tasks:
+        sigs = step_signatures(cfg.file.pipelines[pid])
+        if sigs["source"] not in owner:
+            sid = f"{pid}.source"
+            owner[sigs["source"]] = sid
+            build.append((cfg, pid, out.with_name(f"{out.name}.source"), "source"))
+            deps[sid] = set()
+        deps[pid] = {owner[s] for s in sigs.values() if s in owner}
+        for s in sigs.values():
+            owner.setdefault(s, pid)
+        build.append((cfg, pid, out, "build"))
+    return build, deps
+
+
+def build_points(tasks: list[Task], engine: Engine, on_done: Callable[[PointOutcome], None] | None = None) -> dict[str, PointOutcome]:
+    """Run every build task on ``engine`` as soon as what it waits for is done; the points' outcomes by id."""
+    build, deps = build_plan(tasks)
+    waiting = {(pid if phase == "build" else f"{pid}.source"): (cfg, pid, out, phase) for cfg, pid, out, phase in build}
+    order = list(waiting)
+    running: dict[Any, str] = {}
+    finished: dict[str, PointOutcome] = {}
+    while waiting or running:
+        for tid in [t for t in order if t in waiting]:
+            if len(running) < engine.slots and deps[tid] <= finished.keys():
+                running[engine.submit(*waiting.pop(tid))] = tid
+        handle, outcome = engine.wait_one(list(running))
+        tid = running.pop(handle)
+        finished[tid] = outcome
+        if on_done and outcome.phase == "build":
+            on_done(outcome)
+    return {tid: o for tid, o in finished.items() if o.phase == "build"}
+
+
+def run_points(
+    tasks: list[Task], engine: Engine, *, on_start: Callable[[str, str], None] | None = None,
+    on_done: Callable[[PointOutcome], None] | None = None, measure_dir: Callable[[str], Path],
+) -> list[PointOutcome]:
+    """Both phases for every task; the list holds each point's final outcome (a failed build skips its measure)."""
+    built: dict[str, PointOutcome] = {}
+    if engine.parallel:
+        for cfg, pid, _ in tasks:
+            if on_start:
+                on_start(pid, "build")
+        built = build_points(tasks, engine, on_done)
+    finals = []
+    for cfg, pid, _ in tasks:
+        if pid in built and built[pid].status == "failed":
+            finals.append(built[pid])
+            continue
+        if on_start:
+            on_start(pid, "measure")
+        outcome = run_point(cfg, pid, measure_dir(pid), "measure")
+        if pid in built:
+            outcome.steps = merge_build_status(built[pid].steps, outcome.steps)
+            outcome.seconds = round(outcome.seconds + built[pid].seconds, 3)
+            outcome.node = f"built on {built[pid].node}, measured on {outcome.node}"
+        finals.append(outcome)
+        if on_done:
+            on_done(outcome)
+    return finals
+
+
+def merge_build_status(build_steps: Iterable[dict[str, Any]], measure_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The measure run's step records with each build step's status and time from the build phase (where it ran)."""
+    by_name = {s["name"]: s for s in build_steps}
+    out = []
+    for s in measure_steps:
+        b = by_name.get(s["name"])
+        out.append({**s, "status": b["status"], "seconds": b["seconds"]} if b and b.get("key") == s.get("key") else s)
+    return out
+
+
+RAY_INSTALL = 'pip install -e ".[ray]"  (or: pip install "ray[default]>=2.9")'
+
+
+class RayEngine:
+    """Each point's build phase as a Ray task with its CPUs and memory declared; lost workers' tasks are retried.
+
+    Without ``address`` a local Ray instance is started for the sweep and
+    stopped by ``close``. Workers read and write the same stage cache as the
+    driver (SROPT_CACHE_DIR is forwarded): on a cluster it must be a shared
+    filesystem path, and the driver's measure phase re-verifies every file's
+    sha256 when it looks the entries up.
+    """
+
+    name = "ray"
+    parallel = True
+    slots = 1 << 30  # every ready task is submitted; Ray queues each until a node has its declared CPUs and memory
+
+    def __init__(self, address: str | None = None, *, num_cpus: int | None = None, task_cpus: float = 1.0,
+                 task_memory: int | None = None, max_retries: int = 2, connect_timeout: float = 30.0) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise InputError(f"--engine ray needs Ray, which is not installed. Install it with: {RAY_INSTALL}") from None
+        self.ray = ray
+        self.task_cpus, self.task_memory, self.max_retries = task_cpus, task_memory, max_retries
+        self._remote: Any = None
+        self._submitted: dict[Any, tuple[str, str]] = {}
+        self.started_here = not ray.is_initialized()
+        if self.started_here:
+            self._connect(address, num_cpus, connect_timeout)
+
+    def _connect(self, address: str | None, num_cpus: int | None, timeout: float) -> None:
+        env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+        kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env}, "include_dashboard": False, "logging_level": "WARNING", "log_to_driver": False}
+        if address is None:
+            kwargs["num_cpus"] = num_cpus or os.cpu_count()
+        else:
+            _check_reachable(address, timeout)
+            kwargs["address"] = address
+        try:
+            self.ray.init(**kwargs)
+        except Exception as exc:  # ConnectionError, RuntimeError, ValueError depending on the Ray version
+            raise InputError(f"--address {address}: cannot connect to Ray ({type(exc).__name__}: {exc}). "
+                             "Check that the head node runs (`ray status` on it) and that this machine reaches its port.") from None
+
+    def submit(self, config: PipelineConfig, pid: str, out: Path, phase: str) -> Any:
+        if self._remote is None:
+            options: dict[str, Any] = {"num_cpus": self.task_cpus, "max_retries": self.max_retries}
+            if self.task_memory:
+                options["memory"] = self.task_memory
+            self._remote = self.ray.remote(**options)(run_point)
+        ref = self._remote.remote(config, pid, out, phase)
+        self._submitted[ref] = (pid, phase)
+        return ref
+
+    def wait_one(self, handles: list[Any]) -> tuple[Any, PointOutcome]:
+        done, _ = self.ray.wait(handles, num_returns=1)
+        ref = done[0]
+        pid, phase = self._submitted.pop(ref)
+        try:
+            return ref, self.ray.get(ref)
+        except Exception as exc:  # retries exhausted (a worker died every time) or Ray itself failed
+            return ref, PointOutcome(pid, "failed", phase, 0.0, error=f"Ray task failed after {self.max_retries} retries: {type(exc).__name__}: {exc}", error_class=type(exc).__name__, exit_code=4)
+
+    def close(self) -> None:
+        """Stop the local Ray instance this engine started (a cluster it connected to keeps running)."""
+        if self.started_here and self.ray.is_initialized():
+            self.ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float) -> None:
+    """InputError within ``timeout`` s when ``address``'s host:port accepts no TCP connection ('auto' is left to Ray)."""
+    import socket
+
+    if address == "auto":
+        return
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--address {address}: expected ray://HOST:PORT, HOST:PORT or auto.")
+    try:
+        with socket.create_connection((host, int(port)), timeout=min(timeout, 10.0)):
+            pass
+    except OSError as exc:
+        raise InputError(f"--address {address}: nothing answers at {host}:{port} ({exc}). "
+                         "Check the head node is running (`ray start --head`, `ray status`), the port (10001 for ray://, 6379 for the GCS), and the firewall.") from None
