@@ -38,7 +38,11 @@ def load_eval_set(ref: str, scale: int) -> EvalSet:
     from sropt.validate.degradation import DEFAULT_DEGRADATION
     from sropt.validate.prepare import prepare_set
 
-    prepared = prepare_set(load_dataset(ref, scale=scale), DEFAULT_DEGRADATION, scale)
+    try:
+        dataset = load_dataset(ref, scale=scale)
+    except InputError as exc:  # load_dataset speaks of validate's --dataset; here the option is --eval
+        raise InputError(str(exc).replace(f"--dataset {ref}", f"--eval {ref}", 1)) from None
+    prepared = prepare_set(dataset, DEFAULT_DEGRADATION, scale)
     if not prepared.images:
         raise InputError(f"--eval {ref}: no usable images at x{scale}", problems=prepared.problems)
     return EvalSet(prepared.dataset, [im.lr for im in prepared.images], [im.hr for im in prepared.images])

@@ -323,7 +323,7 @@ def _load_eval_set(config: PruneConfig, scale: int, say):
         return None
     from sropt.prune.evaluation import load_eval_set
 
-    say(f"evaluating on {config.eval_dataset}")
+    say(f"reading the evaluation set {config.eval_dataset}")
     return load_eval_set(config.eval_dataset, scale)
 
 
@@ -425,6 +425,8 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
     loaded = model if isinstance(model, FrozenGraph) else load_frozen_graph(resolve_model(model))
     src = loaded.artifact.path
     out = _check_output(Path(out), src)
+    # Before the calibration and the search: a bad --eval set used to be found only after them.
+    eval_set = _load_eval_set(config, loaded.info.scale, say)
 
     graph = fold_dequantize(loaded.graph_def)
     groups = build_channel_groups(graph)
@@ -447,7 +449,6 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
     pruned, plans = pruner.build(ratios, config.bias_compensation)
     if cal is not None:
         _check_pruned_drop(cal, pruned, config, notes)
-    eval_set = _load_eval_set(config, loaded.info.scale, say)
     evaluation = _evaluate(eval_set, {"original": graph, "pruned": pruned}, loaded) if eval_set else {}
     finetune: dict[str, Any] = {}
     if config.finetune_steps > 0:

@@ -1,5 +1,5 @@
-"""Output checks run before the work (issue 20, item 2): prune, export and quantize refuse an unwritable
-or input output path with exit 2 before any conversion.
+"""Checks run before the work (issue 20, item 2): prune, export and quantize refuse an unwritable
+or input output path, and prune an unknown --eval set, with exit 2 before any conversion.
 
 The work each command would do first is replaced by a function that fails
 the test, so exit 2 proves the refusal came before it. Unwritable means a
@@ -59,3 +59,11 @@ def test_output_over_the_input_is_refused_before_the_work(tiny_pb, tmp_path, mon
     assert main(["quantize", str(onnx), "--to", "onnx", "--mode", "int8", "-o", str(onnx)]) == 2
     assert f"{onnx}: output would overwrite the input model {onnx}" in " ".join(capsys.readouterr().err.split())
     assert src.read_bytes() == tiny_pb.read_bytes() and onnx.read_bytes() == b"not read"
+
+
+def test_prune_unknown_eval_set_is_refused_before_calibration_and_search(tiny_pb, tmp_path, monkeypatch, capsys):
+    # The eval set used to be read after the sensitivity scan and budget search.
+    monkeypatch.setattr("sropt.prune.stage.fold_dequantize", _no_work)
+    code = main(["prune", str(tiny_pb), "--ratio", "0.25", "--max-psnr-drop", "0.3", "--eval", "Set99", "-o", str(tmp_path / "p.pb")])
+    assert code == 2
+    assert "--eval Set99: no such folder" in " ".join(capsys.readouterr().err.split())
