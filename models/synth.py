@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sropt.core.artifacts import Artifact, ArtifactKind
-from sropt.core.atomic import write_bytes_atomic
+from sropt.core.atomic import check_writable, write_bytes_atomic
 from sropt.core.errors import InputError
 from sropt.core.families import Family, family_spec
 from sropt.models.quint8_weights import quantize_min_first, should_quantize
@@ -245,6 +245,7 @@ def write_synthetic_edsr(
     validate_edsr_config(blocks, filters, scale)
     if out.suffix.lower() != ".pb":
         raise InputError(f"{out}: the output of `synth edsr` is a frozen graph; name it *.pb.")
+    check_writable(out, what="synthesized model")  # before the build (seconds for the released B=32/F=256 size)
     graph_def = build_edsr_graph(blocks, filters, scale, seed, quantize_weights)
     write_bytes_atomic(out, graph_def.SerializeToString())
     artifact = Artifact(

@@ -67,3 +67,10 @@ def test_prune_unknown_eval_set_is_refused_before_calibration_and_search(tiny_pb
     code = main(["prune", str(tiny_pb), "--ratio", "0.25", "--max-psnr-drop", "0.3", "--eval", "Set99", "-o", str(tmp_path / "p.pb")])
     assert code == 2
     assert "--eval Set99: no such folder" in " ".join(capsys.readouterr().err.split())
+
+
+def test_models_synth_unwritable_output_is_exit_2_before_the_build(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("sropt.models.synth.build_edsr_graph", _no_work)
+    (tmp_path / "afile").write_text("x")
+    assert main(["models", "synth", "edsr", "-B", "2", "-F", "16", "-o", str(tmp_path / "afile" / "m.pb")]) == 2
+    assert f"{tmp_path / 'afile'} is a file, not a folder" in " ".join(capsys.readouterr().err.split())
