@@ -34,6 +34,7 @@ one Cholesky factor per layer.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ INT8_MAX = 127  # TFLite's per-channel weights are symmetric narrow-range int8: 
 # factor well conditioned when inputs are correlated. GPTQ's default is 0.01;
 # on FSRCNN_x3 (T91 whole images, full INT8 TFLite) 0.001 measured better.
 DAMPING = 0.001
+GPTQ_BLOCK = 64  # columns per lazy batch update (GPTQ paper: 128; the layers here are 27-576 wide)
 
 
 @dataclass(frozen=True)
@@ -166,33 +168,55 @@ def gptq_round(w: np.ndarray, h: np.ndarray, damping: float = DAMPING) -> np.nda
     h += damping * np.mean(np.diag(h)) * np.eye(d)
     u = np.linalg.cholesky(np.linalg.inv(h)).T  # upper factor of H^-1, as in GPTQ
     q = np.zeros_like(rows)
-    for j in range(d):
-        k = np.clip(np.rint(rows[:, j] / scale[:, 0]), -INT8_MAX, INT8_MAX)
-        pinned = peak_at == j
-        k[pinned] = peak_sign[pinned] * INT8_MAX
-        q[:, j] = k
-        err = (rows[:, j] - k * scale[:, 0]) / u[j, j]
-        rows[:, j + 1:] -= np.outer(err, u[j, j + 1:])
+    # GPTQ's lazy batch update: within a block of columns the error moves at
+    # once; onto later columns in one product per block. The same arithmetic
+    # as updating every later column after each one, with O x BLOCK instead
+    # of O x d writes per column (EDSR-T91's 576-wide layers: 5x faster).
+    for start in range(0, d, GPTQ_BLOCK):
+        end = min(start + GPTQ_BLOCK, d)
+        errs = np.zeros((rows.shape[0], end - start))
+        for j in range(start, end):
+            k = np.clip(np.rint(rows[:, j] / scale[:, 0]), -INT8_MAX, INT8_MAX)
+            pinned = peak_at == j
+            k[pinned] = peak_sign[pinned] * INT8_MAX
+            q[:, j] = k
+            err = (rows[:, j] - k * scale[:, 0]) / u[j, j]
+            errs[:, j - start] = err
+            rows[:, j + 1:end] -= np.outer(err, u[j, j + 1:end])
+        rows[:, end:] -= errs @ u[start:end, end:]
     return (q * scale).T.reshape(shape).astype(np.float32)
 
 
 def round_weights(
     graph_def: "GraphDef", input_name: str, inputs: list[np.ndarray], damping: float = DAMPING,
-    moments: list[np.ndarray] | None = None,
+    moments: list[np.ndarray] | None = None, cache: dict[tuple, np.ndarray] | None = None,
 ) -> tuple["GraphDef", dict[str, Any]]:
     """A copy of ``graph_def`` with every ``find_layers`` conv GPTQ-rounded on ``inputs``, and a provenance record.
 
     ``moments``, if given, are ``input_moments`` of the layers already (the
     caller may derive them from another graph's: ``sropt.quantize.weights``).
+    ``cache`` keeps rounded layers across calls, keyed by their weights and
+    moment: the weights search rounds many graphs that differ in one or two
+    layers (one equalization site), and GPTQ was 75% of its time.
     """
     layers = find_layers(graph_def)
     if moments is None:
         moments = input_moments(graph_def, input_name, layers, inputs) if layers else []
     index = GraphIndex(graph_def)
     values = {
-        layer.weight: gptq_round(index.const_value(layer.weight).astype(np.float32), h, damping)
+        layer.weight: _round_layer(index.const_value(layer.weight).astype(np.float32), h, damping, cache)
         for layer, h in zip(layers, moments)
     }
     record = {"method": "gptq", "layers": [layer.conv for layer in layers], "damping": damping,
               "calibration_crops": len(inputs)}
     return replace_consts(graph_def, values), record
+
+
+def _round_layer(w: np.ndarray, h: np.ndarray, damping: float, cache: dict[tuple, np.ndarray] | None) -> np.ndarray:
+    """``gptq_round(w, h, damping)``, looked up in ``cache`` first (exact: the key is every input's bytes)."""
+    if cache is None:
+        return gptq_round(w, h, damping)
+    key = (w.shape, hashlib.sha1(w.tobytes()).digest(), hashlib.sha1(np.ascontiguousarray(h).tobytes()).digest(), damping)
+    if key not in cache:
+        cache[key] = gptq_round(w, h, damping)
+    return cache[key]

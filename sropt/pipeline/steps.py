@@ -117,4 +117,5 @@ BUILTIN_ADAPTERS: dict[str, Adapter] = dict(ADAPTERS)
 ADAPTER_VERSIONS: dict[str, str] = {kind: "1" for kind in ADAPTERS}
 # 2: --equalize auto refines the strength per layer pair (other INT8 weights).
 # 3: int8/int16x8 weights GPTQ-rounded when it measures better (sropt.quantize.weights).
-ADAPTER_VERSIONS["quantize.tflite"] = "3"
+# 4: the weights search keeps ties with the best so far, measures 30 images, tries per-site neighbours (issue 15).
+ADAPTER_VERSIONS["quantize.tflite"] = "4"

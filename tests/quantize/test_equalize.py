@@ -122,19 +122,19 @@ def test_per_site_alphas_scale_only_their_sites(tmp_path: Path) -> None:
 
 
 def test_refine_sweeps_each_site_once_and_needs_the_minimum_gain() -> None:
-    """Coordinate sweep on a made-up score: finds each site's best grid value, skips sub-threshold gains."""
+    """Coordinate sweep on a made-up score: finds each site's best neighbour or off, skips sub-threshold gains."""
     from types import SimpleNamespace
 
-    from sropt.quantize.weights import MIN_GAIN_DB, SITE_ALPHAS, Candidate, _Search
+    from sropt.quantize.weights import MIN_GAIN_DB, Candidate, _Search, site_trials
 
     target = [0.5, None, 0.9]  # the made-up optimum, site by site
     tiny = MIN_GAIN_DB / 2
 
     def score(alphas) -> float:
-        # 1 dB per site at its target; site 2 at 1.0 is only `tiny` short of it (below the threshold).
+        # 1 dB per site at its target; site 2 at its start 0.75 is only `tiny` short of it (below the threshold).
         value = 0.0
         for i, (a, t) in enumerate(zip(alphas, target)):
-            value += 1.0 if a == t else (1.0 - tiny if (i == 2 and a == 1.0) else 0.0)
+            value += 1.0 if a == t else (1.0 - tiny if (i == 2 and a == 0.75) else 0.0)
         return value
 
     search = object.__new__(_Search)
@@ -148,12 +148,22 @@ def test_refine_sweeps_each_site_once_and_needs_the_minimum_gain() -> None:
         return score(candidate.alphas), bytes(len(seen))
 
     search.measure = measure
-    start = (1.0, 1.0, 1.0)
+    start = (0.75, 0.75, 0.75)
     best, psnr, data = search.refine(Candidate(start, "gptq"), score(start), b"start")
-    assert best == Candidate((0.5, None, 1.0), "gptq")  # site 2 keeps 1.0: 0.9 gains only `tiny`
+    assert best == Candidate((0.5, None, 0.75), "gptq")  # site 2 keeps 0.75: 0.9 gains only `tiny`
     assert psnr == pytest.approx(3.0 - tiny)
-    assert len(seen) == 3 * (len(SITE_ALPHAS) - 1)  # each site: every grid value but its start
-    assert data == bytes(seen.index([0.5, None, 1.0]) + 1)  # the bytes of the kept conversion
+    assert site_trials(0.75) == [None, 0.5, 0.9]  # off and the grid neighbours
+    assert len(seen) == 3 * 3 and not any(1.0 in alphas for alphas in seen)  # 1.0 is no neighbour of 0.75
+    assert data == bytes(seen.index([0.5, None, 0.75]) + 1)  # the bytes of the kept conversion
+
+
+def test_site_trials_at_the_ends_of_the_grid() -> None:
+    from sropt.quantize.weights import SITE_ALPHAS, site_trials
+
+    assert site_trials(None) == [0.5]
+    assert site_trials(1.0) == [None, 0.9]
+    assert site_trials(0.5) == [None, 0.75]
+    assert site_trials(0.6) == list(SITE_ALPHAS)  # off the grid: every strength
 
 
 @pytest.mark.shared
