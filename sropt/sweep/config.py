@@ -112,6 +112,7 @@ def json_schema() -> dict[str, Any]:
     schema = SweepsFile.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "sropt sweeps.yaml"
+    schema["patternProperties"] = {"^x-": {}}
     return schema
 
 
@@ -202,8 +203,10 @@ def parse_sweeps(text: str, name: str = "<string>") -> tuple[SweepsFile, Any]:
 def _validate_file(raw: Any, name: str) -> SweepsFile:
     if not isinstance(raw, LineDict):
         raise ConfigError(f"{name}: expected a mapping with a 'sweeps:' key at the top, got {type(raw).__name__}.")
+    # x-* top-level keys hold YAML anchors, as in pipelines.yaml.
+    body = {k: v for k, v in raw.items() if not str(k).startswith("x-")}
     try:
-        return SweepsFile.model_validate(raw)
+        return SweepsFile.model_validate(body)
     except ValidationError as exc:
         problems = [_format_error(name, raw, err, "", SweepsFile) for err in exc.errors()]
         raise ConfigError(f"{name}: {len(problems)} problem(s); nothing was run", problems=problems) from None
