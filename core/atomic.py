@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sropt.core.errors import InputError
+from sropt.core.interrupt import raise_if_interrupted
 
 
 # What an input is, by suffix, so the refusal names it ("the input report", not "the input model").
@@ -108,6 +109,8 @@ def atomic_path(dest: Path, *, inputs: tuple[Path, ...] = ()) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # A Ctrl-C swallowed inside a converter must not publish its output.
+        raise_if_interrupted()
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, dest)

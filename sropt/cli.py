@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     # own output; errors still show. Set here, not in the library, so Python
     # users keep control of their own logging.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from sropt.core.interrupt import install, interrupted
+
+    restore_sigint = install()  # records Ctrl-C, so one a library swallows still ends in 130 (core/interrupt.py)
     try:
         # Under standalone_mode=False typer turns Ctrl-C into a return value of
         # 130 (it prints nothing), so the result is the exit code, not None.
@@ -113,8 +116,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
     else:
         code = result if isinstance(result, int) else 0
+        if interrupted():
+            code = 130
     if code == 130:  # a KeyboardInterrupt above, or typer's own 130 for Ctrl-C
         _print_error("interrupted; no partial artifacts were kept")
+    restore_sigint()
     if argv is None:
         sys.exit(code)
     return code

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from sropt import __version__
 from sropt.core.artifacts import Artifact, sidecar_path
 from sropt.core.errors import ConfigError, FetchError, InputError, SroptError, StageError
+from sropt.core.interrupt import raise_if_interrupted
 from sropt.pipeline import steps as steps_mod
 from sropt.pipeline.cache import CacheEntry, CorruptEntry, StageCache, key_payload, sha256_file, step_key
 from sropt.pipeline.config import PipelineConfig, is_model_path, preflight, resolve_dataset
@@ -215,6 +216,7 @@ def run_pipeline(
         records: list[StepRecord] = []
         dropped: set[str] = set()  # steps whose artifact skip_if_not_smaller kept out of the run
         for index, step in enumerate(plan):
+            raise_if_interrupted()  # a Ctrl-C a stage's C++ code swallowed stops the run here
             step = _without_dropped(step, dropped)
             if observer:
                 observer.step_started(step.name, index, len(plan))
@@ -237,6 +239,7 @@ def run_pipeline(
             if observer:
                 observer.step_finished(record)
 
+        raise_if_interrupted()
         report = _assemble_report(name, pipeline, entries, artifacts, records, model_sha)
         gate_results = evaluate_gates(pipeline.gates, report, baseline=baseline)
         report["pipeline"]["gate_results"] = [g.to_json() for g in gate_results]
