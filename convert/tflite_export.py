@@ -16,6 +16,7 @@ the same ``make_converter``. Choices, each from FACTS.md §3/§5:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tempfile
 from dataclasses import dataclass
@@ -139,20 +140,25 @@ def write_tflite(
     out = Path(out)
     if out.suffix.lower() != ".tflite":
         raise InputError(f"{out}: name the TFLite output *.tflite.")
+    from sropt.convert.tflite_metadata import INPUT_NAME, OUTPUT_NAME, finish_tflite
+
     source = prepared.source.artifact
-    with atomic_path(out, inputs=(source.path,)) as tmp:
-        tmp.write_bytes(data)
-        # Prove the bytes load and run before they get the final name.
-        run_tflite_once(tmp, prepared.channels, source.scale, fixed_shape=step.get("fixed_shape"))
     artifact = source.derive(
         out,
         ArtifactKind.TFLITE,
         {**step, "steps": prepared.steps} if prepared.steps else step,
         precision=precision,
-        input_name=prepared.input_name,
-        output_name=prepared.output_nhwc,
+        input_name=INPUT_NAME,
+        output_name=OUTPUT_NAME,
         output_layout="NHWC",
     )
+    # Names, signature and metadata for app developers (issue 18); the load check runs on the final bytes.
+    data, io = finish_tflite(data, artifact, out.stem)
+    artifact = dataclasses.replace(artifact, io_tensors=io)
+    with atomic_path(out, inputs=(source.path,)) as tmp:
+        tmp.write_bytes(data)
+        # Prove the bytes load and run before they get the final name.
+        run_tflite_once(tmp, prepared.channels, source.scale, fixed_shape=step.get("fixed_shape"))
     artifact.write_sidecar()
     return artifact
 

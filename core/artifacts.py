@@ -63,6 +63,9 @@ class Artifact:
     output_name: str = ""
     output_layout: str = "NCHW"  # layout of output_name: NCHW (zoo .pb) or NHWC
     provenance: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # The file's own I/O tensors ({"input"|"output": {name, dtype, shape, scale,
+    # zero_point}}), as written; empty when the writer did not record them.
+    io_tensors: dict[str, Any] = field(default_factory=dict)
 
     @property
     def contract(self) -> Contract:
@@ -94,10 +97,19 @@ class Artifact:
         d["provenance"] = list(self.provenance)
         return d
 
+    def handoff_contract(self) -> dict[str, Any]:
+        """The pre/post-processing an app must do, with this file's I/O dtypes (for sidecars and hand-offs)."""
+        contract = self.contract.describe(self.scale)
+        if self.io_tensors:
+            contract["io"] = self.io_tensors
+        return contract
+
     def write_sidecar(self) -> Path:
         """Write ``<path>.sropt.json`` atomically and return its path."""
         meta = self.to_json()
         meta.pop("path")
+        # Read by people and apps, never back by from_sidecar (the family decides it).
+        meta["contract"] = self.handoff_contract()
         side = sidecar_path(self.path)
         write_text_atomic(side, json.dumps(meta, indent=2) + "\n")
         return side
@@ -119,6 +131,7 @@ class Artifact:
             output_name=meta.get("output_name", ""),
             output_layout=meta.get("output_layout", "NCHW"),
             provenance=tuple(meta.get("provenance", ())),
+            io_tensors=dict(meta.get("io_tensors", {})),
         )
 
 

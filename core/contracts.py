@@ -61,6 +61,42 @@ class Contract:
         return cv2.cvtColor(_to_uint8(merged * np.float32(255.0)), cv2.COLOR_YCrCb2BGR)
 
 
+    @property
+    def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(mean, std) per input channel: tensor value = (pixel - mean) / std, on 0..255 pixels."""
+        if self.input_channels == 3:
+            return tuple(DIV2K_MEAN_BGR), (1.0, 1.0, 1.0)
+        return (0.0,), (255.0,)
+
+    def describe(self, scale: int) -> dict:
+        """The exact pre/post-processing as data, for sidecars, TFLite metadata and hand-off READMEs.
+
+        Every string here restates what ``preprocess``/``postprocess`` do; an
+        app that follows it reproduces ``sropt upscale`` to the byte.
+        """
+        mean, std = self.normalization
+        low = [round((0.0 - m) / s, 6) for m, s in zip(mean, std)]
+        high = [round((255.0 - m) / s, 6) for m, s in zip(mean, std)]
+        common = {"name": self.name, "scale": int(scale), "layout": "NHWC", "mean": list(mean), "std": list(std),
+                  "input_range": [low, high], "rounding": "round half to even, then clip to 0..255 (cvRound)"}
+        if self.input_channels == 3:
+            return {**common,
+                    "input": f"[1,H,W,3]: the image's B,G,R channels in that order (OpenCV order, not RGB), "
+                             f"each on 0..255 minus the DIV2K mean {[round(m, 4) for m in mean]} (BGR)",
+                    "output": f"[1,{scale}H,{scale}W,3]: B,G,R minus the same mean",
+                    "postprocess": "add the mean per channel, round half to even, clip to 0..255, uint8 BGR",
+                    "chroma": None}
+        return {**common,
+                "input": "[1,H,W,1]: Y of cv2.cvtColor(bgr, COLOR_BGR2YCrCb) (BT.601 full range, "
+                         "Y = 0.299R + 0.587G + 0.114B, 8-bit) divided by 255, so 0..1",
+                "output": f"[1,{scale}H,{scale}W,1]: the upscaled Y on 0..1",
+                "postprocess": "merged = cv2.resize(YCrCb(lr)/255 as float32, (sW, sH), INTER_LINEAR); "
+                               "merged[..., 0] = output Y; uint8 = clip(rint(merged * 255)); cv2.COLOR_YCrCb2BGR",
+                "chroma": "Cr and Cb are not modelled: the LR image's YCrCb/255 (float32, all three channels) is "
+                          "resized bilinearly (OpenCV INTER_LINEAR, half-pixel centres) to the output size and its "
+                          "Y replaced by the model's; resizing uint8 instead differs by up to 2 levels"}
+
+
 def _check_bgr(img: np.ndarray) -> None:
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"expected a uint8 BGR image [H,W,3], got {img.dtype} {img.shape}")

@@ -66,7 +66,7 @@ def test_fixed_shape_and_sidecar(tiny_edsr: Path, tmp_path: Path) -> None:
     detail = Interpreter(model_path=str(tmp_path / "m.tflite")).get_input_details()[0]
     assert list(detail["shape_signature"]) == [1, 8, 12, 3]
     side = Artifact.from_sidecar(tmp_path / "m.tflite")
-    assert side is not None and side.output_layout == "NHWC" and side.output_name == "NHWC_output"
+    assert side is not None and side.output_layout == "NHWC" and side.output_name == "sr_image"  # the file's name (issue 18)
     step = side.provenance[-1]
     assert step["mode"] == "float32" and step["fixed_shape"] == [8, 12]
     assert step["steps"] == [{"stage": "fold-dequantize", "nodes": 6}]
