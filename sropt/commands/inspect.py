@@ -16,10 +16,19 @@ def inspect_model(
     model: str = typer.Argument(..., help="A frozen graph (.pb) path or a registry name such as FSRCNN_x3."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (stable keys) instead of tables."),
 ) -> None:
-    """Show family, scale, I/O, contract, weight storage, params, MACs and per-layer channel groups."""
+    """Show family, scale, I/O, contract, weight storage, params, MACs and per-layer channel groups.
+
+    For a .tflite or .onnx: the pre/post-processing contract, the I/O tensors
+    (dtype, shape, scale/zero point) and the TFLite metadata.
+    """
+    from pathlib import Path
+
     from sropt.convert import load_frozen_graph
     from sropt.models import resolve_model
 
+    if Path(model).suffix.lower() in (".tflite", ".onnx"):
+        _inspect_exported(model, as_json)
+        return
     loaded = load_frozen_graph(resolve_model(model))
     facts = loaded.info.to_json()
     facts["path"] = str(loaded.artifact.path)
@@ -29,6 +38,48 @@ def inspect_model(
         typer.echo(json.dumps(facts, indent=2))
         return
     _print_tables(facts)
+
+
+def _inspect_exported(model: str, as_json: bool) -> None:
+    import os
+
+    from sropt.validate.handoff import describe_handoff
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    facts = describe_handoff(model).to_json()
+    if as_json:
+        typer.echo(json.dumps(facts, indent=2))
+        return
+    c = facts["contract"]
+    rows = [("file", f"{facts['file']} ({facts['size_bytes']:,} bytes, {facts['kind']}/{facts['precision']})"),
+            ("family / scale", f"{facts['family'] or 'unknown'} x{facts['scale']}"),
+            ("contract", c["name"]), ("input", c["input"]), ("output", c["output"]),
+            ("normalization", f"(pixel - {c['mean']}) / {c['std']}"), ("postprocess", c["postprocess"])]
+    if c.get("chroma"):
+        rows.append(("chroma", c["chroma"]))
+    for role in ("input", "output"):
+        t = c["io"][role]
+        quant = f", scale {t['scale']:.9g}, zero point {t['zero_point']}" if "scale" in t else ""
+        rows.append((f"{role} tensor", f"{t['name']} {t['dtype']} {t['shape']}{quant}"))
+    meta = facts["tflite_metadata"]
+    if facts["kind"] == "tflite":
+        rows.append(("TFLite metadata", f"{meta['name']} ({meta['version']}), min parser {meta['min_parser_version']}, "
+                     f"sropt contract {'included' if meta['contract'] else 'absent'}" if meta else "none"))
+    rows += [("made by", ", ".join(f"{k}={v}" for k, v in step.items())) for step in facts["provenance"]]
+    rows += [("inferred", x) for x in facts["inferred"]] + [("unknown", x) for x in facts["unknown"]]
+    _print_rows(rows)
+
+
+def _print_rows(rows: list[tuple[str, str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    for k, v in rows:
+        summary.add_row(k, str(v))
+    Console().print(summary)
 
 
 def _print_tables(facts: dict) -> None:

@@ -106,7 +106,6 @@ def test_y_model_metadata_and_sidecar_contract(shared_models: Path, tmp_path: Pa
     assert side["contract"]["std"] == [255.0] and side["contract"] == {**meta["contract"]}
 
 
-@pytest.mark.slow
 @pytest.mark.shared
 def test_int8_uint8_io_metadata_states_scale_and_zero_point(tiny_edsr: Path, datasets: Path, tmp_path: Path) -> None:
     from ai_edge_litert.interpreter import Interpreter
