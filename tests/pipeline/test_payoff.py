@@ -78,6 +78,11 @@ def test_report_markdown_carries_the_note_under_the_pipeline_table():
     assert ("- **quantize.onnx.int8**: INT8 is 1.6x larger and 1.5x slower in ort than the float ONNX it came from "
             "(export.onnx): keep the float one") in md
     assert "quantize.tflite.int8**" not in md
+    from sropt.pipeline.reports import summary_html
+
+    html = summary_html(report)
+    assert ("<li><b>quantize.onnx.int8</b>: INT8 is 1.6x larger and 1.5x slower in ort than the float ONNX "
+            "it came from (export.onnx): keep the float one</li>") in html
 
 
 def test_skip_note_only_when_asked_and_not_smaller():
