@@ -191,10 +191,34 @@ def export_onnx(
     artifact = source.derive(
         out, ArtifactKind.ONNX, step,
         precision="float32", input_name=proto.graph.input[0].name, output_name=proto.graph.output[0].name,
-        output_layout=out_layout,
+        output_layout=out_layout, io_tensors=onnx_io_tensors(proto),
     )
     artifact.write_sidecar()
     return artifact
+
+
+_ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 10: "float16"}
+
+
+def onnx_io_tensors(proto) -> dict[str, Any]:
+    """The graph's single input and output: name, dtype, shape (-1 = dynamic), as sidecars record them.
+
+    sropt's ONNX files have float I/O (INT8 is QDQ inside the graph), so no
+    scale/zero point belongs to the I/O tensors themselves.
+    """
+    io = {}
+    for role, value in (("input", proto.graph.input[0]), ("output", proto.graph.output[0])):
+        t = value.type.tensor_type
+        shape = [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]
+        io[role] = {"name": value.name, "dtype": _ONNX_DTYPES.get(t.elem_type, str(t.elem_type)), "shape": shape}
+    return io
+
+
+def onnx_file_io_tensors(path: Path | str) -> dict[str, Any]:
+    """``onnx_io_tensors`` of a written file (weights not loaded)."""
+    import onnx
+
+    return onnx_io_tensors(onnx.load(str(path), load_external_data=False))
 
 
 def onnx_input_is_nchw(session_input_shape: list[Any], channels: int) -> bool:

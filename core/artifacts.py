@@ -86,6 +86,7 @@ class Artifact:
         """A new artifact made from this one by ``step`` (family/scale carried over)."""
         values = {**asdict_shallow(self), "path": Path(path), "kind": kind, **changes}
         values["provenance"] = (*self.provenance, step)
+        values["io_tensors"] = changes.get("io_tensors", {})  # they describe one file, never its source
         return Artifact(**values)
 
     def to_json(self) -> dict[str, Any]:

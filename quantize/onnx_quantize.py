@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from sropt.convert.onnx_export import onnx_input_is_nchw, run_onnx_once
+from sropt.convert.onnx_export import onnx_file_io_tensors, onnx_input_is_nchw, run_onnx_once
 from sropt.core.artifacts import Artifact, ArtifactKind
 from sropt.core.atomic import atomic_path, check_writable
 from sropt.core.errors import InputError, StageError
@@ -150,7 +150,7 @@ def _quantize_fp16(source: Artifact, out: Path, channels: int) -> QuantizeResult
         run_onnx_once(tmp, channels, source.scale)
     step = {"stage": "quantize", "format": "onnx", "mode": "fp16", "tool": "onnxruntime.transformers.float16",
             "io": "float", "keep_io_types": True}
-    artifact = source.derive(out, ArtifactKind.ONNX, step, precision="fp16")
+    artifact = source.derive(out, ArtifactKind.ONNX, step, precision="fp16", io_tensors=onnx_file_io_tensors(out))
     artifact.write_sidecar()
     return QuantizeResult(artifact=artifact, mode="fp16", io="float")
 
@@ -199,7 +199,7 @@ def _quantize_int8(source: Artifact, out: Path, config: QuantizeConfig, channels
              "psnr_drop_db": round(float_psnr - psnr, 4), "images": len(pairs), "protocol": protocol()}
     build_cpu = {"cpu": host_model, "class": host_class.value if host_class else None}
     step = _int8_step(kernel, calib.describe(), build_cpu, check, notes)
-    artifact = source.derive(out, ArtifactKind.ONNX, step, precision="int8")
+    artifact = source.derive(out, ArtifactKind.ONNX, step, precision="int8", io_tensors=onnx_file_io_tensors(out))
     artifact.write_sidecar()
     return QuantizeResult(
         artifact=artifact, mode="int8", io="float", calibration=calib.describe(),

@@ -19,7 +19,6 @@ from sropt.core.artifacts import Artifact, ArtifactKind
 from sropt.core.errors import InputError
 
 _TFLITE_DTYPES = {"float32": "float32", "int8": "int8", "uint8": "uint8", "float16": "float16", "int16": "int16"}
-_ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 10: "float16"}
 # Op names of the detectors' summary (TF spelling) for TFLite builtins and ONNX op types.
 _OP_ALIASES = {"DEPTH_TO_SPACE": "DepthToSpace", "TANH": "Tanh", "ABS": "Abs", "MUL": "Mul", "ADD": "Add",
                "PRELU": "PRelu"}
@@ -137,16 +136,9 @@ def _tflite_io(path: Path) -> dict[str, Any]:
 
 
 def _onnx_io(path: Path) -> dict[str, Any]:
-    import onnx
+    from sropt.convert.onnx_export import onnx_file_io_tensors
 
-    graph = onnx.load(str(path), load_external_data=False).graph
-    io = {}
-    for role, value in (("input", graph.input[0]), ("output", graph.output[0])):
-        t = value.type.tensor_type
-        shape = [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]
-        # Integer I/O would carry its scale in a QuantizeLinear; sropt's ORT INT8 is QDQ with float I/O.
-        io[role] = {"name": value.name, "dtype": _ONNX_DTYPES.get(t.elem_type, str(t.elem_type)), "shape": shape}
-    return io
+    return onnx_file_io_tensors(path)
 
 
 def file_ops(path: Path, kind: ArtifactKind) -> Counter:

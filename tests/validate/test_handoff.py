@@ -177,3 +177,17 @@ def test_package_bad_output_folders_exit_2(tiny_tflite: Path, tmp_path: Path, ca
 def test_package_refuses_a_frozen_graph(tiny_edsr: Path, tmp_path: Path, capsys) -> None:
     assert main(["package", str(tiny_edsr), "-o", str(tmp_path / "p")]) == 2
     assert "convert it first" in capsys.readouterr().err and not (tmp_path / "p").exists()
+
+
+def test_onnx_sidecars_state_their_own_io(tiny_edsr: Path, tmp_path: Path) -> None:
+    from sropt.convert.onnx_export import export_onnx
+    from sropt.quantize.config import QuantizeConfig
+    from sropt.quantize.onnx_quantize import quantize_onnx
+
+    export_onnx(tiny_edsr, tmp_path / "e.onnx")
+    quantize_onnx(tmp_path / "e.onnx", tmp_path / "h.onnx", QuantizeConfig("onnx", "fp16"))
+    for name in ("e.onnx", "h.onnx"):
+        side = json.loads((tmp_path / f"{name}.sropt.json").read_text())
+        # fp16 keeps float32 I/O (keep_io_types): the sidecar reads the written file, not its source.
+        assert side["contract"]["io"]["input"] == {"name": "lr_image", "dtype": "float32", "shape": [1, 3, -1, -1]}
+        assert side["contract"]["mean"] == list(DIV2K_MEAN_BGR) and side["contract"]["scale"] == 3
