@@ -52,4 +52,201 @@ def local_copy(entry: DatasetEntry) -> tuple[Path, int]:
     return folder, present
 
 
-__all__ = ["DatasetEntry", "dataset_registry", "get_dataset", "local_copy"]
+
+
+# --------------------------------------------------------------------------- fetch and resolve
+#
+# Downloads go through pooch: it keeps the per-file registry (sha256),
+# downloads into a temporary file beside the target and moves it in only
+# after the hash matched (so the cache never holds a partial or wrong file),
+# skips files already present with the right hash, re-downloads a corrupted
+# one, and retries failed attempts. sropt adds the git blob id check (the id
+# GitHub shows for the pinned file) and hands pooch its own downloader,
+# whose timeout bounds the whole download (sropt.models.http).
+
+RETRIES = 2  # pooch retries a failed or corrupted download this many times (1 s, 2 s apart)
+
+
+def dataset_cache_dir() -> Path:
+    """Where fetched image sets live: ``<cache>/datasets/<name>/``."""
+    from sropt.core.locations import cache_dir
+
+    return cache_dir() / "datasets"
+
+
+def dataset_mirror() -> str | None:
+    """``SROPT_DATASET_MIRROR``: a folder holding ``<name>/<file>``, or an http(s) base URL with the same layout."""
+    import os
+
+    return os.environ.get("SROPT_DATASET_MIRROR") or None
+
+
+class _Retryable(ValueError):
+    """A failed attempt pooch should retry (it retries ValueError); carries sropt's message."""
+
+
+def _downloader(what: str, timeout: float, remedy: str):
+    from sropt.core.errors import FetchError
+    from sropt.models.http import download_to
+
+    def download(url: str, output_file: str, pooch_instance) -> None:  # noqa: ARG001 - pooch's signature
+        try:
+            download_to(url, Path(output_file), what=what, timeout=timeout, remedy=remedy)
+        except FetchError as exc:
+            raise _Retryable(str(exc)) from None
+
+    return download
+
+
+def file_problems(path: Path, spec: dict) -> list[str]:
+    """How ``path`` differs from its registry entry (size, sha256, git blob id); empty when it matches."""
+    from sropt.models.verify import file_digests
+
+    if not path.is_file():
+        return [f"{path.name}: missing"]
+    d = file_digests(path)
+    problems = []
+    if d.received != spec["size"]:
+        problems.append(f"{path.name}: {d.received} bytes, the registry says {spec['size']}")
+    if d.sha256 != spec["sha256"]:
+        problems.append(f"{path.name}: sha256 {d.sha256[:16]}..., the registry says {spec['sha256'][:16]}...")
+    if d.git_blob != spec["git_blob"]:
+        problems.append(f"{path.name}: git blob {d.git_blob[:12]}..., the registry says {spec['git_blob'][:12]}...")
+    return problems
+
+
+def fetch_dataset(name: str, *, timeout: float | None = None, progress=None) -> Path:
+    """Put the registered set ``name`` into the cache, verified; return its folder.
+
+    From ``SROPT_DATASET_MIRROR`` when set (never the network then), else from
+    the set's pinned URL. FetchError (exit 3) naming the file and the URL or
+    mirror on any failure; nothing unverified stays in the cache.
+    """
+    from sropt.models.http import DEFAULT_TIMEOUT
+
+    entry = get_dataset(name)
+    mirror = dataset_mirror()
+    dest = dataset_cache_dir() / entry.name
+    if mirror and not mirror.startswith(("http://", "https://")):
+        _copy_from_mirror_folder(entry, Path(mirror).expanduser() / entry.name, dest)
+    else:
+        base = f"{mirror.rstrip('/')}/{entry.name}" if mirror else entry.base_url
+        if base is None:
+            from sropt.core.errors import FetchError
+
+            raise FetchError(
+                f"dataset {entry.name} has no verified public URL. Point SROPT_DATASET_MIRROR at a folder "
+                f"holding {entry.name}/ (its {len(entry.files)} files are checked against the registry's sha256), "
+                f"or SROPT_DATASETS_DIR at a folder with {entry.name}/ in it."
+            )
+        _download_set(entry, base, dest, timeout or DEFAULT_TIMEOUT, progress)
+    return dest
+
+
+def _download_set(entry: DatasetEntry, base: str, dest: Path, timeout: float, progress) -> None:
+    import pooch
+
+    from sropt.core.errors import FetchError
+
+    remedy = f"Check the network or set SROPT_DATASET_MIRROR to a folder or URL holding {entry.name}/."
+    fetcher = pooch.create(
+        path=dest, base_url=base.rstrip("/") + "/", retry_if_failed=RETRIES,
+        registry={f["file"]: f"sha256:{f['sha256']}" for f in entry.files},
+    )
+    for i, spec in enumerate(entry.files, 1):
+        url = f"{base.rstrip('/')}/{spec['file']}"
+        try:
+            path = Path(fetcher.fetch(spec["file"], downloader=_downloader(f"{entry.name}/{spec['file']}", timeout, remedy)))
+        except _Retryable as exc:
+            raise FetchError(f"{exc} (after {RETRIES + 1} attempts)") from None
+        except ValueError as exc:  # pooch: the hash of what arrived did not match
+            raise FetchError(
+                f"download of {entry.name}/{spec['file']} from {url} failed its checksum {RETRIES + 1} times "
+                f"({exc}). Nothing was kept. {remedy}"
+            ) from None
+        problems = file_problems(path, spec)
+        if problems:  # sha256 matched but size/git blob did not: a registry inconsistency, never trust it
+            path.unlink(missing_ok=True)
+            raise FetchError(f"{entry.name}/{spec['file']} from {url} does not match the registry; removed.", problems=problems)
+        if progress:
+            progress(i, len(entry.files))
+
+
+def _copy_from_mirror_folder(entry: DatasetEntry, folder: Path, dest: Path) -> None:
+    from sropt.core.atomic import atomic_path
+    from sropt.core.errors import FetchError
+
+    missing = [f["file"] for f in entry.files if not (folder / f["file"]).is_file()]
+    if missing:
+        raise FetchError(
+            f"SROPT_DATASET_MIRROR {folder.parent}: {folder} lacks {len(missing)} of the {len(entry.files)} files of "
+            f"{entry.name} ({', '.join(missing[:5])}{'...' if len(missing) > 5 else ''}). Complete the mirror or unset it."
+        )
+    for spec in entry.files:
+        target = dest / spec["file"]
+        if target.is_file() and not file_problems(target, spec):
+            continue
+        problems = file_problems(folder / spec["file"], spec)
+        if problems:
+            raise FetchError(f"SROPT_DATASET_MIRROR: {folder / spec['file']} is not the registry's file; nothing copied.", problems=problems)
+        with atomic_path(target) as tmp:
+            tmp.write_bytes((folder / spec["file"]).read_bytes())
+
+
+def verified_copy(folder: Path, entry: DatasetEntry, *, subset: bool = False) -> tuple[bool, list[str]]:
+    """(usable, problems): every registered file present and matching (``subset``: every present one matches)."""
+    if not folder.is_dir():
+        return False, []
+    present = [f for f in entry.files if (folder / f["file"]).is_file()]
+    if not subset and len(present) != len(entry.files):
+        return False, [f"{len(entry.files) - len(present)} of {len(entry.files)} files missing"]
+    problems = [p for f in present for p in file_problems(folder / f["file"], f)]
+    return bool(present) and not problems, problems
+
+
+def resolve_dataset(ref: str, *, download: bool = True) -> Path:
+    """The folder for a dataset name or path.
+
+    Order: an explicit path; ``SROPT_DATASETS_DIR`` (default ../shared/datasets)
+    holding ``<name>/``; the verified cache; the bundled copy (Set5 and a
+    16-image T91 subset, verified); then a download (mirror or pinned URL).
+    FetchError/InputError saying what was tried and what to do when all fail.
+    """
+    from sropt.core.errors import FetchError
+    from sropt.core.locations import bundled_dir
+
+    path = Path(ref).expanduser()
+    if path.is_absolute() or "/" in ref or ref.startswith("."):
+        return path
+    tried = []
+    local = datasets_dir() / ref
+    if local.is_dir():
+        return local
+    tried.append(f"{local}: not there (SROPT_DATASETS_DIR)")
+    entry = dataset_registry().get(ref) or next((e for k, e in dataset_registry().items() if k.lower() == ref.lower()), None)
+    if entry is None:
+        raise InputError(f"dataset {ref!r}: {tried[0]}; it is not a registered set either ({', '.join(dataset_registry())}). Give a folder path.")
+    for folder, subset, label in (
+        (dataset_cache_dir() / entry.name, False, "cache"),
+        (bundled_dir() / "datasets" / entry.name, True, "bundled copy"),
+    ):
+        ok, problems = verified_copy(folder, entry, subset=subset)
+        if ok:
+            return folder
+        tried.append(f"{folder}: {label} " + ("; ".join(problems[:3]) if problems else "absent"))
+    if not download:
+        raise InputError(f"dataset {entry.name} is not available here", problems=tried + [f"fetch it: sropt datasets fetch {entry.name}"])
+    try:
+        return fetch_dataset(entry.name)
+    except FetchError as exc:
+        reason = str(exc).split("\n", 1)[0]
+        raise FetchError(
+            f"dataset {entry.name} could not be found or downloaded. Tried, in order:",
+            problems=[*tried, f"download: {reason}", *exc.problems],
+        ) from None
+
+
+__all__ = [
+    "DatasetEntry", "dataset_cache_dir", "dataset_mirror", "dataset_registry", "fetch_dataset",
+    "file_problems", "get_dataset", "local_copy", "resolve_dataset", "verified_copy",
+]

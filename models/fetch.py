@@ -7,9 +7,8 @@ then renamed into place. Any failure (HTTP error, timeout, refused
 connection, truncated body, checksum mismatch, Ctrl-C) removes the temporary
 file, so the cache never holds a partial or wrong model.
 
-Downloads use the standard library (``urllib.request``): one GET per file
-with redirects (GitHub ``raw`` URLs redirect) is all that is needed, and it
-adds no dependency.
+Downloads go through ``sropt.models.http.download_to`` (one GET, a deadline
+for the whole download).
 
 A *mirror* (``mirror=`` or ``SROPT_MODEL_MIRROR``) replaces the network: a
 folder holding the ``.pb`` files, or an http(s) base URL under which
@@ -19,12 +18,6 @@ the upstream URL, so CI cannot silently depend on the internet.
 
 from __future__ import annotations
 
-import http.client
-import socket
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,16 +25,10 @@ from sropt.core.atomic import atomic_path
 from sropt.core.errors import FetchError, InputError
 from sropt.core.families import Family
 from sropt.core.locations import bundled_dir, cache_dir, model_mirror
-from sropt.core.version import sropt_version
 from sropt.models.registry import ModelEntry, get_model
 from sropt.models.verify import check_digests, file_digests, verify_file
 
-DEFAULT_TIMEOUT = 300.0  # seconds for the whole download (connect, headers, body)
-CONNECT_TIMEOUT = 15.0  # seconds to connect and to wait for any single read
-_CHUNK = 1 << 16
-
-ProgressCallback = Callable[[int, "int | None"], None]
-"""Called as ``progress(bytes_done, bytes_total_or_None)`` while a file arrives."""
+from sropt.models.http import CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ProgressCallback, download_to
 
 
 def model_cache_dir() -> Path:
@@ -209,56 +196,13 @@ def _download(
     remedy = (
         f"Check that the mirror serves a correct {entry.file}. " if via_mirror else ""
     ) + how_to_provide(entry)
-    request = urllib.request.Request(url, headers={"User-Agent": f"sropt/{sropt_version()}"})
-    deadline = time.monotonic() + timeout
     with atomic_path(dest) as tmp:
-        done, expected = 0, None
-        try:
-            connect = min(CONNECT_TIMEOUT, timeout)
-            with urllib.request.urlopen(request, timeout=connect) as response, open(tmp, "wb") as out:
-                expected = _content_length(response)
-                while chunk := _read_before(response, deadline):
-                    out.write(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, expected)
-        except urllib.error.HTTPError as exc:
-            raise FetchError(
-                f"download of {entry.name} failed: {url} answered HTTP {exc.code} {exc.reason}. "
-                f"Nothing was saved. {remedy}"
-            ) from None
-        except http.client.IncompleteRead as exc:
-            got = done + len(exc.partial)
-            raise FetchError(
-                f"download of {entry.name} from {url} was truncated: the body ended after "
-                f"{got} of {expected} bytes. Nothing was saved. Retry; if it persists, {remedy}"
-            ) from None
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-            raise FetchError(
-                f"download of {entry.name} from {url} failed: {_describe(exc, timeout)}. "
-                f"Nothing was saved. {remedy}"
-            ) from None
-        if expected is not None and done != expected:
-            raise FetchError(
-                f"download of {entry.name} from {url} was truncated: received {done} of "
-                f"{expected} bytes (Content-Length). Nothing was saved. Retry; if it persists, {remedy}"
-            )
+        download_to(url, tmp, what=entry.name, timeout=timeout, progress=progress, remedy=remedy)
         _raise_if_bad(entry, tmp, src=url, remedy=(
             f"The server sent a file that is not the registry's {entry.file} (corrupted or "
             f"changed upstream). Nothing was saved. {remedy}"
         ))
     return dest
-
-
-def _read_before(response: http.client.HTTPResponse, deadline: float) -> bytes:
-    """The next available bytes (``read1``: no waiting for a full chunk); TimeoutError past ``deadline``."""
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError("download deadline passed")
-    sock = getattr(getattr(response.fp, "raw", None), "_sock", None)
-    if sock is not None:  # no read may outlive the deadline
-        sock.settimeout(min(CONNECT_TIMEOUT, left))
-    return response.read1(_CHUNK)
 
 
 def _raise_if_bad(entry: ModelEntry, tmp: Path, *, src: str, remedy: str) -> None:
@@ -268,29 +212,6 @@ def _raise_if_bad(entry: ModelEntry, tmp: Path, *, src: str, remedy: str) -> Non
         raise FetchError(
             f"checksum mismatch for {entry.name} from {src}. {remedy}", problems=result.problems
         )
-
-
-def _content_length(response: http.client.HTTPResponse) -> int | None:
-    value = response.headers.get("Content-Length")
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _describe(exc: BaseException, timeout: float) -> str:
-    """A short human reason for a network failure (timeout, refused, DNS, ...)."""
-    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, (TimeoutError, socket.timeout)):
-        return (
-            f"not finished within the {timeout:g} s download timeout "
-            f"(or no answer within the {CONNECT_TIMEOUT:g} s connect timeout)"
-        )
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused (is the server running?)"
-    if isinstance(reason, socket.gaierror):
-        return f"host name could not be resolved ({reason.strerror or reason}), so there is probably no network"
-    return f"{type(reason).__name__}: {reason}"
 
 
 __all__ = [

@@ -8,7 +8,7 @@ Accepted layouts:
 * an explicit ``lr_dir`` (``--lr DIR``) paired with the HR folder.
 
 Registry shortcuts ``Set5``, ``Set14``, ``T91`` resolve under
-``sropt.core.locations.datasets_dir()`` (``SROPT_DATASETS_DIR``).
+``sropt.models.datasets.resolve_dataset`` (``SROPT_DATASETS_DIR``, the cache, the bundled copy, a download).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sropt.core.errors import InputError
-from sropt.core.locations import datasets_dir
 from sropt.validate.imageio import IMAGE_SUFFIXES
 
 DATASET_SHORTCUTS = ("Set5", "Set14", "T91")
@@ -58,13 +57,11 @@ def resolve_dataset_dir(ref: str | Path) -> Path:
         return path
     for short in DATASET_SHORTCUTS:
         if str(ref).lower() == short.lower():
-            candidate = datasets_dir() / short
-            if candidate.is_dir():
-                return candidate
-            raise InputError(
-                f"--dataset {ref}: shortcut resolves to {candidate}, which does not exist; "
-                "set SROPT_DATASETS_DIR to the folder holding Set5/Set14/T91, or pass a folder path."
-            )
+            # SROPT_DATASETS_DIR, the cache, the bundled copy, then a download;
+            # the error names every place tried and what to do.
+            from sropt.models.datasets import resolve_dataset
+
+            return resolve_dataset(short)
     if path.exists():
         raise InputError(f"--dataset {ref}: not a folder; give a folder of HR images.")
     raise InputError(

@@ -115,7 +115,7 @@ def _missing_default_input(config, name: str) -> str | None:
     """
     from sropt.core.errors import FetchError, InputError
     from sropt.models.resolve import resolve_model
-    from sropt.pipeline.config import resolve_dataset
+    from sropt.pipeline.config import dataset_unavailable, resolve_dataset
 
     _, pipe = config.select(name)
     try:
@@ -125,9 +125,10 @@ def _missing_default_input(config, name: str) -> str | None:
     sets = list(pipe.validate.datasets)
     if pipe.prune and pipe.prune.calib:
         sets.append(pipe.prune.calib)
-    absent = [ref for ref in sets if not resolve_dataset(ref).is_dir()]
-    if absent:
-        return f"image set(s) {', '.join(absent)} not found under {resolve_dataset(absent[0]).parent} (set SROPT_DATASETS_DIR)."
+    for ref in sets:
+        why = dataset_unavailable(ref) if not resolve_dataset(ref).is_dir() else None
+        if why:
+            return why
     return None
 
 

@@ -243,11 +243,34 @@ def _unwrap(tp: Any, part: Any) -> Any:
 
 
 def resolve_dataset(ref: str) -> Path:
-    """A dataset name (folder under SROPT_DATASETS_DIR) or a path, as a Path."""
-    p = Path(ref).expanduser()
-    if p.is_absolute() or "/" in ref or ref.startswith("."):
-        return p
-    return datasets_dir() / ref
+    """A dataset name or a path, as a folder (sropt.models.datasets.resolve_dataset's order).
+
+    A registered set that is nowhere here and cannot be fetched resolves to
+    where SROPT_DATASETS_DIR would hold it, so the preflight reports one
+    "not found" line for it; ``dataset_unavailable`` says why in full.
+    """
+    from sropt.core.errors import FetchError, InputError
+    from sropt.models.datasets import resolve_dataset as find
+
+    try:
+        return find(ref)
+    except (InputError, FetchError):
+        return datasets_dir() / ref
+
+
+def dataset_unavailable(ref: str) -> str | None:
+    """Why registered dataset ``ref`` cannot be had here (every place tried); None when it can or is not registered."""
+    from sropt.core.errors import FetchError, InputError
+    from sropt.models.datasets import dataset_registry
+    from sropt.models.datasets import resolve_dataset as find
+
+    if ref.lower() not in {name.lower() for name in dataset_registry()}:
+        return None
+    try:
+        find(ref)
+    except (InputError, FetchError) as exc:
+        return str(exc)
+    return None
 
 
 def _holds_images(folder: Path) -> bool:
@@ -292,9 +315,10 @@ def preflight(
             continue
         if not path.is_dir():
             reported.add(ref)
+            why = dataset_unavailable(ref) if "/" not in ref else None
             problems.append(
                 f"{at(loc)}{where}, field '{field_name}': dataset '{ref}' not found at {path}. "
-                "Set SROPT_DATASETS_DIR to the folder holding it, or give a path."
+                + (why.replace("\n", " ") if why else "Set SROPT_DATASETS_DIR to the folder holding it, or give a path.")
             )
         elif not _holds_images(path):  # else the stage would find out minutes into the run
             reported.add(ref)
