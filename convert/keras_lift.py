@@ -9,7 +9,8 @@ The graph is read by ops and edges, never by names (FACTS.md §1). Folds, each
 exact up to float32 rounding, so every quantization point of the Keras model
 is one the TFLite converter also makes:
 
-* ``Conv2D -> Add/BiasAdd(const vector)`` becomes one Conv2D with a bias;
+* ``Conv2D -> Add/BiasAdd(const vector) [-> Relu]`` becomes one Conv2D with a
+  bias [and ``activation='relu'``];
 * EDSR's residual ``* 0.1`` right after a conv's bias is folded into that
   conv's kernel and bias (a separate Mul would quantize the block output
   twice); a scalar Mul anywhere else becomes a ``Scale`` layer;
@@ -146,11 +147,19 @@ class _Lifter:
                 last = nxt
                 self.absorbed.add(nxt)
         self._fold_bias_after_depth_to_space(name, last, bias)
+        activation = None
+        nxt = self._sole_consumer(last)
+        if nxt and self.index.op(nxt) == "Relu":
+            # Conv2D(activation="relu"), not Conv2D + ReLU: tfmot 0.8.1's LayerReLUQuantize gives a Conv2D
+            # followed by a ReLU layer a NoOpQuantizeConfig, so its kernel would train unquantized
+            # while the converter quantizes it (measured: 23 output steps apart on ESPCN_x3's conv1).
+            activation, last = "relu", nxt
+            self.absorbed.add(nxt)
         strides = list(node.attr["strides"].list.i) or [1, 1, 1, 1]
         dil = list(node.attr["dilations"].list.i) or [1, 1, 1, 1]
         layer = keras.layers.Conv2D(
             cout, kernel.shape[:2], strides=strides[1:3], dilation_rate=dil[1:3],
-            padding=node.attr["padding"].s.decode().lower(), name=_layer_name(name))
+            padding=node.attr["padding"].s.decode().lower(), activation=activation, name=_layer_name(name))
         out = layer(x)
         layer.set_weights([kernel, bias])
         self.tensors[last] = out
@@ -213,7 +222,8 @@ class _Lifter:
             return
         ins = [i for i in self.index.inputs(name) if not self.index.is_constant(i)]
         if any(i not in self.tensors or self.tensors[i] is None for i in ins):
-            self.unsupported.append(f"{name} ({op}): its input could not be lifted")
+            # Downstream of an op already reported: report causes only, not the whole tail of the graph.
+            self.tensors[name] = None
             return
         args = [self.tensors[i] for i in ins]
         layer_name = _layer_name(name)
@@ -233,7 +243,9 @@ class _Lifter:
             block = node.attr["block_size"].i
             self.tensors[name] = keras_layers().DepthToSpace(block, name=layer_name)(args[0])
         else:
-            self.unsupported.append(f"{name} ({op})")
+            with_const = len(ins) < len(self.index.inputs(name))
+            self.unsupported.append(f"{name} ({op}{' with a constant operand' if with_const else ''})")
+            self.tensors[name] = None
 
     def _prelu(self, name: str) -> None:
         import tf_keras as keras

@@ -198,25 +198,14 @@ def distill(
     rng = np.random.default_rng(seed)
     losses = []
     from sropt.prune.calibration import batchable
+    from sropt.validate.calibration import sample_training_batch
 
     # Not `with session:` - entering a Session makes its TF1 graph the default,
     # and tf.function would then trace the student into that graph.
     teacher_sess = make_session(batchable(teacher))
     try:
         for step in range(steps):
-            crops = []
-            for _ in range(batch):
-                img = usable[rng.integers(len(usable))]
-                y = int(rng.integers(img.shape[0] - crop + 1))
-                x = int(rng.integers(img.shape[1] - crop + 1))
-                patch = img[y:y + crop, x:x + crop]
-                # Flips and transposes: free augmentation, as SR training does.
-                if rng.integers(2):
-                    patch = patch[:, ::-1]
-                if rng.integers(2):
-                    patch = patch.transpose(1, 0, 2)
-                crops.append(contract.preprocess(np.ascontiguousarray(patch)))
-            xb = np.concatenate(crops, axis=0)
+            xb = sample_training_batch(usable, contract, rng, batch, crop)
             (target,) = run_session(teacher_sess, {input_name: xb}, [output_name])
             loss = float(train_step(tf.constant(xb), tf.constant(target)))
             losses.append(loss)

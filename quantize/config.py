@@ -119,6 +119,8 @@ class QuantizeConfig:
     # The CPU an ORT INT8 model will run on (sropt.core.cpu_targets): it picks the activation type
     # and reduce_range, so the build machine never does. None: portable for onnx int8, unused otherwise.
     cpu_target: CpuTarget | str | None = None
+    # Quantization-aware training steps before the TFLite INT8 conversion (sropt.quantize.qat); 0: none.
+    qat_steps: int = 0
 
     def __post_init__(self) -> None:
         target = _enum(Target, self.target, "--to")
@@ -166,6 +168,7 @@ class QuantizeConfig:
                 f"(got --to {target.value} --mode {mode.value})."
             )
         object.__setattr__(self, "cpu_target", _cpu_target(self.cpu_target, target, mode))
+        _check_qat(self)
         if int(self.budget_images) < 1:
             raise InputError(f"budget_images {self.budget_images}: use at least 1 image to measure the PSNR drop.")
 
@@ -225,3 +228,22 @@ def parse_weight_rounding(value: object) -> str:
             "keep the better), nearest (the converter's rounding) or gptq."
         )
     return text
+
+
+def _check_qat(config: "QuantizeConfig") -> None:
+    """``--qat-steps``: TFLite full INT8 with float I/O only, and not with the post-training searches it replaces."""
+    steps = int(config.qat_steps)
+    if steps < 0:
+        raise InputError(f"--qat-steps {config.qat_steps}: give a number of training steps >= 0 (0: no QAT).")
+    if steps == 0:
+        return
+    if not (config.target is Target.TFLITE and config.mode is Mode.INT8):
+        raise InputError(f"--qat-steps applies to --to tflite --mode int8 only (got --to {config.target.value} "
+                         f"--mode {config.mode.value}).")
+    clashes = [flag for flag, used in (
+        ("--max-psnr-drop", config.max_psnr_drop is not None), ("--io int8/uint8", config.io is not IOType.FLOAT),
+        ("--fixed-shape", config.fixed_shape is not None), ("--equalize", config.equalize != "auto"),
+        ("--weight-rounding", config.weight_rounding != "auto")) if used]
+    if clashes:
+        raise InputError(f"--qat-steps cannot be combined with {', '.join(clashes)}: QAT trains the weights and "
+                         "ranges itself (no equalization, rounding or float-layer search) and writes float I/O.")

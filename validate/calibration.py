@@ -115,3 +115,27 @@ def load_calibration(
         hrs.append(np.ascontiguousarray(hr[scale * y:scale * (y + crop), scale * x:scale * (x + crop)]))
         names.append(name)
     return CalibrationSet(lrs, hrs, folder, names, crop, seed, degradation)
+
+
+def sample_training_batch(
+    lr_images: list[np.ndarray], contract: Contract, rng: np.random.Generator, batch: int, crop: int,
+) -> np.ndarray:
+    """``batch`` random LR crops (side ``crop``, random flip and transpose) as one preprocessed NHWC batch.
+
+    The data path of every student-teacher loop (prune's distillation,
+    quantize's QAT): unlabeled LR crops, so the teacher's output is the target.
+    Flips and transposes are free augmentation, as SR training does.
+    ``lr_images`` must all be at least ``crop`` on each side.
+    """
+    crops = []
+    for _ in range(batch):
+        img = lr_images[rng.integers(len(lr_images))]
+        y = int(rng.integers(img.shape[0] - crop + 1))
+        x = int(rng.integers(img.shape[1] - crop + 1))
+        patch = img[y:y + crop, x:x + crop]
+        if rng.integers(2):
+            patch = patch[:, ::-1]
+        if rng.integers(2):
+            patch = patch.transpose(1, 0, 2)
+        crops.append(contract.preprocess(np.ascontiguousarray(patch)))
+    return np.concatenate(crops, axis=0)

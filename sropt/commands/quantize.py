@@ -25,6 +25,7 @@ def quantize_model(
     equalize: str = typer.Option("auto", "--equalize", help="tflite int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best, then refine it per layer pair), off, or a strength 0..1."),
     weight_rounding: str = typer.Option("auto", "--weight-rounding", help="tflite int8/int16x8 only: how conv weights reach the int8 grid: auto (measure GPTQ against nearest on calibration images, keep the better), nearest (the converter's) or gptq."),
     target: str = typer.Option(None, "--target", help="onnx int8 only: the CPU the model will run on, which sets ORT's activation type and reduce_range (this machine never does): portable (default, safe on every CPU), x86-avx2, x86-avx512 (no VNNI), x86-avx512-vnni, arm64."),
+    qat_steps: int = typer.Option(0, "--qat-steps", help="tflite int8 only: quantization-aware training steps (tensorflow-model-optimization, the float model as teacher on T91 LR crops) before converting; 0 = post-training INT8. See docs/quantize.md for when it pays."),
     fixed_shape: str = typer.Option(None, "--fixed-shape", help="tflite only: fixed input HxW (default: dynamic H/W)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result (artifact, calibration, drop, float layers) as JSON."),
 ) -> None:
@@ -39,7 +40,7 @@ def quantize_model(
         target=to, mode=mode, io=io,
         calibration=CalibrationConfig(folder=calib, count=calib_count),
         max_psnr_drop=max_psnr_drop, fixed_shape=parse_hw(fixed_shape), equalize=equalize,
-        weight_rounding=weight_rounding, cpu_target=target,
+        weight_rounding=weight_rounding, cpu_target=target, qat_steps=qat_steps,
     )
     if config.target is Target.TFLITE:
         from rich.console import Console

@@ -1,0 +1,314 @@
+"""Quantization-aware training (tensorflow-model-optimization) -> full-INT8 TFLite.
+
+Post-training INT8 loses 0.55-1.5 dB on FSRCNN_x3, more than its 0.19 dB
+margin over bicubic (issue 15). QAT lets the weights adapt to int8 rounding:
+
+1. lift the frozen graph into a tf-keras model (``sropt.convert.keras_lift``);
+2. wrap it with tfmot fake-quant (``quantize_apply``): the default 8-bit
+   scheme for Conv2D/ReLU/Add/Activation, and our own QuantizeConfigs for
+   PReLU (tfmot has none: quantize ``alpha`` and the output), DepthToSpace
+   (a pure rearrangement: nothing of its own to quantize, the converter
+   requires its output to share its input's scale) and Scale (the output);
+3. train it against the float model as teacher on unlabeled LR crops (the
+   data path of prune's distillation, ``sample_training_batch``): L1 loss,
+   Adam with cosine decay;
+4. convert with ``TFLiteConverter.from_keras_model`` to int8 builtins only;
+5. check that LiteRT's int8 output matches the fake-quantized Keras output
+   within ``PARITY_TOLERANCE`` on the calibration crops, else StageError.
+
+tfmot and the converter were measured with ``TF_USE_LEGACY_KERAS=1`` (FACTS.md
+§5): ``tf.keras`` must then be tf-keras 2, so tfmot, our layers and the
+converter's Keras front end see one Keras. The CLI sets it before anything
+imports TensorFlow (spawned stage processes inherit it); ``use_legacy_keras``
+sets it for library callers and refuses a process whose ``tf.keras`` was
+already bound to Keras 3.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sropt.core.errors import InputError, StageError
+
+if TYPE_CHECKING:
+    from sropt.convert.keras_lift import LiftedKeras
+    from sropt.convert.tflite_export import PreparedGraph
+    from sropt.core.contracts import Contract
+    from sropt.validate.calibration import CalibrationSet
+
+# LiteRT int8 vs the fake-quantized Keras model, on the 0..255 output scale
+# (Y x255, or EDSR's BGR). Int8 kernels requantize in fixed point where
+# fake-quant rounds float values, so about 2% of FSRCNN_x3's PReLU outputs
+# land one step apart and that spreads through the following 1x1 convs.
+# Measured after 300 steps: ESPCN_x3 52.1 dB / mean 0.53 levels, FSRCNN_x3
+# 39.7 dB / 1.75 (both far above the ~30 dB of the model against HR). A
+# converter that dropped the trained ranges lands near 20 dB.
+PARITY_TOLERANCE = {"psnr_db": 35.0, "mean_abs": 3.0}
+PARITY_CROPS = 8
+
+
+def use_legacy_keras() -> None:
+    """Route ``tf.keras`` to tf-keras 2 (``TF_USE_LEGACY_KERAS=1``); StageError if it is bound to Keras 3 already."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+    import tf_keras
+
+    if tf.keras.Model is not tf_keras.Model:
+        raise StageError(
+            f"QAT needs tf.keras to be tf-keras 2 (tensorflow-model-optimization's Keras), but this process "
+            f"bound tf.keras to {tf.keras.__name__} (Keras 3) before QAT started. Set TF_USE_LEGACY_KERAS=1 in the "
+            "environment before Python starts (the sropt CLI does this itself)."
+        )
+
+
+@dataclass(frozen=True)
+class QatSettings:
+    """How long and how QAT trains."""
+
+    steps: int
+    batch: int = 16
+    crop: int = 32  # LR crop side
+    learning_rate: float = 1e-3  # FSRCNN_x3, 300 steps, L1 on T91: 1e-4 0.00737, 3e-4 0.00743, 1e-3 0.00715
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if int(self.steps) < 1:
+            raise InputError(f"--qat-steps {self.steps}: give at least 1 training step (0 means no QAT).")
+
+
+@dataclass(frozen=True)
+class QatOutcome:
+    """The converted int8 bytes and what training and the parity check measured."""
+
+    data: bytes
+    record: dict[str, Any]
+
+
+@functools.cache
+def _quantize_configs() -> dict[str, Any]:
+    """QuantizeConfig per custom-handled layer class name (built once: they are registered for tfmot's clone)."""
+    import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
+
+    QuantizeConfig = tfmot.quantization.keras.QuantizeConfig
+    quantizers = tfmot.quantization.keras.quantizers
+
+    def output_quantizer():
+        # tfmot's default activation quantizer (asymmetric per-tensor, EMA ranges).
+        return quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False, narrow_range=False)
+
+    @keras.saving.register_keras_serializable(package="sropt")
+    class PReLUQuantizeConfig(QuantizeConfig):
+        """PReLU: ``alpha`` as int8 weights (TFLite's PRELU takes a quantized alpha), the output as int8."""
+
+        def get_weights_and_quantizers(self, layer):
+            return [(layer.alpha, quantizers.LastValueQuantizer(
+                num_bits=8, per_axis=False, symmetric=False, narrow_range=False))]
+
+        def get_activations_and_quantizers(self, layer):
+            return []
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            layer.alpha = quantize_weights[0]
+
+        def set_quantize_activations(self, layer, quantize_activations):
+            pass
+
+        def get_output_quantizers(self, layer):
+            return [output_quantizer()]
+
+        def get_config(self):
+            return {}
+
+    @keras.saving.register_keras_serializable(package="sropt")
+    class PassThroughQuantizeConfig(PReLUQuantizeConfig):
+        """DepthToSpace: no weights, output keeps its input's (already quantized) values and scale."""
+
+        def get_weights_and_quantizers(self, layer):
+            return []
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            pass
+
+        def get_output_quantizers(self, layer):
+            return []
+
+    @keras.saving.register_keras_serializable(package="sropt")
+    class OutputQuantizeConfig(PassThroughQuantizeConfig):
+        """Scale: a constant factor, only its output is quantized."""
+
+        def get_output_quantizers(self, layer):
+            return [output_quantizer()]
+
+    return {"PReLU": PReLUQuantizeConfig, "DepthToSpace": PassThroughQuantizeConfig, "Scale": OutputQuantizeConfig}
+
+
+def build_qat_model(lifted: "LiftedKeras") -> Any:
+    """The lifted float model with tfmot fake-quant on every layer (its weights start as the float ones)."""
+    import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
+
+    from sropt.convert.keras_lift import keras_layers
+
+    configs = _quantize_configs()
+    qk = tfmot.quantization.keras
+
+    def annotate(layer):
+        config = configs.get(type(layer).__name__)
+        return qk.quantize_annotate_layer(layer, config() if config else None)
+
+    annotated = keras.models.clone_model(lifted.model, clone_function=annotate)
+    custom = {**{cls.__name__: cls for cls in configs.values()},
+              "DepthToSpace": keras_layers().DepthToSpace, "Scale": keras_layers().Scale}
+    with qk.quantize_scope(custom):
+        return qk.quantize_apply(annotated)
+
+
+# tfmot's MovingAverageQuantizer: ranges start at [-6, 6] and follow an EMA of
+# the batch range with this decay (fixed inside tfmot), so a few hundred steps
+# would leave Y (0..1) activations on a grid 12x too coarse.
+EMA_DECAY = 0.999
+RANGE_PASSES = 3  # each pass sees the ranges the previous one set upstream
+_EMA_RANGE = re.compile(r"(pre_activation|post_activation|output)_(min|max):\d+$")
+
+
+def init_activation_ranges(student: Any, batch: np.ndarray) -> int:
+    """Set every EMA activation range to the calibration batch's range, as post-training calibration would.
+
+    One training-mode pass moves each EMA variable from ``old`` to
+    ``d*old + (1-d)*r``; solving for ``r`` (the batch's range at that point)
+    and assigning it starts QAT from calibrated ranges. Returns the number of
+    range variables set.
+    """
+    import tensorflow as tf
+
+    ranges = [v for v in student.non_trainable_variables if _EMA_RANGE.search(v.name)]
+    x = tf.constant(batch)
+    for _ in range(RANGE_PASSES):
+        old = [v.numpy().astype(np.float64) for v in ranges]
+        student(x, training=True)
+        for var, before in zip(ranges, old):
+            moved = var.numpy().astype(np.float64)
+            var.assign(((moved - EMA_DECAY * before) / (1.0 - EMA_DECAY)).astype(np.float32))
+    return len(ranges)
+
+
+def train_qat(
+    student: Any, teacher: Any, contract: "Contract", lr_images: list[np.ndarray], settings: QatSettings,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Fit ``student`` (fake-quant) to ``teacher`` (float) on random LR crops; return the training record."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from sropt.validate.calibration import sample_training_batch
+
+    usable = [img for img in lr_images if min(img.shape[:2]) >= settings.crop]
+    if not usable:
+        raise InputError(f"QAT: no calibration image is at least {settings.crop}x{settings.crop} LR pixels; "
+                         "use a smaller crop or larger training images.")
+    schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=settings.steps)
+    optimizer = keras.optimizers.Adam(schedule)
+    variables = student.trainable_variables
+
+    @tf.function(reduce_retracing=True)
+    def train_step(x):
+        target = teacher(x, training=False)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.abs(student(x, training=True) - target))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    rng = np.random.default_rng(settings.seed)
+    start, losses = time.perf_counter(), []
+    for step in range(settings.steps):
+        xb = sample_training_batch(usable, contract, rng, settings.batch, settings.crop)
+        losses.append(float(train_step(tf.constant(xb))))
+        if progress and (step + 1) % 50 == 0:
+            progress(f"QAT step {step + 1}/{settings.steps}: L1 {losses[-1]:.5f}")
+    tail = losses[-max(1, settings.steps // 10):]
+    return {"steps": settings.steps, "batch": settings.batch, "crop": settings.crop,
+            "learning_rate": settings.learning_rate, "schedule": "cosine", "loss": "L1 vs the float model",
+            "seed": settings.seed, "first_loss": losses[0], "last_loss": float(np.mean(tail)),
+            "seconds": round(time.perf_counter() - start, 2)}
+
+
+def convert_qat(student: Any, calib: "CalibrationSet") -> bytes:
+    """Full-INT8 TFLite (int8 builtins only, float I/O) from the fake-quant model.
+
+    The representative dataset only fills ranges tfmot leaves unset (none for
+    the supported layers); the trained fake-quant ranges are what the
+    converter uses, which the parity check confirms.
+    """
+    import tensorflow as tf
+
+    from sropt.quantize.tflite_modes import representative_dataset
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(student)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.representative_dataset = representative_dataset(calib)
+    try:
+        return converter.convert()
+    except Exception as exc:  # ConverterError, ValueError from MLIR
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StageError(f"QAT: the TFLite converter could not convert the trained model to int8: {first}") from exc
+
+
+def check_converted(data: bytes, student: Any, inputs: list[np.ndarray], scale_255: float) -> dict[str, Any]:
+    """LiteRT int8 vs fake-quant Keras on ``inputs``, in 0..255 units; StageError beyond ``PARITY_TOLERANCE``."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=data)
+    diffs = []
+    for x in inputs:
+        inp = interp.get_input_details()[0]
+        interp.resize_tensor_input(inp["index"], list(x.shape), strict=False)
+        interp.allocate_tensors()
+        interp.set_tensor(interp.get_input_details()[0]["index"], x.astype(np.float32))
+        interp.invoke()
+        got = interp.get_tensor(interp.get_output_details()[0]["index"])
+        want = student(x, training=False).numpy()
+        diffs.append(np.abs(got.astype(np.float64) - want) * scale_255)
+    flat = np.concatenate([d.ravel() for d in diffs])
+    psnr = 10 * np.log10(255.0 ** 2 / max(float(np.mean(flat ** 2)), 1e-12))
+    parity = {"crops": len(inputs), "max_abs": round(float(flat.max()), 4), "mean_abs": round(float(flat.mean()), 4),
+              "psnr_db": round(float(psnr), 2), "units": "0..255 output levels", "tolerance": dict(PARITY_TOLERANCE)}
+    if parity["psnr_db"] < PARITY_TOLERANCE["psnr_db"] or parity["mean_abs"] > PARITY_TOLERANCE["mean_abs"]:
+        raise StageError(
+            f"QAT: the converted int8 model differs from the trained fake-quant model by max {parity['max_abs']} / "
+            f"mean {parity['mean_abs']} levels (0..255) on {len(inputs)} calibration crops, beyond the tolerance "
+            f"{PARITY_TOLERANCE}: the converter did not keep the trained ranges. Nothing was written."
+        )
+    return parity
+
+
+def quantize_aware_train(
+    prepared: "PreparedGraph", lifted: "LiftedKeras", calib: "CalibrationSet", lr_images: list[np.ndarray],
+    settings: QatSettings, progress: Any = None,
+) -> QatOutcome:
+    """Fake-quantize ``lifted`` (``lift_to_keras(prepared)``), train it against itself in float, convert, check parity."""
+    use_legacy_keras()
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(settings.seed)  # quantizer/optimizer state and any initializer
+    student = build_qat_model(lifted)
+    contract = prepared.source.artifact.contract
+    if progress:
+        progress(f"QAT: {settings.steps} steps against the float model")
+    ranges = init_activation_ranges(student, np.concatenate(calib.inputs, axis=0))
+    record = train_qat(student, lifted.model, contract, lr_images, settings, progress)
+    record["ranges_initialized"] = f"{ranges} activation ranges from the {len(calib.inputs)} calibration crops"
+    data = convert_qat(student, calib)
+    # Y models output 0..1 (x255 to grey levels); EDSR outputs 0..255 already.
+    scale_255 = 255.0 if contract.input_channels == 1 else 1.0
+    record["parity"] = check_converted(data, student, calib.inputs[:PARITY_CROPS], scale_255)
+    record["folds"] = lifted.folds
+    return QatOutcome(data, record)

@@ -1,0 +1,155 @@
+"""Quantization-aware training: tfmot fake-quant, int8 conversion, parity, the Keras routing and bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from tests.graphs_tiny import build_tiny_graph
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tiny(name: str):
+    from sropt.convert.tflite_export import PreparedGraph
+    from sropt.core.contracts import Y_CHANNEL_CONTRACT
+
+    graph_def, scale, _ = build_tiny_graph(name)
+    stub = SimpleNamespace(artifact=SimpleNamespace(path=Path(f"{name}.pb"), contract=Y_CHANNEL_CONTRACT, scale=scale))
+    return PreparedGraph(stub, graph_def, "lr", "sr", 1, [])
+
+
+def _lr_images(count: int = 6, side: int = 40) -> list[np.ndarray]:
+    """Smooth uint8 BGR images (a blurred random field), like LR photos rather than noise."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(count):
+        img = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
+        out.append(cv2.GaussianBlur(img, (7, 7), 2.0))
+    return out
+
+
+def _calibration(images: list[np.ndarray]):
+    from sropt.core.contracts import Y_CHANNEL_CONTRACT
+    from sropt.validate.calibration import CalibrationSet
+
+    crops = [img[:16, :16].copy() for img in images]
+    return CalibrationSet(crops, crops, Path("synthetic"), ["x"] * len(crops), 16, 0).preprocessed(Y_CHANNEL_CONTRACT)
+
+
+def test_activation_ranges_start_at_the_batch_range() -> None:
+    """After init, the last conv's EMA range is the float output's range over the batch, not tfmot's [-6, 6]."""
+    from sropt.convert.keras_lift import lift_to_keras
+    from sropt.quantize.qat import build_qat_model, init_activation_ranges, use_legacy_keras
+
+    use_legacy_keras()
+    lifted = lift_to_keras(_tiny("espcn"))
+    student = build_qat_model(lifted)
+    batch = np.concatenate(_calibration(_lr_images()).inputs)
+    init_activation_ranges(student, batch)
+    conv3 = lifted.model.get_layer("conv3") if "conv3" in [l.name for l in lifted.model.layers] else None
+    last_conv = conv3 or [l for l in lifted.model.layers if type(l).__name__ == "Conv2D"][-1]
+    import tf_keras
+
+    float_out = tf_keras.Model(lifted.model.input, last_conv.output)(batch).numpy()
+    want = (min(float(float_out.min()), 0.0), max(float(float_out.max()), 0.0))  # tfmot keeps 0 in range
+    wrapper = next(l for l in student.layers if getattr(l, "layer", None) is not None and l.layer.name == last_conv.name)
+    got = [float(v.numpy()) for v in wrapper.weights if "post_activation_m" in v.name]
+    # Upstream layers are fake-quantized during the pass, so the range is close, not equal.
+    np.testing.assert_allclose(got, want, atol=0.05 * (want[1] - want[0]))
+
+
+@pytest.mark.slow
+def test_tiny_fsrcnn_qat_converts_to_int8_and_matches_its_fake_quant() -> None:
+    """A few QAT steps on the tiny FSRCNN: int8 PRELU/CONV_2D/DEPTH_TO_SPACE, LiteRT close to the float graph."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from sropt.convert import run_graph
+    from sropt.convert.keras_lift import lift_to_keras
+    from sropt.quantize.qat import PARITY_TOLERANCE, QatSettings, quantize_aware_train
+
+    prepared = _tiny("fsrcnn")
+    images = _lr_images()
+    calib = _calibration(images)
+    outcome = quantize_aware_train(prepared, lift_to_keras(prepared), calib, images,
+                                   QatSettings(steps=5, batch=4, crop=16))
+    interp = Interpreter(model_content=outcome.data)
+    ops = {op["op_name"] for op in interp._get_ops_details()}
+    assert {"CONV_2D", "PRELU", "DEPTH_TO_SPACE"} <= ops and not ops & {"ABS", "SUB", "MUL"}
+    kernels = [t for t in interp.get_tensor_details() if len(t["shape"]) == 4 and t["dtype"] == np.int8]
+    assert kernels  # int8 weights and activations, not float with int8 storage
+    parity = outcome.record["parity"]
+    assert parity["psnr_db"] >= PARITY_TOLERANCE["psnr_db"] and parity["mean_abs"] <= PARITY_TOLERANCE["mean_abs"]
+    assert outcome.record["steps"] == 5 and np.isfinite(outcome.record["last_loss"])
+    # Independent of the Keras model: the int8 file against the frozen graph run by TF, in grey levels.
+    x = calib.inputs[0]
+    interp.resize_tensor_input(interp.get_input_details()[0]["index"], list(x.shape), strict=False)
+    interp.allocate_tensors()
+    interp.set_tensor(interp.get_input_details()[0]["index"], x)
+    interp.invoke()
+    got = interp.get_tensor(interp.get_output_details()[0]["index"])
+    want = run_graph(prepared.graph_def, {"lr": x}, ["sr"])[0]
+    assert float(np.abs(got - want).mean()) * 255 < 3.0
+
+
+def _python(code: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    env.update(env_extra or {}, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_cli_routes_tf_keras_to_tf_keras_2() -> None:
+    """main() sets TF_USE_LEGACY_KERAS before any TF import, so tf.keras in that process is tf-keras."""
+    code = ("from sropt.cli import main\nmain(['--version'])\nimport tensorflow as tf, tf_keras\n"
+            "print('legacy' if tf.keras.Model is tf_keras.Model else 'keras3')")
+    proc = _python(code)
+    assert proc.stdout.strip().splitlines()[-1] == "legacy", proc.stderr[-2000:]
+
+
+def test_qat_refuses_a_process_already_bound_to_keras_3() -> None:
+    """Without the variable, tf.keras binds to Keras 3 on first use; QAT then says what to set instead of mixing Kerases."""
+    code = ("import tensorflow as tf\ntf.keras.layers\nfrom sropt.quantize.qat import use_legacy_keras\n"
+            "from sropt.core.errors import StageError\ntry:\n    use_legacy_keras()\nexcept StageError as e:\n"
+            "    print('refused:', e)")
+    proc = _python(code)
+    assert "refused:" in proc.stdout and "TF_USE_LEGACY_KERAS=1" in proc.stdout, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"target": "onnx", "mode": "int8"}, "--qat-steps applies to --to tflite --mode int8 only"),
+    ({"target": "tflite", "mode": "fp16"}, "--qat-steps applies to --to tflite --mode int8 only"),
+    ({"target": "tflite", "mode": "int8", "max_psnr_drop": 0.1}, "cannot be combined with --max-psnr-drop"),
+    ({"target": "tflite", "mode": "int8", "io": "int8"}, "cannot be combined with --io int8/uint8"),
+])
+def test_qat_config_refuses_what_it_cannot_do(kwargs: dict, fragment: str) -> None:
+    from sropt.core.errors import InputError
+    from sropt.quantize.config import QuantizeConfig
+
+    with pytest.raises(InputError, match=fragment.replace("-", r"\-").replace(".", r"\.")):
+        QuantizeConfig(qat_steps=10, **kwargs)
+    with pytest.raises(InputError, match="give a number of training steps >= 0"):
+        QuantizeConfig(target="tflite", mode="int8", qat_steps=-1)
+
+
+@pytest.mark.shared
+def test_cli_qat_on_an_unliftable_model_is_exit_2_and_writes_nothing(
+    shared_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+) -> None:
+    """LapSRN's ladders hold ops the lift has no rule for: exit 2, the ops named, no file."""
+    from sropt.cli import main
+
+    out = tmp_path / "lapsrn.tflite"
+    code = main(["quantize", str(shared_models / "LapSRN_x2.pb"), "--to", "tflite", "--mode", "int8",
+                 "--qat-steps", "5", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "QAT cannot lift" in err and "unsupported op: add (Add with a constant operand)" in err
+    assert list(tmp_path.iterdir()) == []
