@@ -118,4 +118,5 @@ ADAPTER_VERSIONS: dict[str, str] = {kind: "1" for kind in ADAPTERS}
 # 2: --equalize auto refines the strength per layer pair (other INT8 weights).
 # 3: int8/int16x8 weights GPTQ-rounded when it measures better (sropt.quantize.weights).
 # 4: the weights search keeps ties with the best so far, measures 30 images, tries per-site neighbours (issue 15).
-ADAPTER_VERSIONS["quantize.tflite"] = "4"
+# 5: every .tflite names its I/O lr_image/sr_image and carries TFLite metadata (issue 18).
+ADAPTER_VERSIONS["quantize.tflite"] = "5"
