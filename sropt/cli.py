@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     # own output; errors still show. Set here, not in the library, so Python
     # users keep control of their own logging.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # tf.keras binds to Keras 3 or tf-keras on first use; QAT (tensorflow-model-optimization) needs
+    # tf-keras, so route it before anything imports TensorFlow (spawned stage processes inherit it).
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     from sropt.core.interrupt import install, interrupted
 
     restore_sigint = install()  # records Ctrl-C, so one a library swallows still ends in 130 (core/interrupt.py)
