@@ -133,6 +133,7 @@ class TFLiteTarget(StrictModel):
     equalize: str = Field("auto", description="int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best, then refine it per layer pair), off, or a strength 0..1.")
     weight_rounding: str = Field("auto", description="int8/int16x8 only: how conv weights reach the int8 grid: auto (measure GPTQ against nearest on calibration images, keep the better), nearest or gptq.")
     skip_if_not_smaller: bool = Field(False, description="Keep this artifact out of the run (not validated, gated or copied; the summary says why) when its file is not smaller than the float file it came from.")
+    qat: int = Field(0, ge=0, description="int8 only: quantization-aware training steps (tensorflow-model-optimization, the float model as teacher on calib LR crops) instead of the post-training equalization/rounding search; 0 = post-training INT8 (sropt quantize --qat-steps).")
 
     @field_validator("equalize", "weight_rounding", mode="before")
     @classmethod
@@ -154,12 +155,23 @@ class TFLiteTarget(StrictModel):
             raise ValueError(f"equalize applies to mode int8 only, not '{self.mode.value}'")
         if self.weight_rounding != "auto" and self.mode not in (TFLiteMode.INT8, TFLiteMode.INT16X8):
             raise ValueError(f"weight_rounding applies to modes int8 and int16x8 only, not '{self.mode.value}'")
+        if self.qat:
+            clashes = [f for f, used in (("mode " + self.mode.value, self.mode is not TFLiteMode.INT8),
+                                         ("io " + self.io.value, self.io is not TFLiteIO.FLOAT),
+                                         ("max_psnr_drop", self.max_psnr_drop is not None),
+                                         ("equalize", self.equalize != "auto"),
+                                         ("weight_rounding", self.weight_rounding != "auto")) if used]
+            if clashes:
+                raise ValueError(f"qat needs mode int8 with io float and no {'/'.join(clashes)}: "
+                                 "QAT trains the weights and ranges itself")
         return self
 
     @property
     def step_name(self) -> str:
         """The name of the step (and artifact) this target produces."""
         suffix = "" if self.io is TFLiteIO.FLOAT else f"-io{self.io.value}"
+        if self.qat:  # a QAT and a post-training target of the same mode are two steps
+            suffix += f"-qat{self.qat}"
         return f"quantize.tflite.{self.mode.value}{suffix}"
 
 
