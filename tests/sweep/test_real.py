@@ -1,0 +1,132 @@
+"""The sweep on the bundled trained EDSR layout (EDSR-T91-b8f64_x3): real stages, local engine and Ray."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sropt.core.locations import PROJECT_ROOT
+from sropt.sweep.config import load_sweeps, plan_sweep
+from sropt.sweep.engines import LocalEngine
+from sropt.sweep.runner import run_sweep
+
+# Two points sharing source and prune (ONNX left out and one repeat, to keep it short).
+SWEEP = f"""\
+version: 1
+pipelines: {PROJECT_ROOT / 'pipelines.yaml'}
+sweeps:
+  real:
+    base: edsr_x3_ci
+    grid:
+      export: [null]
+      quantize.onnx: [[]]
+      validate.runtimes: [[opencv, tflite]]
+      validate.repeats: [1]
+      quantize.tflite:
+        - [{{mode: int8, calib: models/bundled/datasets/T91, calib_count: 8, weight_rounding: nearest, equalize: "off"}}]
+        - [{{mode: fp16}}]
+    goal:
+      maximize: speed_up
+      subject_to: [{{metric: psnr_drop, max: 0.3}}]
+"""
+
+
+def _plan(tmp_path: Path):
+    path = tmp_path / "sweeps.yaml"
+    path.write_text(SWEEP)
+    file, raw, path = load_sweeps(path)
+    return plan_sweep(file, raw, "real", path=path)
+
+
+def _canonical_sha256(path: Path) -> str:
+    """sha256 of an artifact's content: a frozen graph re-serialized deterministically.
+
+    Protobuf writes a NodeDef's attr map in arbitrary order, so two byte-different
+    .pb files of the same pruned graph come out of two local runs alike; TFLite
+    and ONNX files are compared as they are.
+    """
+    import hashlib
+
+    data = path.read_bytes()
+    if path.suffix == ".pb":
+        import tensorflow as tf
+
+        graph = tf.compat.v1.GraphDef()
+        graph.ParseFromString(data)
+        data = graph.SerializeToString(deterministic=True)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _artifact_hashes(result: dict, cache_root: Path) -> dict:
+    """(point, step) -> content sha256 of its artifact, for every build step of every point.
+
+    The sidecar and details.json are left out: they record the cache folder's
+    absolute path and the stage's timings, which differ between any two caches.
+    """
+    return {
+        (p["id"], s["name"]): _canonical_sha256(cache_root / "stages" / s["key"] / s["artifact"])
+        for p in result["points"] for s in p["steps"] if s["artifact"]
+    }
+
+
+def _quality(result: dict) -> dict:
+    return {(c["point"], c["stage"], c["runtime"]): (c["psnr_y"], c["ssim_y"], c["size_bytes"]) for p in result["points"] for c in p["candidates"]}
+
+
+@pytest.mark.slow
+def test_local_engine_on_the_bundled_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("SROPT_CACHE_DIR", str(tmp_path / "cache"))
+    result = run_sweep(_plan(tmp_path), tmp_path / "out", LocalEngine(jobs=1))
+    status = [{s["name"]: s["status"] for s in p["steps"]} for p in result["points"]]
+    assert status == [
+        {"source": "ran", "prune": "ran", "quantize.tflite.int8": "ran", "validate": "ran"},
+        {"source": "cached", "prune": "cached", "quantize.tflite.fp16": "ran", "validate": "ran"},
+    ]
+    q = _quality(result)
+    # The source in OpenCV is the reference of every drop: its own drop is 0.
+    src = next(c for c in result["points"][0]["candidates"] if c["stage"] == "source" and c["runtime"] == "opencv")
+    assert src["psnr_drop"] == {"Set5": 0.0} and src["speed_up"] == 1.0
+    # The same pruned graph measured by both points' validation runs agrees exactly (PSNR is deterministic).
+    assert q[("real_p00", "prune", "opencv")][0] == q[("real_p01", "prune", "opencv")][0]
+    # fp16 TFLite stores float16 weights: about half the float32 pruned graph (the 0.25-pruned B8/F64 layout).
+    fp16 = next(c for c in result["points"][1]["candidates"] if c["stage"] == "quantize.tflite.fp16")
+    pruned = next(c for c in result["points"][1]["candidates"] if c["stage"] == "prune")
+    assert 0.45 < fp16["size_bytes"] / pruned["size_bytes"] < 0.6
+    assert abs(fp16["psnr_drop"]["Set5"] - pruned["psnr_drop"]["Set5"]) < 0.01  # fp16 weights cost < 0.01 dB
+    w = result["winners"]["overall"]
+    assert w is not None and w["psnr_drop"]["Set5"] <= 0.3 and w["stage"] != "source"
+    assert all(c["speed_up"] <= w["speed_up"] for p in result["points"] for c in p["candidates"]
+               if c["stage"] != "source" and not c["violations"])
+
+
+@pytest.mark.slow
+def test_ray_engine_matches_the_local_engine(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[ray]'")
+    from sropt.sweep.engines import RayEngine
+
+    monkeypatch.setenv("SROPT_CACHE_DIR", str(tmp_path / "cache-local"))
+    local = run_sweep(_plan(tmp_path), tmp_path / "out-local", LocalEngine(jobs=1))
+    monkeypatch.setenv("SROPT_CACHE_DIR", str(tmp_path / "cache-ray"))
+    # The workers inherit this environment (the second cache), as a remote node gets it through runtime_env.
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", logging_level="WARNING", log_to_driver=False)
+    try:
+        engine = RayEngine()
+        remote = run_sweep(_plan(tmp_path), tmp_path / "out-ray", engine)
+        engine.close()
+    finally:
+        ray.shutdown()
+    assert [p["status"] for p in remote["points"]] == ["ok", "ok"]
+    # Built from scratch in a second cache by Ray workers: the same keys and byte-identical artifacts.
+    hashes_local = _artifact_hashes(local, tmp_path / "cache-local")
+    hashes_ray = _artifact_hashes(remote, tmp_path / "cache-ray")
+    assert hashes_ray == hashes_local
+    # Keys below prune differ between the two caches: they hash the pruned entry's files,
+    # whose .pb bytes and sidecar (it records the cache path) differ; the keys up to prune agree.
+    keys = [{(p["id"], s["name"]): s["key"] for p in r["points"] for s in p["steps"] if s["name"] in ("source", "prune")} for r in (local, remote)]
+    assert keys[0] == keys[1]
+    assert _quality(remote) == _quality(local)
+    # Every build step ran in a Ray worker (the source in its own task), none in the driver's measure phase.
+    assert [{s["name"]: s["status"] for s in p["steps"]}["prune"] for p in remote["points"]] == ["ran", "cached"]
+    assert remote["engine"] == "ray"
