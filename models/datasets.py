@@ -56,15 +56,13 @@ def local_copy(entry: DatasetEntry) -> tuple[Path, int]:
 
 # --------------------------------------------------------------------------- fetch and resolve
 #
-# Downloads go through pooch: it keeps the per-file registry (sha256),
-# downloads into a temporary file beside the target and moves it in only
-# after the hash matched (so the cache never holds a partial or wrong file),
-# skips files already present with the right hash, re-downloads a corrupted
-# one, and retries failed attempts. sropt adds the git blob id check (the id
-# GitHub shows for the pinned file) and hands pooch its own downloader,
-# whose timeout bounds the whole download (sropt.models.http).
+# Downloads go through sropt.models.http.fetch_verified (pooch, with
+# sropt's downloader): each file lands in a temporary file, is checked
+# against the registry (size, sha256, git blob id), and only then moved in;
+# failed or corrupted attempts are retried. Files already present and
+# verified are not fetched again; a corrupted one is fetched again.
 
-RETRIES = 2  # pooch retries a failed or corrupted download this many times (1 s, 2 s apart)
+RETRIES = 2  # extra attempts per file (sropt.models.http.RETRIES)
 
 
 def dataset_cache_dir() -> Path:
@@ -79,23 +77,6 @@ def dataset_mirror() -> str | None:
     import os
 
     return os.environ.get("SROPT_DATASET_MIRROR") or None
-
-
-class _Retryable(ValueError):
-    """A failed attempt pooch should retry (it retries ValueError); carries sropt's message."""
-
-
-def _downloader(what: str, timeout: float, remedy: str):
-    from sropt.core.errors import FetchError
-    from sropt.models.http import download_to
-
-    def download(url: str, output_file: str, pooch_instance) -> None:  # noqa: ARG001 - pooch's signature
-        try:
-            download_to(url, Path(output_file), what=what, timeout=timeout, remedy=remedy)
-        except FetchError as exc:
-            raise _Retryable(str(exc)) from None
-
-    return download
 
 
 def file_problems(path: Path, spec: dict) -> list[str]:
@@ -144,30 +125,18 @@ def fetch_dataset(name: str, *, timeout: float | None = None, progress=None) -> 
 
 
 def _download_set(entry: DatasetEntry, base: str, dest: Path, timeout: float, progress) -> None:
-    import pooch
-
-    from sropt.core.errors import FetchError
+    from sropt.models.http import fetch_verified
 
     remedy = f"Check the network or set SROPT_DATASET_MIRROR to a folder or URL holding {entry.name}/."
-    fetcher = pooch.create(
-        path=dest, base_url=base.rstrip("/") + "/", retry_if_failed=RETRIES,
-        registry={f["file"]: f"sha256:{f['sha256']}" for f in entry.files},
-    )
     for i, spec in enumerate(entry.files, 1):
-        url = f"{base.rstrip('/')}/{spec['file']}"
-        try:
-            path = Path(fetcher.fetch(spec["file"], downloader=_downloader(f"{entry.name}/{spec['file']}", timeout, remedy)))
-        except _Retryable as exc:
-            raise FetchError(f"{exc} (after {RETRIES + 1} attempts)") from None
-        except ValueError as exc:  # pooch: the hash of what arrived did not match
-            raise FetchError(
-                f"download of {entry.name}/{spec['file']} from {url} failed its checksum {RETRIES + 1} times "
-                f"({exc}). Nothing was kept. {remedy}"
-            ) from None
-        problems = file_problems(path, spec)
-        if problems:  # sha256 matched but size/git blob did not: a registry inconsistency, never trust it
-            path.unlink(missing_ok=True)
-            raise FetchError(f"{entry.name}/{spec['file']} from {url} does not match the registry; removed.", problems=problems)
+        target = dest / spec["file"]
+        if target.is_file() and not file_problems(target, spec):
+            continue
+        target.unlink(missing_ok=True)  # a corrupted copy is fetched again, never trusted
+        fetch_verified(
+            f"{base.rstrip('/')}/{spec['file']}", target, what=f"{entry.name}/{spec['file']}",
+            timeout=timeout, remedy=remedy, retries=RETRIES, verify=lambda path, spec=spec: file_problems(path, spec),
+        )
         if progress:
             progress(i, len(entry.files))
 

@@ -28,7 +28,7 @@ from sropt.core.locations import bundled_dir, cache_dir, model_mirror
 from sropt.models.registry import ModelEntry, get_model
 from sropt.models.verify import check_digests, file_digests, verify_file
 
-from sropt.models.http import CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ProgressCallback, download_to
+from sropt.models.http import CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ProgressCallback, fetch_verified
 
 
 def model_cache_dir() -> Path:
@@ -187,7 +187,7 @@ def _download(
     *,
     via_mirror: bool,
 ) -> Path:
-    """GET ``url`` into the cache atomically; FetchError on any failure.
+    """GET ``url`` into the cache (pooch: verified before it is moved in, retried); FetchError on any failure.
 
     ``timeout`` bounds the whole download: a server trickling bytes cannot keep
     it busy longer (issue 20: 1 byte/s kept a per-read 5 s timeout busy 91 s).
@@ -196,13 +196,10 @@ def _download(
     remedy = (
         f"Check that the mirror serves a correct {entry.file}. " if via_mirror else ""
     ) + how_to_provide(entry)
-    with atomic_path(dest) as tmp:
-        download_to(url, tmp, what=entry.name, timeout=timeout, progress=progress, remedy=remedy)
-        _raise_if_bad(entry, tmp, src=url, remedy=(
-            f"The server sent a file that is not the registry's {entry.file} (corrupted or "
-            f"changed upstream). Nothing was saved. {remedy}"
-        ))
-    return dest
+    return fetch_verified(
+        url, dest, what=entry.name, timeout=timeout, progress=progress, remedy=remedy,
+        verify=lambda path: list(check_digests(entry, file_digests(path)).problems),
+    )
 
 
 def _raise_if_bad(entry: ModelEntry, tmp: Path, *, src: str, remedy: str) -> None:

@@ -31,12 +31,14 @@ ProgressCallback = Callable[[int, "int | None"], None]
 
 def download_to(
     url: str, out: Path, *, what: str, timeout: float = DEFAULT_TIMEOUT,
-    progress: ProgressCallback | None = None, remedy: str = "",
+    progress: ProgressCallback | None = None, remedy: str = "", stated_timeout: float | None = None,
 ) -> int:
     """GET ``url`` into ``out``; return the byte count. FetchError naming ``what`` and ``url`` on any failure.
 
     ``timeout`` bounds the whole download; each socket operation also waits
-    at most CONNECT_TIMEOUT (or what is left).
+    at most CONNECT_TIMEOUT (or what is left). ``stated_timeout`` is the
+    timeout the user gave, for the message, when ``timeout`` is what is left
+    of it after earlier attempts.
     """
     request = urllib.request.Request(url, headers={"User-Agent": f"sropt/{sropt_version()}"})
     deadline = time.monotonic() + timeout
@@ -63,7 +65,7 @@ def download_to(
         ) from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         raise FetchError(
-            f"download of {what} from {url} failed: {_describe(exc, timeout)}. "
+            f"download of {what} from {url} failed: {_describe(exc, stated_timeout or timeout)}. "
             f"Nothing was saved. {remedy}"
         ) from None
     if expected is not None and done != expected:
@@ -106,3 +108,74 @@ def _describe(exc: BaseException, timeout: float) -> str:
     if isinstance(reason, socket.gaierror):
         return f"host name could not be resolved ({reason.strerror or reason}), so there is probably no network"
     return f"{type(reason).__name__}: {reason}"
+
+
+# --------------------------------------------------------------------------- pooch
+#
+# pooch owns the cache mechanics for models and image sets alike: a
+# temporary file beside the target, moved in only after it verified, and a
+# bounded number of retries. sropt's downloader above does the GET, and the
+# caller's ``verify`` (size, sha256, git blob id from the registry) runs
+# inside the attempt, so a corrupted body is retried and never reaches its
+# final name.
+
+RETRIES = 2  # extra attempts after a failed or corrupted download (pooch waits 1 s, then 2 s)
+
+
+class _Retryable(ValueError):
+    """A failed attempt pooch should retry (pooch retries ValueError)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+def fetch_verified(
+    url: str, dest: Path, *, what: str, verify: Callable[[Path], list[str]], timeout: float = DEFAULT_TIMEOUT,
+    progress: ProgressCallback | None = None, remedy: str = "", retries: int | None = None,
+) -> Path:
+    """Download ``url`` to ``dest`` through pooch; FetchError after the last failed attempt.
+
+    ``verify(path)`` returns what is wrong with a downloaded file (empty when
+    it is the registry's); it runs before the file is moved into place.
+    """
+    import logging
+
+    import pooch
+
+    # pooch logs "Downloading file ..." and each retry at INFO to stderr: run.log material, not terminal output.
+    pooch.get_logger().setLevel(logging.WARNING)
+    attempts = 1 + (RETRIES if retries is None else retries)
+    # ``timeout`` bounds the whole fetch, retries included: an attempt gets
+    # what is left, and a failure after the deadline is final.
+    deadline = time.monotonic() + timeout
+    last: list[FetchError] = []  # the previous attempt's error: the reason to report once time is up
+
+    def downloader(u: str, output_file: str, pooch_instance: object) -> None:  # noqa: ARG001 - pooch's signature
+        left = deadline - time.monotonic()
+        if left <= 0 and last:
+            raise last[-1]  # not a ValueError: pooch does not retry it
+        try:
+            download_to(u, Path(output_file), what=what, timeout=max(left, 0.001), progress=progress, remedy=remedy, stated_timeout=timeout)
+        except FetchError as exc:
+            if deadline - time.monotonic() <= 0:
+                raise
+            last.append(exc)
+            raise _Retryable(str(exc).split("\n", 1)[0], exc.problems) from None
+        problems = verify(Path(output_file))
+        if problems:
+            raise _Retryable(
+                f"checksum mismatch for {what} from {u}: the server sent a file that is not the registry's "
+                f"(corrupted or changed upstream). Nothing was saved. {remedy}",
+                problems,
+            )
+
+    fetcher = pooch.create(
+        path=dest.parent, base_url="", urls={dest.name: url}, registry={dest.name: None},
+        retry_if_failed=attempts - 1,
+    )
+    try:
+        return Path(fetcher.fetch(dest.name, downloader=downloader))
+    except _Retryable as exc:
+        suffix = f" ({attempts} attempts)" if attempts > 1 else ""
+        raise FetchError(f"{exc}{suffix}", problems=exc.problems) from None
