@@ -15,12 +15,15 @@ from sropt.validate.inference import DEFAULT_OVERLAP
 class ValidationConfig:
     """Everything a validation run needs besides the artifacts.
 
-    ``runtimes`` None means every runtime that can load each artifact's file
-    type; an explicit list is applied to every artifact, and a runtime that
-    cannot load one gives an error row, unless ``skip_incompatible`` is set
-    (then each artifact runs in the listed runtimes that load its file type,
-    which lets a pipeline validate .pb/.onnx/.tflite in one run so parity is
-    computed across all of them). ``bench_size`` is the LR side of the
+    ``runtimes`` bounds the runtimes that may be used (None: all of them).
+    Each artifact runs on the full sets only in the runtime its file is made
+    for (.pb in OpenCV, .onnx in ONNX Runtime, .tflite in LiteRT; the first of
+    ``OWN_RUNTIMES`` that is allowed), and on the fixed parity crops
+    (``parity_images`` images per set, a ``parity_crop`` LR px window each) in
+    every other allowed runtime that loads it; a listed runtime that loads none
+    of an artifact's kind is one warning. ``all_runtimes`` restores full-set
+    rows in every allowed runtime that loads it; with it an explicit runtime
+    that cannot load an artifact gives error rows, unless ``skip_incompatible``. ``bench_size`` is the LR side of the
     synthetic input the headline latency is measured on (0: use the dataset
     images). ``isolate`` runs each artifact x runtime in its own spawned
     process so peak RSS is per runtime.
@@ -31,6 +34,9 @@ class ValidationConfig:
     degradations: list[str] = field(default_factory=lambda: [DEFAULT_DEGRADATION])
     runtimes: list[str] | None = None
     skip_incompatible: bool = False
+    all_runtimes: bool = False
+    parity_images: int = 4
+    parity_crop: int = 32
     repeats: int = 5
     warmup: int = 1
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -61,6 +67,8 @@ class ValidationConfig:
         # The overlap's lower bound is each model's receptive field, checked when it is loaded.
         if self.tile is not None and (self.tile < 8 or (self.overlap is not None and (self.overlap < 0 or 2 * self.overlap >= self.tile))):
             problems.append(f"tile {self.tile} / overlap {self.overlap}: need tile >= 8 and 0 <= overlap < tile/2")
+        if self.parity_images < 1 or self.parity_crop < 8:
+            problems.append(f"parity_images {self.parity_images} / parity_crop {self.parity_crop}: need >= 1 image and a crop >= 8 LR px")
         if self.bench_size < 0:
             problems.append(f"bench_size {self.bench_size}: must be >= 0")
         if self.runtimes is not None:

@@ -1,15 +1,21 @@
 """The validation stage: ``validate_artifacts(artifacts, config) -> ValidationReport``.
 
-For each dataset x degradation the LR images are made once; then each
-artifact x runtime row runs (by default in its own spawned process, so the
-peak RSS is that runtime's) and returns per-image PSNR/SSIM, latencies, SR
-images (for parity) and report crops. A bicubic baseline row is added per
-set. Bad inputs never stop the run: they become ``problems`` (run level) or
-``errors`` (row level) in the report.
+For each dataset x degradation the LR images are made once (and cached by
+content across runs in one process). Each artifact then runs on the full sets
+in the runtime its file is made for (.pb in OpenCV, .onnx in ONNX Runtime,
+.tflite in LiteRT), by default in its own spawned process so the peak RSS is
+that runtime's, and returns per-image PSNR/SSIM, latencies and report crops.
+Cross-runtime parity is computed on a fixed set of small LR crops, run in
+every allowed runtime that loads each file: those other runtimes give
+parity-only rows (``scope == "parity"``) instead of repeating full-set
+inference (``all_runtimes`` restores full rows everywhere). A bicubic
+baseline row is added per set. Bad inputs never stop the run: they become
+``problems`` (run level) or ``errors`` (row level) in the report.
 """
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -30,6 +36,9 @@ from sropt.validate.results import Crop, ImageResult, ValidationReport, Validati
 
 Progress = Callable[[str], None]
 BICUBIC = "bicubic"
+#: The runtime each file type is made for, then the fallbacks when that one is not allowed.
+OWN_RUNTIMES = {"pb": ("opencv", "tf"), "onnx": ("ort", "opencv"), "tflite": ("tflite",)}
+ParityBoxes = dict[tuple[str, str], list[tuple[str, tuple[int, int, int]]]]  # set key -> (image, LR (y0, x0, n))
 
 
 @dataclass
@@ -42,23 +51,90 @@ class RowTask:
     crops: dict[tuple[str, str], tuple[str, tuple[int, int, int]]]
     config: ValidationConfig
     runner: Any = None  # runners.runner_ref(runtime) for a spawned worker; None: look ``runtime`` up here
+    #: LR parity crops per set key; a parity-only task (``full`` False) gets these and no ``sets`` images.
+    parity_lr: dict[tuple[str, str], list[np.ndarray]] | None = None
+    full: bool = True
 
 
 @dataclass
 class RowOutput:
-    """What a row task sends back: result rows, SR images for parity, crops for the HTML."""
+    """What a row task sends back: result rows, SR parity crops, crops for the HTML, seconds in the model."""
 
     results: list[ValidationResult]
     sr: dict[tuple[str, str], list[np.ndarray]]
     crops: dict[tuple[str, str], np.ndarray]
+    model_seconds: float = 0.0
 
 
 def validate_artifacts(
     artifacts: list[str | Path], config: ValidationConfig, progress: Progress | None = None
 ) -> ValidationReport:
-    """Validate every artifact (path or registry name) in every runtime; never raises on bad inputs."""
+    """Validate every artifact (path or registry name) where it is made for, plus parity crops; never raises on bad inputs."""
     say = progress or (lambda _msg: None)
+    started = time.perf_counter()
     report = ValidationReport(environment=describe_environment(config.threads), config=_config_json(config))
+    opened = _open_all(artifacts, config, say)
+    scale = config.scale or next((o.artifact.scale for _, o, _ in opened if o is not None), None)
+    if config.refuse_bad_inputs and scale is None:
+        raise InputError("no artifact could be opened: nothing to measure", problems=[err or ref for ref, _, err in opened])
+    if scale is None:
+        report.problems.append("no usable artifact and no --scale given: nothing to measure")
+        report.results += [_error_row(ref, "-", "?", "?", 0, err) for ref, _, err in opened]
+        return report
+    report.config["scale"] = scale
+    sets, unusable = _prepare_sets(config, scale, report, say)
+    if config.refuse_bad_inputs:  # before any runtime row: bad inputs are exit 2, not a report of error rows
+        _refuse_bad_inputs(opened, scale, unusable)
+    prepared = time.perf_counter()
+    crops = {s.key: (s.images[0].name, pick_crop_box(s.images[0].hr, config.crop_size)) for s in sets}
+    boxes = parity_boxes(sets, config.parity_images, config.parity_crop)
+    parity_lr = {s.key: [_lr_crop(s, name, box) for name, box in boxes[s.key]] for s in sets}
+    report.config["parity_crops"] = {f"{k[0]}/{k[1]}": [[name, *box] for name, box in v] for k, v in boxes.items()}
+    for s in sets:
+        report.results.append(_bicubic_row(s, config))
+        report.crops.append(_bicubic_crop(s, *crops[s.key]))
+    report.warnings += _unloadable_warnings(opened, config)
+    sr_by_row: list[tuple[ValidationResult, dict[tuple[str, str], list[np.ndarray]]]] = []
+    model_seconds = 0.0
+    for ref, art, err in opened:
+        if art is None:
+            for s in sets or [EvalSet("-", "-", scale)]:
+                report.results.append(_error_row(ref, "-", s.dataset, s.degradation, scale, err or ""))
+            continue
+        full, parity_only = plan_runtimes(art, config)
+        mismatch = None
+        if art.artifact.scale != scale:
+            mismatch = (
+                f"{art.artifact.path}: artifact scale x{art.artifact.scale} differs from the requested x{scale}; "
+                f"validate it in a separate run with --scale {art.artifact.scale}."
+            )
+        for runtime in full + parity_only:
+            if mismatch or not sets:
+                for s in sets or [EvalSet("-", "-", scale)]:
+                    row = _error_row(ref, runtime, s.dataset, s.degradation, scale, mismatch or "no usable dataset")
+                    _describe(row, art, config)
+                    report.results.append(row)
+                continue
+            is_full = runtime in full
+            say(f"{art.artifact.path.name} on {runtime}" + ("" if is_full else " (parity crops)"))
+            task_sets = sets if is_full else [EvalSet(s.dataset, s.degradation, s.scale) for s in sets]
+            out = _run_task(RowTask(art, runtime, task_sets, crops, config, parity_lr=parity_lr, full=is_full))
+            model_seconds += out.model_seconds
+            report.results += out.results
+            sr_by_row += [(r, out.sr) for r in out.results]
+            for crop in report.crops:
+                key = (crop.dataset, crop.degradation)
+                if key in out.crops:
+                    crop.panels[f"{art.artifact.path.name} [{runtime}]"] = out.crops[key]
+    _add_parity(sr_by_row)
+    wall = time.perf_counter() - started
+    report.timing = {"wall_s": round(wall, 3), "prepare_s": round(prepared - started, 3), "model_s": round(model_seconds, 3),
+                     "outside_model_share": round(1 - model_seconds / wall, 4) if wall > 0 else 0.0}
+    return report
+
+
+def _open_all(artifacts: list[str | Path], config: ValidationConfig, say: Progress) -> list[tuple[str, OpenedArtifact | None, str | None]]:
+    """(reference, opened artifact or None, why it did not open) for every artifact."""
     opened: list[tuple[str, OpenedArtifact | None, str | None]] = []
     for ref in artifacts:
         say(f"opening {ref}")
@@ -71,57 +147,61 @@ def validate_artifacts(
             opened.append((str(ref), art, None))
         except SroptError as exc:
             opened.append((str(ref), None, str(exc)))
-    scale = config.scale or next((o.artifact.scale for _, o, _ in opened if o is not None), None)
-    if config.refuse_bad_inputs and scale is None:
-        raise InputError("no artifact could be opened: nothing to measure", problems=[err or ref for ref, _, err in opened])
-    if scale is None:
-        report.problems.append("no usable artifact and no --scale given: nothing to measure")
-        report.results += [_error_row(ref, "-", "?", "?", 0, err) for ref, _, err in opened]
-        return report
-    report.config["scale"] = scale
-    sets, unusable = _prepare_sets(config, scale, report, say)
-    if config.refuse_bad_inputs:  # before any runtime row: bad inputs are exit 2, not a report of error rows
-        _refuse_bad_inputs(opened, scale, unusable)
-    crops = {s.key: (s.images[0].name, pick_crop_box(s.images[0].hr, config.crop_size)) for s in sets}
-    for s in sets:
-        report.results.append(_bicubic_row(s, config))
-        report.crops.append(_bicubic_crop(s, *crops[s.key]))
-    sr_by_row: list[tuple[ValidationResult, dict[tuple[str, str], list[np.ndarray]]]] = []
-    for ref, art, err in opened:
-        if art is None:
-            for s in sets or [EvalSet("-", "-", scale)]:
-                report.results.append(_error_row(ref, "-", s.dataset, s.degradation, scale, err or ""))
-            continue
+    return opened
+
+
+def plan_runtimes(art: OpenedArtifact, config: ValidationConfig) -> tuple[list[str], list[str]]:
+    """(runtimes for full-set rows, runtimes for parity-crop rows) of one artifact.
+
+    The full-set runtime is the one the file type is made for (``OWN_RUNTIMES``)
+    when allowed, else the first allowed one that loads it; every other allowed
+    runtime that loads the file gets the parity crops only. ``all_runtimes``
+    is the old behaviour: full rows in every allowed runtime that loads it (and,
+    with an explicit list and no ``skip_incompatible``, error rows where one
+    cannot).
+    """
+    if config.all_runtimes:
         if config.runtimes is None:
-            runtimes = _compatible_runtimes(art)
-        elif config.skip_incompatible:
-            runtimes = _compatible_runtimes(art, config.runtimes)
-        else:
-            runtimes = config.runtimes
-        mismatch = None
-        if art.artifact.scale != scale:
-            mismatch = (
-                f"{art.artifact.path}: artifact scale x{art.artifact.scale} differs from the requested x{scale}; "
-                f"validate it in a separate run with --scale {art.artifact.scale}."
-            )
-        for runtime in runtimes:
-            if mismatch or not sets:
-                for s in sets or [EvalSet("-", "-", scale)]:
-                    row = _error_row(ref, runtime, s.dataset, s.degradation, scale, mismatch or "no usable dataset")
-                    _describe(row, art, config)
-                    report.results.append(row)
-                continue
-            say(f"{art.artifact.path.name} on {runtime}")
-            out = _run_task(RowTask(art, runtime, sets, crops, config))
-            report.results += out.results
-            for r in out.results:
-                sr_by_row.append((r, out.sr))
-            for crop in report.crops:
-                key = (crop.dataset, crop.degradation)
-                if key in out.crops:
-                    crop.panels[f"{art.artifact.path.name} [{runtime}]"] = out.crops[key]
-    _add_parity(sr_by_row)
-    return report
+            return _compatible_runtimes(art), []
+        return (_compatible_runtimes(art, config.runtimes) if config.skip_incompatible else list(config.runtimes)), []
+    loading = _compatible_runtimes(art, config.runtimes)
+    own = next((r for r in OWN_RUNTIMES.get(art.artifact.kind.value, ()) if r in loading), loading[0] if loading else None)
+    if own is None:
+        return [], []
+    return [own], [r for r in loading if r != own]
+
+
+def _unloadable_warnings(opened: list[tuple[str, OpenedArtifact | None, str | None]], config: ValidationConfig) -> list[str]:
+    """One warning per explicitly listed runtime that loads none of some artifacts' file types.
+
+    None with ``skip_incompatible`` (asked for) or ``all_runtimes`` alone (the old error rows say it).
+    """
+    if config.runtimes is None or config.skip_incompatible or config.all_runtimes:
+        return []
+    from sropt.validate.runners import get_runner
+
+    warnings = []
+    for runtime in config.runtimes:
+        kinds = get_runner(runtime).kinds
+        names = [
+            art.artifact.path.name + ("" if _compatible_runtimes(art, config.runtimes) else " (not validated: no listed runtime loads it)")
+            for _, art, _ in opened if art is not None and art.artifact.kind not in kinds
+        ]
+        if names:
+            loads = ", ".join(sorted(f".{k.value}" for k in kinds))
+            warnings.append(f"runtime '{runtime}' loads only {loads} files; not used for {', '.join(names)}")
+    return warnings
+
+
+def parity_boxes(sets: list[EvalSet], n_images: int, size: int) -> ParityBoxes:
+    """The fixed parity crops: for the first ``n_images`` images of each set, the most textured ``size`` px LR window."""
+    return {s.key: [(img.name, pick_crop_box(img.lr, size)) for img in s.images[:n_images]] for s in sets}
+
+
+def _lr_crop(s: EvalSet, name: str, box: tuple[int, int, int]) -> np.ndarray:
+    img = next(i for i in s.images if i.name == name)
+    y0, x0, n = box
+    return np.ascontiguousarray(img.lr[y0 : y0 + n, x0 : x0 + n])
 
 
 def _config_json(config: ValidationConfig) -> dict[str, Any]:
@@ -229,64 +309,45 @@ def _run_task(task: RowTask) -> RowOutput:
         for s in task.sets:
             row = _error_row(str(task.opened.artifact.path), task.runtime, s.dataset, s.degradation, s.scale, msg, "crash")
             _describe(row, task.opened, task.config)
+            row.scope = "full" if task.full else "parity"
             rows.append(row)
         return RowOutput(rows, {}, {})
 
 
 def run_row(task: RowTask) -> RowOutput:
-    """Evaluate one artifact in one runtime on every set (runs in the worker process)."""
+    """Evaluate one artifact in one runtime: every set when ``task.full``, then the parity crops (runs in the worker)."""
     import os
 
     # TensorFlow's C++ INFO lines (oneDNN, CUDA probing) would flood the CLI's output; users can override.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from sropt.validate.runners import resolve_runner
-    from sropt.validate.timing import measure_latency, peak_rss_mb
 
     cfg, art = task.config, task.opened
     rows = []
     for s in task.sets:
         row = ValidationResult(str(art.artifact.path), task.runtime, s.dataset, s.scale, s.degradation)
         _describe(row, art, cfg)
+        if not task.full:
+            row.scope = "parity"
+            n = len((task.parity_lr or {}).get(s.key, []))
+            row.notes.append(f"parity only: ran on {n} fixed LR crop(s) of up to {cfg.parity_crop} px, not the full set; "
+                             "full-set metrics come from the runtime this file is made for (--all-runtimes for full rows here)")
         rows.append(row)
     out = RowOutput(rows, {}, {})
     try:
         runner = resolve_runner(task.runner or task.runtime)().load(art.artifact, cfg.threads)
-        model = _model_fn(runner, art.artifact.scale, cfg)  # InputError: overlap below the receptive field
+        model = _timed(_model_fn(runner, art.artifact.scale, cfg), out)  # InputError: overlap below the receptive field
     except SroptError as exc:
         for row in rows:
             row.errors.append(str(exc))
             row.failure = "input" if isinstance(exc, InputError) else "runtime"
         return out
-    contract = art.artifact.contract
-    bench, bench_input = None, None
     try:
-        if cfg.bench_size:
-            rng = np.random.default_rng(0)
-            x = contract.preprocess(rng.integers(0, 256, (cfg.bench_size, cfg.bench_size, 3), dtype=np.uint8))
-            bench = measure_latency(lambda: model(x), repeats=cfg.repeats, warmup=cfg.warmup).to_json()
-            bench_input = f"synthetic {list(x.shape)} NHWC"
-        for row, s in zip(rows, task.sets):
-            srs = []
-            for img in s.images:
-                x = contract.preprocess(img.lr)
-                y = model(x)  # doubles as the warm-up run of this input size
-                lat = measure_latency(lambda: model(x), repeats=cfg.repeats, warmup=max(cfg.warmup - 1, 0))
-                sr = contract.postprocess(y, img.lr)
-                psnr, ssim, rgb = _score(sr, img.hr, s.scale, cfg.rgb_psnr)
-                row.images.append(
-                    ImageResult(img.name, psnr, ssim, (img.lr.shape[1], img.lr.shape[0]), rgb, lat.to_json(), list(img.notes))
-                )
-                srs.append(sr)
-                name, (y0, x0, n) = task.crops.get(s.key, ("", (0, 0, 0)))
-                if img.name == name:
-                    out.crops[s.key] = sr[y0 : y0 + n, x0 : x0 + n].copy()
-            out.sr[s.key] = srs
-            if bench is not None:
-                row.latency_ms, row.latency_input = bench, bench_input
-            else:
-                meds = [i.latency_ms["median"] for i in row.images if i.latency_ms]
-                row.latency_ms = {"median": float(np.median(meds)), "p90": float(np.percentile(meds, 90)), "min": float(min(meds)), "repeats": cfg.repeats}
-                row.latency_input = "dataset images (statistics over per-image medians)"
+        if task.full:
+            _run_full(task, model, out)
+        contract = art.artifact.contract
+        for key, lrs in (task.parity_lr or {}).items():
+            out.sr[key] = [contract.postprocess(model(contract.preprocess(lr)), lr) for lr in lrs]
     except SroptError as exc:
         for row in rows:
             row.errors.append(str(exc))
@@ -296,15 +357,67 @@ def run_row(task: RowTask) -> RowOutput:
             row.errors.append(f"{art.artifact.path}: runtime '{task.runtime}' failed: {type(exc).__name__}: {exc}")
             row.failure = "runtime"
             row.notes.append(traceback.format_exc(limit=3))
-    rss = peak_rss_mb() if cfg.isolate else None
+    _finish_rows(rows, task)
+    return out
+
+
+def _timed(model: Callable[[np.ndarray], np.ndarray], out: RowOutput) -> Callable[[np.ndarray], np.ndarray]:
+    """``model`` adding its wall seconds to ``out.model_seconds``: the run's time inside the model, for the overhead share."""
+    def run(x: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        try:
+            return model(x)
+        finally:
+            out.model_seconds += time.perf_counter() - t0
+
+    return run
+
+
+def _run_full(task: RowTask, model: Callable[[np.ndarray], np.ndarray], out: RowOutput) -> None:
+    """Full-set metrics and latency of every set into ``out.results``; the HTML crop of each set into ``out.crops``."""
+    from sropt.validate.timing import measure_latency
+
+    cfg, contract = task.config, task.opened.artifact.contract
+    bench, bench_input = None, None
+    if cfg.bench_size:
+        rng = np.random.default_rng(0)
+        x = contract.preprocess(rng.integers(0, 256, (cfg.bench_size, cfg.bench_size, 3), dtype=np.uint8))
+        bench = measure_latency(lambda: model(x), repeats=cfg.repeats, warmup=cfg.warmup).to_json()
+        bench_input = f"synthetic {list(x.shape)} NHWC"
+    for row, s in zip(out.results, task.sets):
+        for img in s.images:
+            x = contract.preprocess(img.lr)
+            y = model(x)  # doubles as the warm-up run of this input size
+            lat = measure_latency(lambda: model(x), repeats=cfg.repeats, warmup=max(cfg.warmup - 1, 0))
+            sr = contract.postprocess(y, img.lr)
+            psnr, ssim, rgb = _score(sr, img.hr, s.scale, cfg.rgb_psnr)
+            row.images.append(
+                ImageResult(img.name, psnr, ssim, (img.lr.shape[1], img.lr.shape[0]), rgb, lat.to_json(), list(img.notes))
+            )
+            name, (y0, x0, n) = task.crops.get(s.key, ("", (0, 0, 0)))
+            if img.name == name:
+                out.crops[s.key] = sr[y0 : y0 + n, x0 : x0 + n].copy()
+        if bench is not None:
+            row.latency_ms, row.latency_input = bench, bench_input
+        else:
+            meds = [i.latency_ms["median"] for i in row.images if i.latency_ms]
+            row.latency_ms = {"median": float(np.median(meds)), "p90": float(np.percentile(meds, 90)), "min": float(min(meds)), "repeats": cfg.repeats}
+            row.latency_input = "dataset images (statistics over per-image medians)"
+
+
+def _finish_rows(rows: list[ValidationResult], task: RowTask) -> None:
+    """Peak RSS (full rows of an isolated run) and the tiling note."""
+    from sropt.validate.timing import peak_rss_mb
+
+    cfg = task.config
+    rss = peak_rss_mb() if cfg.isolate and task.full else None
     for row in rows:
         row.peak_rss_mb = rss
-        if not cfg.isolate:
+        if not cfg.isolate and task.full:
             row.notes.append("peak RSS not measured: the run was not isolated per runtime (isolate=False)")
         if cfg.tile:
             overlap = cfg.overlap if cfg.overlap is not None else "the receptive field"
             row.notes.append(f"tiled inference: tile {cfg.tile} LR px, overlap {overlap}")
-    return out
 
 
 def _model_fn(runner: Any, scale: int, cfg: ValidationConfig) -> Callable[[np.ndarray], np.ndarray]:
@@ -324,18 +437,20 @@ def _model_fn(runner: Any, scale: int, cfg: ValidationConfig) -> Callable[[np.nd
 
 
 def _add_parity(rows: list[tuple[ValidationResult, dict[tuple[str, str], list[np.ndarray]]]]) -> None:
-    """Compare each row's SR images with the reference row of the same model and set.
+    """Compare each row's SR parity crops with the reference row's of the same model and set.
 
-    Rows are the same model when their artifact files share a stem
-    (``FSRCNN_x3.pb`` / ``.onnx`` / ``.tflite``: one model in several formats);
-    the reference is the first successful row of that model (the first
-    artifact's first runtime, ``tf`` by default), so parity figures are
-    cross-runtime agreement, never a comparison of two different models.
+    Every row (full or parity-only) ran the same fixed LR crops, so the figures
+    compare like with like at a small fixed cost. Rows are the same model when
+    their artifact files share a stem (``FSRCNN_x3.pb`` / ``.onnx`` /
+    ``.tflite``: one model in several formats); the reference is the first row
+    of that model that ran (the first artifact in the runtime it is made for,
+    OpenCV for a .pb), so parity figures are cross-runtime agreement, never a
+    comparison of two different models.
     """
     reference: dict[tuple[str, str, str], tuple[ValidationResult, list[np.ndarray]]] = {}
     for row, srs in rows:
         set_key = (row.dataset, row.degradation)
-        if not row.ok or set_key not in srs:
+        if row.errors or not srs.get(set_key):
             continue
         key = (Path(row.artifact).stem, *set_key)
         if key not in reference:
@@ -351,8 +466,8 @@ def _add_parity(rows: list[tuple[ValidationResult, dict[tuple[str, str], list[np
             "within_1_level": round(sum(int((d <= 1).sum()) for d in diffs) / total, 6),
             "identical": round(sum(int((d == 0).sum()) for d in diffs) / total, 6),
             "max_abs_diff": int(max(int(d.max()) for d in diffs)),
+            "crops": len(diffs),
         }
-
 
 
 def validation_failure(report: ValidationReport) -> SroptError | None:
@@ -372,7 +487,7 @@ def validation_failure(report: ValidationReport) -> SroptError | None:
                           problems=_unique(e for r in crashed for e in r.errors))
     if any(r.ok for r in rows):
         return None
-    problems = _unique([*report.problems, *(e for r in rows for e in r.errors)])
+    problems = _unique([*report.problems, *report.warnings, *(e for r in rows for e in r.errors)])
     if any(r.failure == "runtime" for r in rows):
         return StageError("nothing was measured: every artifact x runtime row failed in its runtime", problems=problems)
     return InputError("nothing was measured: no artifact x runtime row could run", problems=problems)

@@ -51,6 +51,13 @@ def render_markdown(report: ValidationReport) -> str:
         "|" + "---|" * len(TABLE_HEADER),
     ]
     lines += ["| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in row) + " |" for row in table_rows(report)]
+    n_crops = max((len(v) for v in report.config.get("parity_crops", {}).values()), default=0)
+    if n_crops:
+        lines += ["", f"Parity: pixels within 1 level of the reference row (same model) on {n_crops} fixed LR crop(s) per set, "
+                  "run in every runtime that loads each file; 'parity only' rows ran just those crops (full-set metrics "
+                  "come from the runtime the file is made for)."]
+    if report.warnings:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in report.warnings]
     if report.errors:
         lines += ["", "## Problems and errors", ""] + [f"- {p}" for p in report.errors]
     lines += _artifact_notes(report)

@@ -88,7 +88,7 @@ def html_context(report: ValidationReport) -> dict:
     return {
         "protocol": "PSNR/SSIM on BT.601 Y, crop_border = scale, uint8-rounded outputs.",
         "environment": f"{env.get('cpu')}, {env.get('cores')} cores, {env.get('threads')} threads. Schema {report.schema_version}.",
-        "header": TABLE_HEADER, "rows": table_rows(report), "errors": report.errors, "crops": crops, "plots": plots,
+        "header": TABLE_HEADER, "rows": table_rows(report), "errors": report.errors, "warnings": report.warnings, "crops": crops, "plots": plots,
     }
 
 

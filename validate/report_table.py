@@ -48,7 +48,7 @@ def table_rows(report: ValidationReport) -> list[list[str]]:
                 "-" if r.size_bytes is None else f"{r.size_bytes:,}",
                 "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f}",
                 fmt_parity(r),
-                "error" if r.errors else "ok",
+                "error" if r.errors else ("parity only" if r.scope == "parity" else "ok"),
             ]
         )
     return rows

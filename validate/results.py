@@ -93,6 +93,9 @@ class ValidationResult:
     #: Why the row has no metrics: "input" (never ran: bad artifact, scale, dataset, runtime choice),
     #: "runtime" (the runtime raised) or "crash" (its process died). Not in report.json; it picks the exit code.
     failure: str | None = field(default=None, compare=False)
+    #: "full": metrics over every image of the set; "parity": the artifact ran only on the fixed parity
+    #: crops in this runtime (it is not the runtime the file is made for), so the row carries parity alone.
+    scope: str = "full"
 
     @property
     def ok(self) -> bool:
@@ -140,6 +143,7 @@ class ValidationResult:
             "threads": self.threads,
             "peak_rss_mb": json_number(self.peak_rss_mb, 1),
             "parity": self.parity,
+            "scope": self.scope,
             "images": [i.to_json() for i in self.images],
             "errors": self.errors,
             "notes": self.notes,
@@ -171,6 +175,10 @@ class ValidationReport:
     results: list[ValidationResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     crops: list[Crop] = field(default_factory=list)
+    #: Things the reader should know that are not failures (a listed runtime that loads none of an artifact's kind).
+    warnings: list[str] = field(default_factory=list)
+    #: Wall seconds of the run, seconds inside the model (inference and latency repeats) and preparing sets.
+    timing: dict[str, float] = field(default_factory=dict)
     schema_version: str = SCHEMA_VERSION
 
     @property
@@ -185,5 +193,7 @@ class ValidationReport:
             "environment": self.environment,
             "config": self.config,
             "problems": self.problems,
+            "warnings": self.warnings,
+            "timing": self.timing,
             "results": [r.to_json() for r in self.results],
         }

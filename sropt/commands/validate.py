@@ -19,7 +19,7 @@ def _csv(text: str | None) -> list[str] | None:
 def validate_command(
     artifacts: list[str] = typer.Argument(..., help="Artifacts (.pb/.onnx/.tflite paths) or registry names such as FSRCNN_x3."),
     dataset: list[str] = typer.Option(["Set5"], "--dataset", "-d", help="HR image folder, DIR with HR/ + LR_x<s>/, or Set5/Set14/T91. Repeatable."),
-    runtimes: str = typer.Option(None, "--runtimes", "-r", help="Comma-separated: tf,opencv,ort,tflite. Default: every runtime that loads each artifact."),
+    runtimes: str = typer.Option(None, "--runtimes", "-r", help="Comma-separated runtimes that may be used: tf,opencv,ort,tflite (default: all). Each artifact runs on the full sets in the runtime it is made for (.pb opencv, .onnx ort, .tflite tflite), the others that load it run the parity crops."),
     degradation: str = typer.Option("matlab-bicubic", "--degradation", help="Comma-separated LR degradations: matlab-bicubic, opencv-cubic, opencv-area."),
     scale: int = typer.Option(None, "--scale", help="Scale to validate at (default: the first artifact's)."),
     out: Path = typer.Option(Path("sropt-report"), "--out", "-o", help="Folder for report.json, report.md, report.html."),
@@ -31,7 +31,8 @@ def validate_command(
     lr_dir: Path = typer.Option(None, "--lr", help="Folder of LR images paired with the HR dataset (skips degradation)."),
     rgb: bool = typer.Option(False, "--rgb-psnr", help="Also compute RGB PSNR."),
     no_isolate: bool = typer.Option(False, "--no-isolate", help="Run all runtimes in this process (faster; no per-runtime RSS)."),
-    skip_incompatible: bool = typer.Option(False, "--skip-incompatible", help="Run each artifact only in the --runtimes that load its file type (no error rows for those)."),
+    all_runtimes: bool = typer.Option(False, "--all-runtimes", help="Full-set rows in every allowed runtime that loads each artifact (the old, slower behaviour)."),
+    skip_incompatible: bool = typer.Option(False, "--skip-incompatible", help="With --all-runtimes: a listed runtime that cannot load an artifact is skipped, not an error row."),
     strict: bool = typer.Option(False, "--strict", help="Exit 4 if any row has an error (for CI)."),
     as_json: bool = typer.Option(False, "--json", help="Also print report.json to stdout."),
 ) -> None:
@@ -56,6 +57,7 @@ def validate_command(
         degradations=_csv(degradation) or ["matlab-bicubic"],
         runtimes=_csv(runtimes),
         skip_incompatible=skip_incompatible,
+        all_runtimes=all_runtimes,
         repeats=repeats,
         threads=threads or os.cpu_count() or 1,
         tile=tile,
@@ -94,5 +96,7 @@ def _print_table(report, console) -> None:
         style = None if row[-1] == "ok" else "red"
         table.add_row(*[escape(c) for c in row], style=style)
     console.print(table)
+    for w in report.warnings:
+        console.print(f"[yellow]warning:[/] {escape(w)}")
     for p in report.errors:
         console.print(f"[yellow]problem:[/] {escape(p)}")

@@ -140,8 +140,11 @@ def metric_value(row: dict[str, Any], metric: Metric) -> float | None:
     return float(value)
 
 
-def _matches(gate: Gate, report: dict[str, Any], row: dict[str, Any]) -> bool:
+def _matches(gate: Gate, report: dict[str, Any], row: dict[str, Any], *, parity: bool = False) -> bool:
     if row.get("artifact") == "bicubic" or row.get("role") == "bicubic":
+        return False
+    # A parity-only row ran a few crops, not the set: it has no metrics to gate (``parity`` finds them to say so).
+    if (row.get("scope") == "parity") != parity:
         return False
     names = {row_stage(report, row), Path(str(row.get("artifact", ""))).name}
     if not any(fnmatch.fnmatchcase(n, p) for n in names for p in gate.artifacts):
@@ -227,6 +230,16 @@ def gate_rows(gate: Gate, report: dict[str, Any], source: str | None = None) -> 
     return rows
 
 
+def _no_rows_message(gate: Gate, report: dict[str, Any]) -> str:
+    """Why a gate matched no row: bad patterns, or only parity-crop rows (the runtime is not the artifact's own)."""
+    parity = [r for r in report["results"] if _matches(gate, report, r, parity=True)]
+    if not parity:
+        return f"matched no report rows (artifacts {gate.artifacts}); check the patterns"
+    where = ", ".join(sorted({f"{row_stage(report, r)} [{r.get('runtime')}]" for r in parity}))
+    return (f"matched only parity-crop rows ({where}): validation measures each artifact on the full sets only in the "
+            "runtime it is made for (.pb opencv, .onnx ort, .tflite tflite), other runtimes only on parity crops; gate that runtime")
+
+
 def evaluate_gate(gate: Gate, report: dict[str, Any], *, baseline: dict[str, Any] | None = None, source: str | None = None) -> list[GateResult]:
     """Apply one gate to every matching row of ``report``."""
     rows = gate_rows(gate, report, source)
@@ -234,7 +247,7 @@ def evaluate_gate(gate: Gate, report: dict[str, Any], *, baseline: dict[str, Any
     if gate.relative and gate.against is Reference.BASELINE and baseline is None:
         return [GateResult(**common, status=GateStatus.SKIP, message="no baseline given (--baseline, or a baseline: file that exists); gate not evaluated")]
     if not rows:
-        return [GateResult(**common, status=GateStatus.ERROR, message=f"matched no report rows (artifacts {gate.artifacts}); check the patterns")]
+        return [GateResult(**common, status=GateStatus.ERROR, message=_no_rows_message(gate, report))]
     results = []
     for row in rows:
         where = dict(

@@ -330,3 +330,20 @@ def test_check_plain_validate_report_with_source_option(tmp_path):
     assert main(args) == 0
     pfile.write_text(pfile.read_text().replace("1.6", "1.5"))
     assert main(args) == 1  # 30.59 - 29.05 = 1.54 dB
+
+
+def test_parity_only_rows_are_not_gated_and_a_gate_on_them_says_why():
+    from sropt.pipeline.gates import evaluate_gate
+
+    report = _report()
+    parity = {**_row("quantize.onnx.int8", "opencv", 0.0), "psnr_y": None, "latency_ms": None, "scope": "parity",
+              "parity": {"reference": "artifacts/m.quantize.onnx.int8 [ort]", "within_1_level": 0.41, "identical": 0.2, "max_abs_diff": 60}}
+    report["results"].append(parity)
+    # A gate over every runtime gates the full rows only: the parity row has no full-set PSNR to bound.
+    res = evaluate_gate(Gate(metric="psnr_y", min=29.0, artifacts=["quantize.*"]), report)
+    assert [(r.runtime, r.status) for r in res] == [("tflite", GateStatus.PASS), ("ort", GateStatus.PASS)]
+    [only] = evaluate_gate(Gate(metric="psnr_y", min=29.0, artifacts=["quantize.onnx.int8"], runtimes=["opencv"]), report)
+    assert only.status is GateStatus.ERROR
+    assert only.message.startswith("matched only parity-crop rows (quantize.onnx.int8 [opencv]): validation measures")
+    [none] = evaluate_gate(Gate(metric="psnr_y", min=29.0, artifacts=["nothing*"]), report)
+    assert none.message == "matched no report rows (artifacts ['nothing*']); check the patterns"
