@@ -97,3 +97,27 @@ def test_round_weights_cache_reuses_unchanged_layers_exactly(tmp_path, monkeypat
     assert len(calls) == len(layers) + 1
     assert again.SerializeToString() == first.SerializeToString() == plain.SerializeToString()
     assert second.SerializeToString() != first.SerializeToString()
+
+
+@pytest.mark.slow  # 5-7 conversions of a tiny EDSR: about 8 s of CPU
+def test_progress_says_candidate_k_of_n_and_search_uses_30_spread_images(tmp_path, datasets):
+    """Tiny EDSR (2 blocks: 2 sites), auto settings: 5 candidates, each announced as k of 5."""
+    from sropt.models.synth import write_synthetic_edsr
+    from sropt.quantize.config import CalibrationConfig, QuantizeConfig
+    from sropt.quantize.tflite_quantize import quantize_tflite
+    from sropt.quantize.weights import SEARCH_IMAGES, spread
+
+    src = write_synthetic_edsr(tmp_path / "e.pb", blocks=2, filters=8, scale=2, seed=0).path
+    messages: list[str] = []
+    config = QuantizeConfig("tflite", "int8", calibration=CalibrationConfig(datasets / "T91", count=4))
+    result = quantize_tflite(src, tmp_path / "q.tflite", config, progress=messages.append)
+    weights = result.weights
+    n = len(weights["candidates"])
+    assert n == 5 and [m.split(":")[0] for m in messages[:n]] == [f"int8 candidate {k} of 5" for k in range(1, 6)]
+    per_site = [m for m in messages if m.startswith("int8 per-site candidate")]
+    if "refined" in weights:  # the sweep announces its own count: off + grid neighbours at each of 2 sites
+        assert per_site[0].startswith(f"int8 per-site candidate 1 of {weights['refined']['tried']}:")
+    else:
+        assert per_site == []
+    assert weights["measured_on"].startswith(f"{SEARCH_IMAGES} whole image(s) of T91")
+    assert spread(list(range(91)), 30)[:4] == [0, 3, 6, 9] and spread([1, 2], 30) == [1, 2]
