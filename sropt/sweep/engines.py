@@ -52,6 +52,7 @@ class PointOutcome:
     error_class: str | None = None
     exit_code: int | None = None
     node: str = ""
+    retries: int = 0  # times the task was resubmitted after its worker died
 
 
 def _for_phase(config: PipelineConfig, pid: str, phase: str) -> PipelineConfig:
@@ -105,40 +106,84 @@ class Engine(Protocol):
         """Release what the engine started (a process pool, a local Ray instance)."""
 
 
+@dataclass(eq=False)  # a handle: hashed by identity
+class _Job:
+    """A task running in its own worker process: what to rerun if the worker dies, and how often it was."""
+
+    args: tuple[Any, ...]
+    process: Any = None
+    conn: Any = None
+    retries: int = 0
+
+
+def _work(conn: Any, args: tuple[Any, ...]) -> None:
+    """Worker process body: run the task, send its outcome back."""
+    conn.send(run_point(*args))
+    conn.close()
+
+
 class LocalEngine:
-    """A process pool on this machine (``--jobs N``); with one job nothing is built ahead (the measure phase does it all)."""
+    """Worker processes on this machine, ``--jobs N`` at once; with one job nothing is built ahead (the measure phase does it all).
+
+    Each task gets a process of its own rather than a slot in a pool: memory
+    is returned when it ends, and a worker that dies (killed, out of memory)
+    is attributable to its task, which is rerun at most ``max_retries`` times
+    and then recorded as failed. (A pool breaks as a whole and cannot say
+    which of its tasks killed it.)
+    """
 
     name = "local"
 
-    def __init__(self, jobs: int = 1) -> None:
+    def __init__(self, jobs: int = 1, max_retries: int = 2) -> None:
         if jobs < 1:
             raise InputError(f"--jobs {jobs}: give 1 or more.")
         self.slots = jobs
         self.parallel = jobs > 1
-        self._pool = None
+        self.max_retries = max_retries
 
-    def submit(self, config: PipelineConfig, pid: str, out: Path, phase: str) -> Any:
-        if self._pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+    def _start(self, job: _Job) -> _Job:
+        import multiprocessing
 
-            # fork: the driver holds no TensorFlow (each stage imports it in the
-            # worker), and adapters replaced at run time (tests' fake stages) carry over.
-            self._pool = ProcessPoolExecutor(max_workers=self.slots, mp_context=multiprocessing.get_context("fork"))
-        return self._pool.submit(run_point, config, pid, out, phase)
+        # fork: the driver holds no TensorFlow (each stage imports it in the
+        # worker), and adapters replaced at run time (tests' fake stages) carry over.
+        ctx = multiprocessing.get_context("fork")
+        job.conn, child = ctx.Pipe(duplex=False)
+        job.process = ctx.Process(target=_work, args=(child, job.args), daemon=True)
+        job.process.start()
+        child.close()
+        return job
 
-    def wait_one(self, handles: list[Any]) -> tuple[Any, PointOutcome]:
-        from concurrent.futures import FIRST_COMPLETED, wait
+    def submit(self, config: PipelineConfig, pid: str, out: Path, phase: str) -> _Job:
+        return self._start(_Job((config, pid, out, phase)))
 
-        done, _ = wait(handles, return_when=FIRST_COMPLETED)
-        fut = next(iter(done))
-        return fut, fut.result()
+    def wait_one(self, handles: list[_Job]) -> tuple[_Job, PointOutcome]:
+        from multiprocessing.connection import wait
+
+        while True:
+            ready = set(wait([j.conn for j in handles] + [j.process.sentinel for j in handles]))
+            job = next(j for j in handles if j.conn in ready or j.process.sentinel in ready)
+            if job.conn.poll():
+                try:
+                    outcome = job.conn.recv()
+                except EOFError:  # the worker died while sending
+                    outcome = None
+                if outcome is not None:
+                    job.process.join()
+                    job.conn.close()
+                    outcome.retries = job.retries
+                    return job, outcome
+            job.process.join()
+            job.conn.close()
+            _, pid, _, phase = job.args
+            if job.retries >= self.max_retries:
+                code = job.process.exitcode
+                how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                return job, PointOutcome(pid, "failed", phase, 0.0, error=f"worker process died {job.retries + 1} times ({how}; killed or out of memory)", error_class="WorkerLost", exit_code=4, retries=job.retries)
+            job.retries += 1
+            self._start(job)
 
     def close(self) -> None:
-        """Shut the pool down."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        """Nothing outlives its task."""
 
 
 # --------------------------------------------------------------------------- scheduling
@@ -225,6 +270,7 @@ def run_points(
             outcome.steps = merge_build_status(built[pid].steps, outcome.steps)
             outcome.seconds = round(outcome.seconds + built[pid].seconds, 3)
             outcome.node = f"built on {built[pid].node}, measured on {outcome.node}"
+            outcome.retries = built[pid].retries
         finals.append(outcome)
         if on_done:
             on_done(outcome)

@@ -96,3 +96,48 @@ def test_build_plan_waits_for_the_first_builder_of_each_shared_step(sweep_file):
     # p01 shares prune 0.25 (and its export, ORT INT8) with p00; p03 shares prune 0.5 with p02; everyone shares the source.
     assert deps == {"grid4_p00.source": set(), "grid4_p00": {"grid4_p00.source"}, "grid4_p01": {"grid4_p00.source", "grid4_p00"},
                     "grid4_p02": {"grid4_p00.source"}, "grid4_p03": {"grid4_p00.source", "grid4_p02"}}
+
+
+def test_a_worker_killed_mid_task_is_retried_and_the_sweep_finishes(sweep_file, fake_stages, monkeypatch):
+    import os
+    import signal
+
+    marker = sweep_file.parent / "killed-once"
+    real_prune = fake_stages.prune
+
+    def prune_killing_its_worker_once(ctx):
+        if ctx.config.ratio == 0.5 and not marker.exists():
+            marker.write_text("")
+            os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
+        return real_prune(ctx)
+
+    table = fake_stages.table()
+    table["prune"] = prune_killing_its_worker_once
+    monkeypatch.setattr("sropt.pipeline.steps.ADAPTERS", table)
+    result = run_sweep(_plan(sweep_file), sweep_file.parent / "out", LocalEngine(jobs=2))
+    assert marker.exists()
+    assert [p["status"] for p in result["points"]] == ["ok"] * 4
+    # p02 builds prune 0.5 first; its worker died and the task ran again. Nobody else was retried.
+    assert [p["retries"] for p in result["points"]] == [0, 0, 1, 0]
+    assert all(len(p["candidates"]) == 7 for p in result["points"])
+
+
+def test_a_worker_killed_every_time_fails_its_point_only(sweep_file, fake_stages, monkeypatch):
+    import os
+    import signal
+
+    real_prune = fake_stages.prune
+
+    def prune_always_killed(ctx):
+        if ctx.config.ratio == 0.5:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_prune(ctx)
+
+    table = fake_stages.table()
+    table["prune"] = prune_always_killed
+    monkeypatch.setattr("sropt.pipeline.steps.ADAPTERS", table)
+    result = run_sweep(_plan(sweep_file), sweep_file.parent / "out", LocalEngine(jobs=2, max_retries=1))
+    status = {p["id"]: (p["status"], p["error_class"]) for p in result["points"]}
+    assert status["grid4_p02"] == ("failed", "WorkerLost") and status["grid4_p03"][0] == "failed"
+    assert status["grid4_p00"] == ("ok", None) and status["grid4_p01"] == ("ok", None)
+    assert "worker process died 2 times (killed by signal 9; killed or out of memory)" in result["points"][2]["error"]
