@@ -289,30 +289,45 @@ def preflight(
     pipeline: Pipeline, name: str, *, base_dir: Path, out_dir: Path, model_override: Path | None,
     config: PipelineConfig | None = None,
 ) -> list[str]:
-    """Machine-dependent problems of one pipeline (datasets, model path, output folder)."""
-    problems: list[str] = []
+    """Machine-dependent problems of one pipeline (datasets, model path, output folder, baseline)."""
     where = f"pipeline '{name}'"
 
     def at(loc: tuple[Any, ...]) -> str:
         return f"{config.where(name, loc)}: " if config is not None else ""
 
-    dataset_refs: list[tuple[str, tuple[Any, ...], str]] = []
+    return [
+        *_dataset_problems(pipeline, where, at),
+        *_model_problems(pipeline, where, at, base_dir, model_override),
+        *_output_problems(where, out_dir),
+        *_baseline_problems(pipeline, where, at, base_dir),
+    ]
+
+
+def _dataset_refs(pipeline: Pipeline) -> list[tuple[str, tuple[Any, ...], str]]:
+    """(field name, YAML location, dataset ref) of every image set the pipeline's stages read."""
+    refs: list[tuple[str, tuple[Any, ...], str]] = []
     if pipeline.validate_:
-        dataset_refs += [("validate.datasets", ("validate", "datasets", i), d) for i, d in enumerate(pipeline.validate_.datasets)]
-    if pipeline.prune and (pipeline.prune.bias_compensation or pipeline.prune.sensitivity or pipeline.prune.finetune_steps or pipeline.prune.max_psnr_drop):
-        dataset_refs.append(("prune.calib", ("prune", "calib"), pipeline.prune.calib))
+        refs += [("validate.datasets", ("validate", "datasets", i), d) for i, d in enumerate(pipeline.validate_.datasets)]
+    prune = pipeline.prune
+    if prune and (prune.bias_compensation or prune.sensitivity or prune.finetune_steps or prune.max_psnr_drop):
+        refs.append(("prune.calib", ("prune", "calib"), prune.calib))
     if pipeline.quantize:
         for i, t in enumerate(pipeline.quantize.tflite):
             if t.mode.value in ("int8", "int16x8"):
-                dataset_refs.append((f"quantize.tflite[{i}].calib", ("quantize", "tflite", i, "calib"), t.calib))
+                refs.append((f"quantize.tflite[{i}].calib", ("quantize", "tflite", i, "calib"), t.calib))
         for i, o in enumerate(pipeline.quantize.onnx):
             if o.mode.value == "int8":
-                dataset_refs.append((f"quantize.onnx[{i}].calib", ("quantize", "onnx", i, "calib"), o.calib))
+                refs.append((f"quantize.onnx[{i}].calib", ("quantize", "onnx", i, "calib"), o.calib))
+    return refs
+
+
+def _dataset_problems(pipeline: Pipeline, where: str, at) -> list[str]:
+    problems: list[str] = []
     reported: set[str] = set()
-    for field_name, loc, ref in dataset_refs:
-        path = resolve_dataset(ref)
+    for field_name, loc, ref in _dataset_refs(pipeline):
         if ref in reported:  # one line per bad folder, at its first use
             continue
+        path = resolve_dataset(ref)
         if not path.is_dir():
             reported.add(ref)
             why = dataset_unavailable(ref) if "/" not in ref else None
@@ -323,28 +338,41 @@ def preflight(
         elif not _holds_images(path):  # else the stage would find out minutes into the run
             reported.add(ref)
             problems.append(f"{at(loc)}{where}, field '{field_name}': dataset '{ref}' at {path} holds no images. Fill it or give another folder.")
+    return problems
+
+
+def _model_problems(pipeline: Pipeline, where: str, at, base_dir: Path, model_override: Path | None) -> list[str]:
     if model_override is not None:
         if not Path(model_override).is_file():
-            problems.append(f"--model {model_override}: file not found. Give an existing frozen graph (.pb).")
-        elif Path(model_override).suffix.lower() != ".pb":
-            problems.append(f"--model {model_override}: a pipeline starts from a frozen TensorFlow graph (.pb), not a {Path(model_override).suffix} file.")
-    elif is_model_path(pipeline.model):
-        mp = (base_dir / pipeline.model).expanduser()
-        if not mp.is_file():
-            problems.append(f"{at(('model',))}{where}, field 'model': model file {mp} not found. Fix the path or use --model PATH.")
-        elif mp.suffix.lower() != ".pb":
-            problems.append(f"{at(('model',))}{where}, field 'model': {mp} is a {mp.suffix} file; a pipeline starts from a frozen TensorFlow graph (.pb).")
-    if out_dir.exists() and not out_dir.is_dir():
-        problems.append(f"{where}: output folder {out_dir} is a file. Remove it or choose another folder (--out DIR).")
-    else:
-        from sropt.core.atomic import check_writable
+            return [f"--model {model_override}: file not found. Give an existing frozen graph (.pb)."]
+        if Path(model_override).suffix.lower() != ".pb":
+            return [f"--model {model_override}: a pipeline starts from a frozen TensorFlow graph (.pb), not a {Path(model_override).suffix} file."]
+        return []
+    if not is_model_path(pipeline.model):
+        return []  # a registry name: resolved (fetched) by the runner, exit 3 when it cannot be had
+    mp = (base_dir / pipeline.model).expanduser()
+    if not mp.is_file():
+        return [f"{at(('model',))}{where}, field 'model': model file {mp} not found. Fix the path or use --model PATH."]
+    if mp.suffix.lower() != ".pb":
+        return [f"{at(('model',))}{where}, field 'model': {mp} is a {mp.suffix} file; a pipeline starts from a frozen TensorFlow graph (.pb)."]
+    return []
 
-        try:
-            check_writable(out_dir, folder=True, what="run folder")
-        except InputError as exc:
-            problems.append(f"{where}: {exc} (--out DIR)")
+
+def _output_problems(where: str, out_dir: Path) -> list[str]:
+    if out_dir.exists() and not out_dir.is_dir():
+        return [f"{where}: output folder {out_dir} is a file. Remove it or choose another folder (--out DIR)."]
+    from sropt.core.atomic import check_writable
+
+    try:
+        check_writable(out_dir, folder=True, what="run folder")
+    except InputError as exc:
+        return [f"{where}: {exc} (--out DIR)"]
+    return []
+
+
+def _baseline_problems(pipeline: Pipeline, where: str, at, base_dir: Path) -> list[str]:
     if pipeline.baseline:
         bp = base_dir / pipeline.baseline
         if bp.exists() and not bp.is_file():
-            problems.append(f"{at(('baseline',))}{where}, field 'baseline': {bp} is not a file.")
-    return problems
+            return [f"{at(('baseline',))}{where}, field 'baseline': {bp} is not a file."]
+    return []
