@@ -97,8 +97,35 @@ def _input_channels(index: GraphIndex, placeholder: str) -> int:
 def analyze_graph(graph_def: "GraphDef", source: str = "graph") -> GraphInfo:
     """Analyse ``graph_def``; UnsupportedModelError if it is not an SR model we know."""
     index = GraphIndex(graph_def)
-    placeholders = index.placeholders()
     not_sr = f"{source}: not a super-resolution model sropt understands"
+    placeholder = _sr_input(index, graph_def, not_sr)
+    channels = _input_channels(index, placeholder)
+    family = _family(index, channels, not_sr)
+    factors = spatial_factors(index)
+    outputs = index.sinks()
+    scale, main_output = _scale_and_main_output(factors, outputs, not_sr)
+    notes = [] if scale in family_spec(family).scales else [f"scale x{scale} is not one the {family.value} zoo publishes"]
+    layers = _conv_layers(index, graph_def, factors)
+    dequantize = sum(1 for n in graph_def.node if n.op == "Dequantize")
+    return GraphInfo(
+        family=family,
+        scale=scale,
+        inputs=[placeholder],
+        outputs=outputs,
+        input_channels=channels,
+        params=_parameter_count(index),
+        macs_per_pixel=sum(layer.macs_per_pixel for layer in layers),
+        weight_storage="quint8" if dequantize else "float32",
+        dequantize_nodes=dequantize,
+        main_output=main_output,
+        layers=layers,
+        notes=notes,
+    )
+
+
+def _sr_input(index: GraphIndex, graph_def: "GraphDef", not_sr: str) -> str:
+    """The graph's one float32 input; UnsupportedModelError for graphs no SR family has."""
+    placeholders = index.placeholders()
     if len(placeholders) != 1:
         raise UnsupportedModelError(
             f"{not_sr}: expected one input Placeholder, found {len(placeholders)} ({', '.join(placeholders) or 'none'}). "
@@ -111,7 +138,10 @@ def analyze_graph(graph_def: "GraphDef", source: str = "graph") -> GraphInfo:
             f"{not_sr}: it has no DepthToSpace (sub-pixel upsampling) node, which every supported family ends with. "
             "Is this a classifier or another kind of network?"
         )
-    channels = _input_channels(index, placeholders[0])
+    return placeholders[0]
+
+
+def _family(index: GraphIndex, channels: int, not_sr: str) -> Family:
     summary = summarize_structure(index, channels)
     family = detect_family(summary)
     if family is None:
@@ -121,20 +151,22 @@ def analyze_graph(graph_def: "GraphDef", source: str = "graph") -> GraphInfo:
             f"scaled residual adds {summary.scaled_residual_adds}, PReLU patterns {summary.prelu_patterns}, "
             f"Tanh {summary.ops['Tanh']})."
         )
+    return family
 
-    factors = spatial_factors(index)
-    outputs = index.sinks()
+
+def _scale_and_main_output(factors: dict[str, float], outputs: list[str], not_sr: str) -> tuple[int, str]:
     scale_f = max(factors[n] for n in outputs)
     # LapSRN x4/x8 expose the full-scale tensor twice (NCHW_output and
     # NCHW_output_<s>x read the same node); the first in graph order is main.
     main_output = next(n for n in outputs if factors[n] == scale_f)
     scale = int(round(scale_f))
-    notes = []
     if abs(scale - scale_f) > 1e-6 or scale < 2:
         raise UnsupportedModelError(f"{not_sr}: output '{main_output}' is at {scale_f}x the input, not an integer upscale.")
-    if scale not in family_spec(family).scales:
-        notes.append(f"scale x{scale} is not one the {family.value} zoo publishes")
+    return scale, main_output
 
+
+def _conv_layers(index: GraphIndex, graph_def: "GraphDef", factors: dict[str, float]) -> list[ConvLayer]:
+    """Every Conv2D in graph order with its shape, MACs per LR pixel and channel group."""
     # Imported here: groups imports graph_index only, but keep analysis importable alone.
     from sropt.convert.groups import build_channel_groups, group_of_layers
 
@@ -148,7 +180,10 @@ def analyze_graph(graph_def: "GraphDef", source: str = "graph") -> GraphInfo:
         res = factors[name]
         layers.append(ConvLayer(name, index.skip_identity(weight), (kh, kw), cin, cout,
                                 int(round(kh * kw * cin * cout * res * res)), res, layer_group.get(name)))
+    return layers
 
+
+def _parameter_count(index: GraphIndex) -> int:
     params = 0
     for name, node in index.nodes.items():
         if node.op == "Identity" or not index.is_float_const(name):
@@ -158,19 +193,4 @@ def analyze_graph(graph_def: "GraphDef", source: str = "graph") -> GraphInfo:
         shape = index.const_shape(name)
         if shape:  # rank 0 scalars (the 0.1 residual scale, PReLU's 0.5) are not parameters
             params += math.prod(shape)
-
-    dequantize = sum(1 for n in graph_def.node if n.op == "Dequantize")
-    return GraphInfo(
-        family=family,
-        scale=scale,
-        inputs=placeholders,
-        outputs=outputs,
-        input_channels=channels,
-        params=params,
-        macs_per_pixel=sum(layer.macs_per_pixel for layer in layers),
-        weight_storage="quint8" if dequantize else "float32",
-        dequantize_nodes=dequantize,
-        main_output=main_output,
-        layers=layers,
-        notes=notes,
-    )
+    return params
