@@ -1,4 +1,4 @@
-"""The sweep's outputs: sweep.json (every point), sweep.md (tables, fronts, winners), sweep.pipelines.yaml (every point, runnable)."""
+"""The sweep's outputs: sweep.json (every point), sweep.md and sweep.html (tables, fronts, winners), sweep.pipelines.yaml (every point, runnable)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from sropt.sweep.config import SweepPlan
 
 
 def write_sweep_reports(result: dict[str, Any], plan: SweepPlan, out_dir: Path) -> None:
-    """Write sweep.json, sweep.md and sweep.pipelines.yaml into ``out_dir``."""
+    """Write sweep.json, sweep.md, sweep.html and sweep.pipelines.yaml into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out_dir / "sweep.pipelines.yaml", point_pipelines_yaml(plan))
     write_text_atomic(out_dir / "sweep.json", json.dumps(result, indent=2, default=str) + "\n")
     write_text_atomic(out_dir / "sweep.md", sweep_markdown(result))
+    write_text_atomic(out_dir / "sweep.html", sweep_html(result))
 
 
 def point_pipelines_yaml(plan: SweepPlan) -> str:
@@ -78,3 +79,79 @@ def _winner_line(group: str, w: dict[str, Any] | None) -> str:
         return f"- {group}: no artifact meets the goal"
     return (f"- {group}: {w['point']} {w['stage']} in {w['runtime']}: speed-up x{_num(w['speed_up'], '{:.2f}')}, "
             f"{_num((w['size_bytes'] or 0) / 1024, '{:.1f}')} KB, PSNR-Y drop {_per_ds(w['psnr_drop'], '{:.3f}')} dB. Reproduce: `{w['command']}`")
+
+
+# --------------------------------------------------------------------------- html
+
+
+def _goal_text(goal: dict[str, Any]) -> str:
+    objective = ("maximize " + goal["maximize"]) if goal.get("maximize") else ("minimize " + goal["minimize"])
+    bounds = [f"{b['metric']} <= {b['max']:g}" for b in goal.get("subject_to", []) if b.get("max") is not None]
+    bounds += [f"{b['metric']} >= {b['min']:g}" for b in goal.get("subject_to", []) if b.get("min") is not None]
+    return objective + (" subject to " + ", ".join(bounds) if bounds else "")
+
+
+def sweep_html(result: dict[str, Any]) -> str:
+    """sweep.html: the winners, the fronts as a plot, every candidate (one self-contained file)."""
+    import jinja2
+
+    # The sweep page extends the validation reports' base.html (same style).
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader([jinja2.PackageLoader("sropt.sweep", "templates"), jinja2.PackageLoader("sropt.validate", "templates")]),
+        autoescape=True,
+    )
+    rows = []
+    for p in result["points"]:
+        said = ", ".join(f"{k}={v}" for k, v in p["overrides"].items())
+        for c in p["candidates"]:
+            rows.append({
+                "point": p["id"], "overrides": said, "stage": c["stage"], "runtime": c["runtime"],
+                "size": _num(c["size_bytes"] / 1024 if c["size_bytes"] else None, "{:.1f}"), "latency": _num(c["latency_ms"], "{:.2f}"),
+                "speed_up": _num(c["speed_up"], "{:.2f}"), "psnr": _per_ds(c["psnr_y"], "{:.3f}"), "drop": _per_ds(c["psnr_drop"], "{:.3f}"),
+                "ssim": _per_ds(c["ssim_y"], "{:.4f}"), "violations": "; ".join(c["violations"]),
+            })
+    w = result["winners"]
+    winners = [("overall", w["overall"])] + list(w["by_model_runtime"].items())
+    winners = [(g, {**x, "drop": _per_ds(x["psnr_drop"], "{:.3f}")} if x else None) for g, x in winners]
+    try:
+        plot = "data:image/png;base64," + __import__("base64").b64encode(front_plot_png(result)).decode("ascii")
+    except Exception:  # a plot failure must not cost the tables; the page says nothing is plotted
+        plot = None
+    return env.get_template("sweep.html").render(
+        title=f"sropt sweep {result['sweep']}", r=result, goal_text=_goal_text(result["goal"]), winners=winners, rows=rows,
+        plot=plot, failed=[p for p in result["points"] if p["status"] != "ok"],
+    )
+
+
+def front_plot_png(result: dict[str, Any]) -> bytes:
+    """PSNR drop against speed-up for every candidate, one colour per model/runtime, its front as a line; marker area = file size."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sropt.sweep.frontier import metric_value
+
+    cands = [c for p in result["points"] for c in p["candidates"]]
+    biggest = max((c["size_bytes"] or 0 for c in cands), default=1) or 1
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    for i, (group, front) in enumerate(result["fronts"].items()):
+        colour = f"C{i % 10}"
+        mine = [c for c in cands if f"{c['model']}/{c['runtime']}" == group and c["speed_up"] is not None and c["psnr_drop"]]
+        ax.scatter([c["speed_up"] for c in mine], [metric_value(c, "psnr_drop") for c in mine],
+                   s=[20 + 300 * (c["size_bytes"] or 0) / biggest for c in mine], color=colour, alpha=0.35)
+        pts = sorted((f["speed_up"], max(f["psnr_drop"].values())) for f in front if f["speed_up"] is not None and f["psnr_drop"])
+        if pts:
+            ax.plot(*zip(*pts), "-o", color=colour, label=group, markersize=4)
+    ax.set_xlabel("speed-up over the source in OpenCV (x)")
+    ax.set_ylabel("PSNR-Y drop vs the source, worst dataset (dB)")
+    ax.grid(True, alpha=0.3)
+    if result["fronts"]:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
