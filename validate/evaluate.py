@@ -64,6 +64,7 @@ class RowOutput:
     sr: dict[tuple[str, str], list[np.ndarray]]
     crops: dict[tuple[str, str], np.ndarray]
     model_seconds: float = 0.0
+    worker_seconds: float = 0.0  # the whole run_row, for the process start-up share
 
 
 def validate_artifacts(
@@ -94,12 +95,38 @@ def validate_artifacts(
         report.results.append(_bicubic_row(s, config))
         report.crops.append(_bicubic_crop(s, *crops[s.key]))
     report.warnings += _unloadable_warnings(opened, config)
-    sr_by_row: list[tuple[ValidationResult, dict[tuple[str, str], list[np.ndarray]]]] = []
-    model_seconds = 0.0
+    entries = _plan_entries(opened, sets, scale, crops, parity_lr, config)
+    tasks = [e for e in entries if isinstance(e, RowTask)]
+    outputs: dict[int, RowOutput] = {}
+    rows_s = 0.0
+    for group in group_tasks(tasks):
+        host = group[0]
+        extra = f" (+ parity crops of {len(group) - 1} more)" if len(group) > 1 else ""
+        say(f"{host.opened.artifact.path.name} on {host.runtime}" + (" (parity crops)" if not host.full else "") + extra)
+        t0 = time.perf_counter()
+        for task, out in zip(group, _run_group(group)):
+            outputs[id(task)] = out
+        rows_s += time.perf_counter() - t0
+    sr_by_row = _collect(report, entries, outputs)
+    _add_parity(sr_by_row)
+    wall = time.perf_counter() - started
+    model_s = sum(o.model_seconds for o in outputs.values())
+    worker_s = sum(o.worker_seconds for o in outputs.values())
+    report.timing = {
+        "wall_s": round(wall, 3), "prepare_s": round(prepared - started, 3), "model_s": round(model_s, 3),
+        # Rows' wall time less the time inside run_row: process start-up, runtime imports, pickling to and fro.
+        "row_startup_s": round(max(rows_s - worker_s, 0.0), 3) if config.isolate else 0.0,
+        "outside_model_share": round(1 - model_s / wall, 4) if wall > 0 else 0.0,
+    }
+    return report
+
+
+def _plan_entries(opened, sets: list[EvalSet], scale: int, crops, parity_lr, config: ValidationConfig) -> list[ValidationResult | RowTask]:
+    """In report order: ready error rows, and a task per artifact x runtime to run."""
+    entries: list[ValidationResult | RowTask] = []
     for ref, art, err in opened:
         if art is None:
-            for s in sets or [EvalSet("-", "-", scale)]:
-                report.results.append(_error_row(ref, "-", s.dataset, s.degradation, scale, err or ""))
+            entries += [_error_row(ref, "-", s.dataset, s.degradation, scale, err or "") for s in sets or [EvalSet("-", "-", scale)]]
             continue
         full, parity_only = plan_runtimes(art, config)
         mismatch = None
@@ -113,24 +140,53 @@ def validate_artifacts(
                 for s in sets or [EvalSet("-", "-", scale)]:
                     row = _error_row(ref, runtime, s.dataset, s.degradation, scale, mismatch or "no usable dataset")
                     _describe(row, art, config)
-                    report.results.append(row)
+                    entries.append(row)
                 continue
             is_full = runtime in full
-            say(f"{art.artifact.path.name} on {runtime}" + ("" if is_full else " (parity crops)"))
             task_sets = sets if is_full else [EvalSet(s.dataset, s.degradation, s.scale) for s in sets]
-            out = _run_task(RowTask(art, runtime, task_sets, crops, config, parity_lr=parity_lr, full=is_full))
-            model_seconds += out.model_seconds
-            report.results += out.results
-            sr_by_row += [(r, out.sr) for r in out.results]
-            for crop in report.crops:
-                key = (crop.dataset, crop.degradation)
-                if key in out.crops:
-                    crop.panels[f"{art.artifact.path.name} [{runtime}]"] = out.crops[key]
-    _add_parity(sr_by_row)
-    wall = time.perf_counter() - started
-    report.timing = {"wall_s": round(wall, 3), "prepare_s": round(prepared - started, 3), "model_s": round(model_seconds, 3),
-                     "outside_model_share": round(1 - model_seconds / wall, 4) if wall > 0 else 0.0}
-    return report
+            entries.append(RowTask(art, runtime, task_sets, crops, config, parity_lr=parity_lr, full=is_full))
+    return entries
+
+
+def _collect(report: ValidationReport, entries: list[ValidationResult | RowTask], outputs: dict[int, RowOutput]):
+    """Rows into the report in plan order, crop panels into the HTML crops; (row, its SR parity crops) pairs."""
+    sr_by_row: list[tuple[ValidationResult, dict[tuple[str, str], list[np.ndarray]]]] = []
+    for e in entries:
+        if isinstance(e, ValidationResult):
+            report.results.append(e)
+            continue
+        out = outputs[id(e)]
+        report.results += out.results
+        sr_by_row += [(r, out.sr) for r in out.results]
+        for crop in report.crops:
+            key = (crop.dataset, crop.degradation)
+            if key in out.crops:
+                crop.panels[f"{e.opened.artifact.path.name} [{e.runtime}]"] = out.crops[key]
+    return sr_by_row
+
+
+def group_tasks(tasks: list[RowTask]) -> list[list[RowTask]]:
+    """Tasks to run one process each: every full task, followed by the parity-only tasks of its runtime.
+
+    A parity-only task is a few crops: it rides in the process of the first
+    full task in its runtime (after that task's peak RSS is read, so the RSS
+    stays that artifact's), or, when no artifact is made for that runtime, in
+    one process with the other parity tasks of that runtime. One process start
+    and runtime import less per parity row.
+    """
+    groups: list[list[RowTask]] = []
+    host: dict[str, list[RowTask]] = {}
+    for t in tasks:
+        if t.full:
+            groups.append([t])
+            host.setdefault(t.runtime, groups[-1])
+    for t in tasks:
+        if not t.full:
+            if t.runtime not in host:
+                groups.append([])
+                host[t.runtime] = groups[-1]
+            host[t.runtime].append(t)
+    return groups
 
 
 def _open_all(artifacts: list[str | Path], config: ValidationConfig, say: Progress) -> list[tuple[str, OpenedArtifact | None, str | None]]:
@@ -289,6 +345,33 @@ def _bicubic_crop(s: EvalSet, name: str, box: tuple[int, int, int]) -> Crop:
     return crop
 
 
+def _run_group(group: list[RowTask]) -> list[RowOutput]:
+    """Run a group of tasks in one spawned process (in this one without ``config.isolate``), outputs in order.
+
+    If the process dies, each task is run again in a process of its own, so the
+    crash is pinned on the artifact that caused it and the others still measure.
+    """
+    if len(group) == 1 or not group[0].config.isolate:
+        return [_run_task(t) for t in group]
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    from sropt.validate.runners import runner_ref
+
+    for t in group:
+        t.runner = runner_ref(t.runtime)
+    try:
+        with cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+            return pool.submit(run_rows, group).result()
+    except Exception:  # BrokenProcessPool: find out which task crashed it
+        return [_run_task(t) for t in group]
+
+
+def run_rows(tasks: list[RowTask]) -> list[RowOutput]:
+    """Several row tasks one after another in this (worker) process."""
+    return [run_row(t) for t in tasks]
+
+
 def _run_task(task: RowTask) -> RowOutput:
     """Run a row task, in a spawned process when ``config.isolate`` (so RSS is per runtime)."""
     if not task.config.isolate:
@@ -320,6 +403,13 @@ def run_row(task: RowTask) -> RowOutput:
 
     # TensorFlow's C++ INFO lines (oneDNN, CUDA probing) would flood the CLI's output; users can override.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    started = time.perf_counter()
+    out = _run_row(task)
+    out.worker_seconds = time.perf_counter() - started
+    return out
+
+
+def _run_row(task: RowTask) -> RowOutput:
     from sropt.validate.runners import resolve_runner
 
     cfg, art = task.config, task.opened

@@ -155,3 +155,40 @@ def test_sets_are_prepared_once_per_content(shared_models: Path, small_dataset: 
     cv2.imwrite(str(copy / "a_baby.png"), 255 - img)
     validate_artifacts([shared_models / "FSRCNN-small_x3.pb"], one)
     assert calls[2:] == [("mini", "matlab-bicubic", 3)]
+
+
+def test_parity_tasks_ride_in_the_first_full_process_of_their_runtime() -> None:
+    from types import SimpleNamespace
+
+    from sropt.validate.evaluate import RowTask, group_tasks
+
+    def task(name: str, runtime: str, full: bool) -> RowTask:
+        return RowTask(SimpleNamespace(name=name), runtime, [], {}, None, full=full)  # type: ignore[arg-type]
+
+    a_cv, a_tf = task("a.pb", "opencv", True), task("a.pb", "tf", False)
+    b_ort, b_cv = task("b.onnx", "ort", True), task("b.onnx", "opencv", False)
+    c_cv, c_tf = task("c.pb", "opencv", True), task("c.pb", "tf", False)
+    groups = group_tasks([a_cv, a_tf, b_ort, b_cv, c_cv, c_tf])
+    names = [[(t.opened.name, t.runtime) for t in g] for g in groups]
+    assert names == [
+        [("a.pb", "opencv"), ("b.onnx", "opencv")],  # b's parity crops after a's full set (and its RSS reading)
+        [("b.onnx", "ort")],
+        [("c.pb", "opencv")],
+        [("a.pb", "tf"), ("c.pb", "tf")],  # no artifact is made for tf: its parity tasks share one process
+    ]
+
+
+@pytest.mark.slow
+def test_isolated_grouped_run_keeps_rows_and_rss_per_artifact(exported: dict, small_dataset: Path) -> None:
+    files = exported["FSRCNN_x3"]
+    cfg = ValidationConfig(datasets=[small_dataset], repeats=1, threads=1, bench_size=16, runtimes=["opencv", "ort"])
+    report = validate_artifacts([files["pb"], files["onnx"]], cfg)
+    assert _rows(report) == [
+        ("bicubic", "bicubic", "full", 2), ("FSRCNN_x3.pb", "opencv", "full", 2),
+        ("FSRCNN_x3.onnx", "ort", "full", 2), ("FSRCNN_x3.onnx", "opencv", "parity", 0),
+    ]
+    pb, onnx_ort, onnx_cv = report.results[1:]
+    assert pb.peak_rss_mb > 30 and onnx_ort.peak_rss_mb > 30 and onnx_cv.peak_rss_mb is None
+    assert onnx_cv.parity["reference"] == f"{files['pb']} [opencv]" and onnx_cv.parity["max_abs_diff"] <= 1
+    t = report.timing
+    assert t["row_startup_s"] > 0 and t["model_s"] > 0 and t["wall_s"] > t["model_s"] + t["row_startup_s"]
