@@ -108,88 +108,113 @@ def _const_kind(index: GraphIndex, name: str, channels: int) -> str:
 
 def build_channel_groups(graph_def: "GraphDef") -> list[ChannelGroup]:
     """The channel groups of ``graph_def``, in topological order, with stable names."""
-    index = GraphIndex(graph_def)
-    elem: dict[str, _Element] = {}
-    elements: list[_Element] = []
-    conv_out: dict[str, _Element] = {}
-    conv_in: dict[str, _Element] = {}
+    builder = _GroupBuilder(GraphIndex(graph_def))
+    for position, name in enumerate(builder.index.topological_order):
+        builder.add(position, name)
+    return builder.groups()
 
-    def new(channels: int, position: int, origin: str) -> _Element:
+
+class _GroupBuilder:
+    """Walks the graph once, merging channel spaces (union-find) as ops tie them together."""
+
+    def __init__(self, index: GraphIndex) -> None:
+        self.index = index
+        self.elem: dict[str, _Element] = {}  # tensor -> its channel-space element
+        self.elements: list[_Element] = []
+        self.conv_out: dict[str, _Element] = {}
+        self.conv_in: dict[str, _Element] = {}
+        self.sinks = set(index.sinks())
+
+    def _new(self, channels: int, position: int, origin: str) -> _Element:
         e = _Element(channels)
         e.order = position
         e.group.origin = origin
-        elements.append(e)
+        self.elements.append(e)
         return e
 
-    sinks = set(index.sinks())
-    for position, name in enumerate(index.topological_order):
+    def add(self, position: int, name: str) -> None:
+        """Account for node ``name`` (visited in topological order)."""
+        index = self.index
         if index.is_constant(name):
-            continue
+            return
         op = index.op(name)
         ins = index.inputs(name)
         computed = [i for i in ins if not index.is_constant(i)]
         consts = [i for i in ins if index.is_constant(i)]
         if op == "Placeholder":
-            e = elem[name] = new(0, position, name)
+            e = self.elem[name] = self._new(0, position, name)
             e.group.fixed.append(f"model input {name}")
         elif op == "Conv2D" and len(computed) == 1 and consts:
-            kh, kw, cin, cout = index.const_shape(consts[0])
-            src = elem[computed[0]]
-            src.root().group.consumers.append(name)
-            if not src.root().group.channels:
-                src.root().group.channels = cin
-            conv_in[name] = src
-            if index.nodes[name].attr["data_format"].s not in (b"", b"NHWC"):
-                src.root().group.unsupported.append(f"{name} (Conv2D in NCHW)")
-            e = elem[name] = new(cout, position, name)
-            e.group.producers.append(name)
-            conv_out[name] = e
+            self._conv(position, name, computed[0], consts[0])
         elif op in ELEMENTWISE_OPS and computed:
-            e = elem[computed[0]]
-            for other in computed[1:]:
-                e = _union(e, elem[other], f"{name} ({op})")
-            g = e.root().group
-            for c in consts:
-                kind = _const_kind(index, c, g.channels)
-                if kind == "vector":
-                    g.vectors.append(index.skip_identity(c))
-                elif kind == "other":
-                    g.unsupported.append(f"{name} ({op} with a constant of shape {list(index.const_shape(c))})")
-            elem[name] = e.root()
+            self._elementwise(name, op, computed, consts)
         else:
-            for i in computed:
-                g = elem[i].root().group
-                reason = _FIXING_OPS.get(op)
-                if reason:
-                    g.fixed.append(f"{reason} {name}")
-                else:
-                    g.unsupported.append(f"{name} ({op})")
-            # Whatever comes out of a reordering or unknown op starts a new,
-            # fixed channel space: nothing before it can be sliced through it.
-            e = elem[name] = new(0, position, name)
-            e.group.fixed.append(f"output of {op} {name}")
-        if name in sinks and name in elem:
-            elem[name].root().group.fixed.append(f"model output {name}")
+            self._reordering(position, name, op, computed)
+        if name in self.sinks and name in self.elem:
+            self.elem[name].root().group.fixed.append(f"model output {name}")
 
-    roots = []
-    seen = set()
-    for e in elements:
-        r = e.root()
-        if id(r) not in seen and (r.group.producers or r.group.consumers):
-            seen.add(id(r))
-            roots.append(r)
-    roots.sort(key=lambda r: r.order)
-    groups = [r.group for r in roots]
-    for name in index.topological_order:
-        if name in elem:
-            elem[name].root().group.tensors.append(name)
-    for g in groups:
-        g.vectors = list(dict.fromkeys(g.vectors))
-        g.fixed = list(dict.fromkeys(g.fixed))
-        g.unsupported = list(dict.fromkeys(g.unsupported))
-    _name_groups(groups, index, {c: e.root().group for c, e in conv_out.items()},
-                 {c: e.root().group for c, e in conv_in.items()})
-    return groups
+    def _conv(self, position: int, name: str, data: str, weight: str) -> None:
+        """A conv consumes its input's channel space and produces a new one."""
+        kh, kw, cin, cout = self.index.const_shape(weight)
+        src = self.elem[data]
+        src.root().group.consumers.append(name)
+        if not src.root().group.channels:
+            src.root().group.channels = cin
+        self.conv_in[name] = src
+        if self.index.nodes[name].attr["data_format"].s not in (b"", b"NHWC"):
+            src.root().group.unsupported.append(f"{name} (Conv2D in NCHW)")
+        e = self.elem[name] = self._new(cout, position, name)
+        e.group.producers.append(name)
+        self.conv_out[name] = e
+
+    def _elementwise(self, name: str, op: str, computed: list[str], consts: list[str]) -> None:
+        """Elementwise ops tie their inputs' channel spaces into one; per-channel constants travel with it."""
+        e = self.elem[computed[0]]
+        for other in computed[1:]:
+            e = _union(e, self.elem[other], f"{name} ({op})")
+        g = e.root().group
+        for c in consts:
+            kind = _const_kind(self.index, c, g.channels)
+            if kind == "vector":
+                g.vectors.append(self.index.skip_identity(c))
+            elif kind == "other":
+                g.unsupported.append(f"{name} ({op} with a constant of shape {list(self.index.const_shape(c))})")
+        self.elem[name] = e.root()
+
+    def _reordering(self, position: int, name: str, op: str, computed: list[str]) -> None:
+        for i in computed:
+            g = self.elem[i].root().group
+            reason = _FIXING_OPS.get(op)
+            if reason:
+                g.fixed.append(f"{reason} {name}")
+            else:
+                g.unsupported.append(f"{name} ({op})")
+        # Whatever comes out of a reordering or unknown op starts a new,
+        # fixed channel space: nothing before it can be sliced through it.
+        e = self.elem[name] = self._new(0, position, name)
+        e.group.fixed.append(f"output of {op} {name}")
+
+    def groups(self) -> list[ChannelGroup]:
+        """The groups with a conv on either side, in topological order, deduplicated and named."""
+        roots = []
+        seen = set()
+        for e in self.elements:
+            r = e.root()
+            if id(r) not in seen and (r.group.producers or r.group.consumers):
+                seen.add(id(r))
+                roots.append(r)
+        roots.sort(key=lambda r: r.order)
+        groups = [r.group for r in roots]
+        for name in self.index.topological_order:
+            if name in self.elem:
+                self.elem[name].root().group.tensors.append(name)
+        for g in groups:
+            g.vectors = list(dict.fromkeys(g.vectors))
+            g.fixed = list(dict.fromkeys(g.fixed))
+            g.unsupported = list(dict.fromkeys(g.unsupported))
+        _name_groups(groups, self.index, {c: e.root().group for c, e in self.conv_out.items()},
+                     {c: e.root().group for c, e in self.conv_in.items()})
+        return groups
 
 
 def _name_groups(groups: list[ChannelGroup], index: GraphIndex, out_group: dict, in_group: dict) -> None:
