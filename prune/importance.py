@@ -73,11 +73,6 @@ def activation_importance(index: GraphIndex, group: ChannelGroup, moments: dict 
     return score
 
 
-def channel_importance(index: GraphIndex, group: ChannelGroup) -> np.ndarray:
-    """The default (L1) importance of ``group``'s channels."""
-    return l1_importance(index, group)
-
-
 def kept_count(channels: int, ratio: float, round_to: int = 1) -> int:
     """Channels left after removing ``ratio`` of ``channels`` (round half up, then to a multiple)."""
     kept = int(math.floor(channels * (1.0 - ratio) + 0.5))
