@@ -78,10 +78,11 @@ def _ssim_plane(a: np.ndarray, b: np.ndarray) -> float:
     import cv2
 
     kernel = cv2.getGaussianKernel(11, 1.5)
-    window = np.outer(kernel, kernel.transpose())
-    # filter2D then crop 5 px = the 'valid' region of an 11x11 window.
+    # The 11x11 Gaussian window is the outer product of this kernel: filtering rows then columns gives the
+    # same sums (to float64 rounding) at 22 instead of 121 multiply-adds a pixel; SSIM was ~12% of a
+    # Set14 validation. Cropping 5 px keeps the 'valid' region of the window.
     def blur(x: np.ndarray) -> np.ndarray:
-        return cv2.filter2D(x, -1, window)[5:-5, 5:-5]
+        return cv2.sepFilter2D(x, -1, kernel, kernel)[5:-5, 5:-5]
 
     mu1, mu2 = blur(a), blur(b)
     mu1_sq, mu2_sq, mu1_mu2 = mu1**2, mu2**2, mu1 * mu2
