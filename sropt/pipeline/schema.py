@@ -26,6 +26,8 @@ from sropt.prune.config import Compensation, Scope, WeightStore
 from sropt.core.cpu_targets import DEFAULT_CPU_TARGET, CpuTarget
 from sropt.core.errors import InputError
 from sropt.quantize.config import IOType, Mode, parse_equalize, parse_weight_rounding
+from sropt.validate.degradation import DEGRADATIONS
+from sropt.validate.runners import BUILTIN_RUNTIMES
 
 
 class StrictModel(BaseModel):
@@ -34,21 +36,18 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=False, validate_default=True)
 
 
-class Runtime(str, enum.Enum):
-    """A runtime the validation stage can run an artifact in."""
-
-    TF = "tf"
-    OPENCV = "opencv"
-    ORT = "ort"
-    TFLITE = "tflite"
+def _registry_enum(name: str, values: list[str], doc: str) -> type[enum.Enum]:
+    """A str Enum whose members are a registry's names (``opencv-cubic`` -> ``OPENCV_CUBIC``)."""
+    made = enum.Enum(name, {v.upper().replace("-", "_"): v for v in values}, type=str, module=__name__)
+    made.__doc__ = doc
+    return made
 
 
-class Degradation(str, enum.Enum):
-    """How validation makes LR images from HR (FACTS.md §4)."""
-
-    MATLAB_BICUBIC = "matlab-bicubic"
-    OPENCV_CUBIC = "opencv-cubic"
-    OPENCV_AREA = "opencv-area"
+# Generated from the validate registries (a new runtime or degradation is a
+# pipelines.yaml value the moment it is registered, never a second list to
+# keep in step), in their declared order. Neither module imports TF/cv2/onnxruntime.
+Runtime = _registry_enum("Runtime", list(BUILTIN_RUNTIMES), "A runtime the validation stage can run an artifact in.")
+Degradation = _registry_enum("Degradation", list(DEGRADATIONS), "How validation makes LR images from HR (FACTS.md §4).")
 
 
 # The stage libraries own these enums; the schema reuses them (one source of

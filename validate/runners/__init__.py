@@ -21,9 +21,12 @@ _RUNNER_MODULES = {
     "ort": "sropt.validate.runners.ort",
     "tflite": "sropt.validate.runners.tflite",
 }
-DEFAULT_RUNTIMES = ("tf", "opencv", "ort", "tflite")
+#: Every runtime sropt ships, in its declared order (the reference first);
+#: pipelines.yaml's ``runtimes`` values are generated from it.
+BUILTIN_RUNTIMES = tuple(_RUNNER_MODULES)
+DEFAULT_RUNTIMES = BUILTIN_RUNTIMES
 
-__all__ = ["RUNNERS", "Runner", "register_runner", "to_nhwc", "get_runner", "runtime_names", "DEFAULT_RUNTIMES"]
+__all__ = ["RUNNERS", "Runner", "register_runner", "to_nhwc", "get_runner", "runtime_names", "BUILTIN_RUNTIMES", "DEFAULT_RUNTIMES"]
 
 
 def runtime_names() -> list[str]:
