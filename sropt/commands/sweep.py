@@ -35,6 +35,8 @@ def sweep(
     engine: str = typer.Option("local", "--engine", help="local (process pool on this machine) or ray."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="local engine: points built at once (validation always runs one point at a time)."),
     address: Optional[str] = typer.Option(None, "--address", help="ray engine: ray://HOST:PORT or auto (default: start a local Ray for this sweep)."),
+    task_cpus: float = typer.Option(1.0, "--task-cpus", help="ray engine: CPUs each point's build declares."),
+    task_memory_gb: Optional[float] = typer.Option(None, "--task-memory-gb", help="ray engine: memory each point's build declares (full-size EDSR conversion peaks around 10 GB)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Sweep folder (default: runs/sweep-<name>)."),
     json_out: bool = typer.Option(False, "--json", help="Print sweep.json's winners and point statuses on stdout."),
 ) -> None:
@@ -60,7 +62,7 @@ def sweep(
         name = next(iter(sweeps.sweeps))
     plan = plan_sweep(sweeps, raw, name, path=path)
     out_dir = out or Path("runs") / f"sweep-{name}"
-    runner = _engine(engine, jobs, address)
+    runner = _engine(engine, jobs, address, task_cpus, task_memory_gb)
     console.print(f"sweep [bold]{name}[/]: {len(plan.points)} points of base pipeline {plan.sweep.base}, engine {runner.name}")
     try:
         result = _run_with_progress(console, plan, out_dir, runner)
@@ -72,7 +74,7 @@ def sweep(
                                "points": [{k: p[k] for k in ("id", "overrides", "status", "error")} for p in result["points"]]}, indent=2, default=str))
 
 
-def _engine(engine: str, jobs: int, address: Optional[str]):
+def _engine(engine: str, jobs: int, address: Optional[str], task_cpus: float = 1.0, task_memory_gb: Optional[float] = None):
     from sropt.core.errors import InputError
     from sropt.sweep.engines import LocalEngine, RayEngine
 
@@ -81,7 +83,8 @@ def _engine(engine: str, jobs: int, address: Optional[str]):
             raise InputError("--address applies to --engine ray only.")
         return LocalEngine(jobs)
     if engine == "ray":
-        return RayEngine(address)
+        memory = int(task_memory_gb * 1024**3) if task_memory_gb else None
+        return RayEngine(address, task_cpus=task_cpus, task_memory=memory)
     raise InputError(f"--engine {engine}: choose local or ray.")
 
 

@@ -26,6 +26,7 @@ def candidates_of(point_id: str, model: str, report: dict[str, Any], steps: list
             "point": point_id, "model": model, "stage": r["stage"], "runtime": r["runtime"],
             "artifact": Path(str(r["artifact"])).name, "step_key": keys.get(r["stage"]), "size_bytes": r.get("size_bytes"),
             "latency_ms": _median(r.get("latency_ms")), "speed_up": None,
+            "peak_rss_mb": r.get("peak_rss_mb"),  # of the runtime's validation worker (None when validated in-process)
             "psnr_y": {}, "ssim_y": {}, "psnr_drop": {}, "ssim_drop": {},
         })
         ds = _ds(r)

@@ -59,13 +59,13 @@ def sweep_markdown(result: dict[str, Any]) -> str:
     lines += ["", "## Pareto fronts (PSNR-Y drop vs speed-up)", ""]
     for group, front in result["fronts"].items():
         lines.append(f"- {group}: " + "; ".join(f"{c['point']} {c['stage']} (x{_num(c['speed_up'], '{:.2f}')}, drop {_per_ds(c['psnr_drop'], '{:.3f}')} dB)" for c in front))
-    lines += ["", "## Every candidate", "", "| point | overrides | stage | runtime | size KB | latency ms | speed-up | PSNR-Y | PSNR drop | SSIM-Y | meets goal |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "## Every candidate", "", "| point | overrides | stage | runtime | size KB | latency ms | speed-up | peak RSS MB | PSNR-Y | PSNR drop | SSIM-Y | meets goal |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in result["points"]:
         said = ", ".join(f"{k}={v}" for k, v in p["overrides"].items())
         for c in p["candidates"]:
             size = c["size_bytes"] / 1024 if c["size_bytes"] else None
             lines.append(
-                f"| {p['id']} | {said} | {c['stage']} | {c['runtime']} | {_num(size, '{:.1f}')} | {_num(c['latency_ms'], '{:.2f}')} | {_num(c['speed_up'], '{:.2f}')} "
+                f"| {p['id']} | {said} | {c['stage']} | {c['runtime']} | {_num(size, '{:.1f}')} | {_num(c['latency_ms'], '{:.2f}')} | {_num(c['speed_up'], '{:.2f}')} | {_num(c.get('peak_rss_mb'), '{:.0f}')} "
                 f"| {_per_ds(c['psnr_y'], '{:.3f}')} | {_per_ds(c['psnr_drop'], '{:.3f}')} | {_per_ds(c['ssim_y'], '{:.4f}')} | {'; '.join(c['violations']) or 'yes'} |"
             )
     failed = [p for p in result["points"] if p["status"] != "ok"]
@@ -107,7 +107,7 @@ def sweep_html(result: dict[str, Any]) -> str:
             rows.append({
                 "point": p["id"], "overrides": said, "stage": c["stage"], "runtime": c["runtime"],
                 "size": _num(c["size_bytes"] / 1024 if c["size_bytes"] else None, "{:.1f}"), "latency": _num(c["latency_ms"], "{:.2f}"),
-                "speed_up": _num(c["speed_up"], "{:.2f}"), "psnr": _per_ds(c["psnr_y"], "{:.3f}"), "drop": _per_ds(c["psnr_drop"], "{:.3f}"),
+                "speed_up": _num(c["speed_up"], "{:.2f}"), "rss": _num(c.get("peak_rss_mb"), "{:.0f}"), "psnr": _per_ds(c["psnr_y"], "{:.3f}"), "drop": _per_ds(c["psnr_drop"], "{:.3f}"),
                 "ssim": _per_ds(c["ssim_y"], "{:.4f}"), "violations": "; ".join(c["violations"]),
             })
     w = result["winners"]

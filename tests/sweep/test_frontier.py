@@ -60,12 +60,12 @@ def test_candidates_take_drop_and_speed_up_from_the_source_in_opencv():
     rows = [
         {"stage": "source", "runtime": "opencv", "artifact": "artifacts/M.pb", "dataset": "/x/Set5", "psnr_y": 33.0, "ssim_y": 0.92, "latency_ms": {"median": 40.0}, "size_bytes": 4000},
         {"stage": "source", "runtime": "ort", "artifact": "artifacts/M.pb", "dataset": "/x/Set5", "psnr_y": 33.01, "ssim_y": 0.92, "latency_ms": {"median": 20.0}, "size_bytes": 4000},
-        {"stage": "quantize.onnx.int8", "runtime": "ort", "artifact": "artifacts/M.q.onnx", "dataset": "/x/Set5", "psnr_y": 32.75, "ssim_y": 0.915, "latency_ms": {"median": 16.0}, "size_bytes": 1000},
+        {"stage": "quantize.onnx.int8", "runtime": "ort", "artifact": "artifacts/M.q.onnx", "dataset": "/x/Set5", "psnr_y": 32.75, "ssim_y": 0.915, "latency_ms": {"median": 16.0}, "size_bytes": 1000, "peak_rss_mb": 310.5},
         {"artifact": "bicubic", "runtime": "none", "dataset": "/x/Set5", "psnr_y": 30.0},
     ]
     cands = candidates_of("p0", "M", {"results": rows}, [{"name": "quantize.onnx.int8", "key": "k1"}])
     q = next(c for c in cands if c["stage"] == "quantize.onnx.int8")
     assert q["speed_up"] == 2.5  # 40 ms (source, OpenCV) / 16 ms, not the ORT source's 20 ms
     assert q["psnr_drop"] == {"Set5": 0.25} and q["ssim_drop"] == {"Set5": 0.005}
-    assert (q["step_key"], q["artifact"], q["size_bytes"]) == ("k1", "M.q.onnx", 1000)
+    assert (q["step_key"], q["artifact"], q["size_bytes"], q["peak_rss_mb"]) == ("k1", "M.q.onnx", 1000, 310.5)
     assert len(cands) == 3  # bicubic is no candidate
