@@ -244,7 +244,13 @@ def build_points(tasks: list[Task], engine: Engine, on_done: Callable[[PointOutc
         finished[tid] = outcome
         if on_done and outcome.phase == "build":
             on_done(outcome)
-    return {tid: o for tid, o in finished.items() if o.phase == "build"}
+    # The source tasks' records go to their first point (the one they were split off), so
+    # sweep.json shows where each source was built, as a serial sweep would.
+    points = {tid: o for tid, o in finished.items() if o.phase == "build"}
+    for tid, o in finished.items():
+        if o.phase == "source" and o.status == "ok" and o.id in points:
+            points[o.id].steps = [*o.steps, *(s for s in points[o.id].steps if s["name"] != "source")]
+    return points
 
 
 def run_points(

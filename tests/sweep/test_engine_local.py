@@ -69,7 +69,9 @@ def test_two_jobs_build_in_parallel_then_measure_one_at_a_time(sweep_file, fake_
     assert measures == [(k, "measure", f"grid4_p0{i}") for i in range(4) for k in ("start", "done")]
     steps = [{s["name"]: s["status"] for s in p["steps"]} for p in result["points"]]
     assert all(s["validate"] == "ran" for s in steps)
-    # Each point's own tflite target was built in the pool (status from the build phase).
+    # The source task built the source for p00; each point's own tflite target was built in a worker.
+    assert [s["source"] for s in steps] == ["ran", "cached", "cached", "cached"]
+    assert [s["prune"] for s in steps] == ["ran", "cached", "ran", "cached"]
     assert [s["quantize.tflite.int8" if i % 2 == 0 else "quantize.tflite.fp16"] for i, s in enumerate(steps)] == ["ran"] * 4
     assert [p["status"] for p in result["points"]] == ["ok"] * 4
 
