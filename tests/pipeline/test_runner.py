@@ -199,3 +199,22 @@ def test_sweep_removes_leftovers_of_dead_runs(tmp_path):
     live.mkdir()
     assert cache.sweep_stale() == [dead]
     assert live.exists() and not dead.exists()
+
+
+def test_run_folder_is_independent_of_the_cache(pipeline_file, fake_stages):
+    """Issue 20 item 4: run artifacts used to be hard links into the cache; editing one edited the other."""
+    import os
+
+    from sropt.pipeline.cache import StageCache
+
+    result = _run(pipeline_file)
+    art = pipeline_file.parent / "runs/small/artifacts/model.prune.pb"
+    record = next(s for s in result.steps if s.name == "prune")
+    entry = StageCache().lookup(record.key)
+    cached = entry.path / "model.prune.pb"
+    before = art.read_bytes()
+    assert cached.read_bytes() == before and os.stat(cached).st_ino != os.stat(art).st_ino
+    cached.write_bytes(b"changed in the cache")
+    assert art.read_bytes() == before
+    art.write_bytes(b"changed in the run")
+    assert cached.read_bytes() == b"changed in the cache"
