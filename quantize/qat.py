@@ -200,6 +200,15 @@ def init_activation_ranges(student: Any, batch: np.ndarray) -> int:
     return len(ranges)
 
 
+def fake_quant_l1(lifted: "LiftedKeras", calib: "CalibrationSet") -> float:
+    """Mean |fake-quant - float| of ``lifted`` on the calibration crops, ranges initialized, before training."""
+    use_legacy_keras()
+    student = build_qat_model(lifted)
+    batch = np.concatenate(calib.inputs, axis=0)
+    init_activation_ranges(student, batch)
+    return float(np.mean(np.abs(student(batch, training=False).numpy() - lifted.model(batch).numpy())))
+
+
 def train_qat(
     student: Any, teacher: Any, contract: "Contract", lr_images: list[np.ndarray], settings: QatSettings,
     progress: Any = None,

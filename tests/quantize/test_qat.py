@@ -153,3 +153,21 @@ def test_cli_qat_on_an_unliftable_model_is_exit_2_and_writes_nothing(
     assert code == 2, err
     assert "QAT cannot lift" in err and "unsupported op: add (Add with a constant operand)" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_qat_starts_from_equalized_weights_only_when_they_quantize_closer() -> None:
+    """The start is a measured choice: equalized iff its fake-quant L1 to float is lower, both recorded."""
+    from sropt.convert.keras_lift import lift_to_keras
+    from sropt.quantize.qat import fake_quant_l1
+    from sropt.quantize.tflite_quantize import QAT_EQUALIZE_ALPHA, _qat_start
+
+    prepared = _tiny("fsrcnn")
+    calib = _calibration(_lr_images())
+    lifted = lift_to_keras(prepared)
+    chosen, chosen_lifted, record = _qat_start(prepared, lifted, calib)
+    l1 = record["fake_quant_l1"]
+    plain, equalized = l1["plain"], l1[f"equalize {QAT_EQUALIZE_ALPHA}"]
+    assert record["equalize"] == (QAT_EQUALIZE_ALPHA if equalized < plain else None)
+    assert (chosen is prepared) == (record["equalize"] is None)
+    # The recorded number is the chosen model's own fake-quant error, recomputed independently.
+    assert fake_quant_l1(chosen_lifted, calib) == pytest.approx(min(plain, equalized), abs=1e-5)
