@@ -29,7 +29,7 @@ from sropt.validate.config import ValidationConfig
 from sropt.validate.dataset import load_dataset
 from sropt.validate.degradation import bicubic_upscale
 from sropt.validate.environment import describe_environment
-from sropt.validate.metrics import calculate_psnr, calculate_psnr_rgb, calculate_ssim
+from sropt.validate.metrics import calculate_psnr_rgb, psnr_ssim_y
 from sropt.validate.prepare import EvalSet, pick_crop_box, prepare_set
 from sropt.validate.resolve import OpenedArtifact, open_artifact
 from sropt.validate.results import Crop, ImageResult, ValidationReport, ValidationResult
@@ -321,11 +321,8 @@ def _describe(row: ValidationResult, art: OpenedArtifact, config: ValidationConf
 
 
 def _score(sr: np.ndarray, hr: np.ndarray, scale: int, rgb: bool) -> tuple[float, float, float | None]:
-    return (
-        calculate_psnr(sr, hr, scale),
-        calculate_ssim(sr, hr, scale),
-        calculate_psnr_rgb(sr, hr, scale) if rgb else None,
-    )
+    psnr, ssim = psnr_ssim_y(sr, hr, scale)
+    return psnr, ssim, calculate_psnr_rgb(sr, hr, scale) if rgb else None
 
 
 def _bicubic_row(s: EvalSet, config: ValidationConfig) -> ValidationResult:

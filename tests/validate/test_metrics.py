@@ -100,3 +100,12 @@ def test_metrics_reject_float_and_mismatched_inputs() -> None:
 
 def test_registry_lists_the_metrics() -> None:
     assert {"psnr_y", "ssim_y", "psnr_rgb"} <= set(METRICS)
+
+
+def test_psnr_ssim_y_equals_the_two_metrics() -> None:
+    from sropt.validate.metrics import calculate_psnr, calculate_ssim, psnr_ssim_y
+
+    rng = np.random.default_rng(3)
+    hr = rng.integers(0, 256, (40, 33, 3), dtype=np.uint8)
+    sr = np.clip(hr.astype(int) + rng.integers(-9, 10, hr.shape), 0, 255).astype(np.uint8)
+    assert psnr_ssim_y(sr, hr, 3) == (calculate_psnr(sr, hr, 3), calculate_ssim(sr, hr, 3))
