@@ -66,7 +66,7 @@ def _quantize_config(cfg: Any, target: str) -> Any:
     )
     if target == "tflite":
         options.update(io=cfg.io.value, max_psnr_drop=cfg.max_psnr_drop, equalize=cfg.equalize,
-                       weight_rounding=cfg.weight_rounding)
+                       weight_rounding=cfg.weight_rounding, qat_steps=cfg.qat)
     elif cfg.mode.value == "int8":
         options.update(cpu_target=cfg.target.value)
     return QuantizeConfig(**options)

@@ -24,3 +24,12 @@ def test_qat_refuses_settings_it_replaces(fields: dict, fragment: str) -> None:
 
     with pytest.raises(ValidationError, match=fragment):
         TFLiteTarget(**fields)
+
+
+def test_qat_reaches_the_stage_config() -> None:
+    """The runner's QuantizeConfig carries qat as qat_steps (and a post-training target none)."""
+    from sropt.pipeline.schema import TFLiteTarget
+    from sropt.pipeline.stage_calls import _quantize_config
+
+    assert _quantize_config(TFLiteTarget(mode="int8", qat=7), "tflite").qat_steps == 7
+    assert _quantize_config(TFLiteTarget(mode="int8"), "tflite").qat_steps == 0
