@@ -76,7 +76,7 @@ def check_graph_integrity(graph_def: "GraphDef") -> list[str]:
 
 def write_graph_def(graph_def: "GraphDef", out: Path | str, inputs: tuple[Path, ...] = ()) -> Path:
     """Serialize ``graph_def`` to ``out`` atomically; never over one of ``inputs``."""
-    return write_bytes_atomic(Path(out), graph_def.SerializeToString(), inputs=tuple(inputs))
+    return write_bytes_atomic(Path(out), graph_def.SerializeToString(deterministic=True), inputs=tuple(inputs))
 
 
 def make_session(graph_def: "GraphDef", threads: int | None = None):

@@ -180,7 +180,7 @@ def export_onnx(
         raise StageError(f"{prepared.source.artifact.path}: the exported ONNX model fails onnx.checker: {exc}") from exc
     source = prepared.source.artifact
     with atomic_path(out, inputs=(source.path,)) as tmp:
-        tmp.write_bytes(proto.SerializeToString())
+        tmp.write_bytes(proto.SerializeToString(deterministic=True))
         run_onnx_once(tmp, prepared.channels, source.scale)
     step: dict[str, Any] = {
         "stage": "export", "format": "onnx", "tool": "tf2onnx", "opset": int(opset), "layout": layout.value,

@@ -85,7 +85,7 @@ def make_converter(prepared: PreparedGraph, fixed_shape: tuple[int, int] | None 
         # from_frozen_graph only reads a file; it parses it here, so the
         # temporary copy may disappear right after.
         pb = Path(tmp) / "graph.pb"
-        pb.write_bytes(prepared.graph_def.SerializeToString())
+        pb.write_bytes(prepared.graph_def.SerializeToString(deterministic=True))
         return tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
             str(pb),
             [prepared.input_name],

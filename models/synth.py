@@ -247,7 +247,7 @@ def write_synthetic_edsr(
         raise InputError(f"{out}: the output of `synth edsr` is a frozen graph; name it *.pb.")
     check_writable(out, what="synthesized model")  # before the build (seconds for the released B=32/F=256 size)
     graph_def = build_edsr_graph(blocks, filters, scale, seed, quantize_weights)
-    write_bytes_atomic(out, graph_def.SerializeToString())
+    write_bytes_atomic(out, graph_def.SerializeToString(deterministic=True))
     artifact = Artifact(
         path=out,
         kind=ArtifactKind.FROZEN_GRAPH,

@@ -367,7 +367,7 @@ def _write_verified(pruned: "GraphDef", config: PruneConfig, out: Path, src: Pat
         from sropt.prune.storage import store_quint8
 
         stored = store_quint8(pruned)
-    data = stored.SerializeToString()
+    data = stored.SerializeToString(deterministic=True)  # protobuf maps (NodeDef.attr) otherwise serialize in varying order
     after_info = analyze_graph(stored, str(out))
     say("verifying the pruned graph in TensorFlow")
     _verify_runs(data, after_info, str(out))

@@ -146,7 +146,7 @@ def _quantize_fp16(source: Artifact, out: Path, channels: int) -> QuantizeResult
     except Exception as exc:
         raise StageError(f"{source.path}: fp16 conversion failed: {exc}") from exc
     with atomic_path(out, inputs=(source.path,)) as tmp:
-        tmp.write_bytes(half.SerializeToString())
+        tmp.write_bytes(half.SerializeToString(deterministic=True))
         run_onnx_once(tmp, channels, source.scale)
     step = {"stage": "quantize", "format": "onnx", "mode": "fp16", "tool": "onnxruntime.transformers.float16",
             "io": "float", "keep_io_types": True}
