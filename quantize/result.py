@@ -34,7 +34,7 @@ class BudgetAttempt:
     psnr_drop: float  # the budget statistic (quality.DropStats.smooth_half on the budget images)
     fits: bool
     stats: dict[str, Any] | None = None  # quality.DropStats.to_json(): mean, p90, worst, images
-    size_bytes: int | None = None
+    size_bytes: int | None = None  # the converter's output, before names, signature and metadata are added
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe form."""

@@ -38,7 +38,10 @@ def test_budget_keeps_layers_float_until_it_fits(shared_models: Path, datasets: 
     names = [a.description for a in result.attempts]
     assert "int16x8 (int16 activations)" not in names  # 16x8 keeps float I/O only
     sizes = [a.size_bytes for a in result.attempts]
-    assert sizes[0] == min(sizes) and sizes[-1] == result.artifact.size_bytes
+    assert sizes[0] == min(sizes)
+    # Attempts are the converter's bytes; the written file adds the lr_image/sr_image
+    # signature and the TFLite metadata (issue 18): 2,232 bytes on this model (measured).
+    assert 0 < result.artifact.size_bytes - sizes[-1] < 4096
     assert result.attempts[-1].psnr_drop <= 0.1
     stats = result.attempts[-1].stats  # the statistic is the smoother half's mean; the result reports the mean
     assert stats["images"] == 3 and stats["p90_db"] <= stats["worst_db"]
