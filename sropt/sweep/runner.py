@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -39,7 +40,10 @@ def run_sweep(
     preflight_sweep(plan, out_dir)
     t0 = time.perf_counter()
     tasks = [(plan.point_config(p), p.id, out_dir / ".build" / p.id) for p in plan.points]
-    outcomes = run_points(tasks, engine, on_start=on_start, on_done=on_done, measure_dir=lambda pid: out_dir / "points" / pid)
+    try:
+        outcomes = run_points(tasks, engine, on_start=on_start, on_done=on_done, measure_dir=lambda pid: out_dir / "points" / pid)
+    finally:
+        shutil.rmtree(out_dir / ".build", ignore_errors=True)  # the build phase's scratch run folders
     result = summarize(plan, outcomes, engine=engine.name, seconds=time.perf_counter() - t0, reproduce_file=out_dir / "sweep.pipelines.yaml")
     write_sweep_reports(result, plan, out_dir)
     return result

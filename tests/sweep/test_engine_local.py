@@ -143,3 +143,15 @@ def test_a_worker_killed_every_time_fails_its_point_only(sweep_file, fake_stages
     assert status["grid4_p02"] == ("failed", "WorkerLost") and status["grid4_p03"][0] == "failed"
     assert status["grid4_p00"] == ("ok", None) and status["grid4_p01"] == ("ok", None)
     assert "worker process died 2 times (killed by signal 9; killed or out of memory)" in result["points"][2]["error"]
+
+
+def test_cli_runs_the_sweep_and_prints_json(sweep_file, fake_stages, capsys):
+    from sropt.cli import main
+
+    out = sweep_file.parent / "cli-out"
+    assert main(["sweep", str(sweep_file), "--jobs", "2", "--out", str(out), "--json"]) == 0  # the file's only sweep
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["out_dir"] == str(out)
+    assert [p["status"] for p in printed["points"]] == ["ok"] * 4
+    assert printed["winners"]["overall"]["command"] == f"sropt run {out / 'sweep.pipelines.yaml'} -p grid4_p00"
+    assert sorted(f.name for f in out.iterdir()) == ["points", "sweep.html", "sweep.json", "sweep.md", "sweep.pipelines.yaml"]
