@@ -45,11 +45,14 @@ if TYPE_CHECKING:
 
 # LiteRT int8 vs the fake-quantized Keras model, on the 0..255 output scale
 # (Y x255, or EDSR's BGR). Int8 kernels requantize in fixed point where
-# fake-quant rounds float values, so about 2% of FSRCNN_x3's PReLU outputs
-# land one step apart and that spreads through the following 1x1 convs.
-# Measured after 300 steps: ESPCN_x3 52.1 dB / mean 0.53 levels, FSRCNN_x3
-# 39.7 dB / 1.75 (both far above the ~30 dB of the model against HR). A
-# converter that dropped the trained ranges lands near 20 dB.
+# fake-quant rounds float values, so some outputs land one step apart and
+# that spreads through the following convs. Measured after 300 steps:
+# FSRCNN_x3 45.2 dB / mean 0.86 levels, ESPCN_x3 52.1 / 0.53 (TANH's fixed
+# 1/128 output step, which tfmot does not model), pruned EDSR layout 52.6 /
+# 0.31; all far above the ~30 dB of the model against HR. Found with it:
+# a PReLU alpha fake-quantized asymmetrically (the converter re-quantizes it
+# symmetrically: 42.0 dB / 1.31) and a conv whose kernel tfmot left
+# unquantized (ESPCN_x3: 23 steps on one layer).
 PARITY_TOLERANCE = {"psnr_db": 35.0, "mean_abs": 3.0}
 PARITY_CROPS = 8
 
@@ -109,8 +112,10 @@ def _quantize_configs() -> dict[str, Any]:
         """PReLU: ``alpha`` as int8 weights (TFLite's PRELU takes a quantized alpha), the output as int8."""
 
         def get_weights_and_quantizers(self, layer):
+            # Symmetric, narrow: the converter re-quantizes PRELU's alpha as max|alpha|/127 with zero point 0
+            # whatever range fake-quant used (asymmetric ranges measured 0.004 apart per alpha on FSRCNN_x3).
             return [(layer.alpha, quantizers.LastValueQuantizer(
-                num_bits=8, per_axis=False, symmetric=False, narrow_range=False))]
+                num_bits=8, per_axis=False, symmetric=True, narrow_range=True))]
 
         def get_activations_and_quantizers(self, layer):
             return []

@@ -97,7 +97,9 @@ def test_tiny_fsrcnn_qat_converts_to_int8_and_matches_its_fake_quant() -> None:
     interp.invoke()
     got = interp.get_tensor(interp.get_output_details()[0]["index"])
     want = run_graph(prepared.graph_def, {"lr": x}, ["sr"])[0]
-    assert float(np.abs(got - want).mean()) * 255 < 3.0
+    # Six int8 layers on random weights: within a few 8-bit steps of the float output's range.
+    step = float(want.max() - want.min()) / 255
+    assert float(np.abs(got - want).mean()) < 4 * step, (float(np.abs(got - want).mean()) / step)
 
 
 def _python(code: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
