@@ -103,8 +103,9 @@ def fetch_model(
 ) -> Path:
     """Return the verified cache path of registry model ``name``, fetching it if needed.
 
-    The source is the mirror (``mirror`` or ``SROPT_MODEL_MIRROR``) when one
-    is set, else the entry's upstream URL. A verified cache copy is used as is.
+    Order: a verified cache copy, the verified bundled copy (the package's
+    stand-in), then the mirror (``mirror`` or ``SROPT_MODEL_MIRROR``) when
+    one is set, else the entry's upstream URL.
     Raises FetchError (nothing left behind) when the model cannot be obtained.
     """
     entry = name if isinstance(name, ModelEntry) else get_model(name)
@@ -115,10 +116,13 @@ def fetch_model(
     # A present but unverifiable cache copy is overwritten by the atomic
     # rename below; it is never returned.
     dest = cache / entry.file
-    source = configured_mirror(mirror)
+    # The verified bundled copy comes before any mirror or download: it is
+    # the registry's bytes (checked), so a mirror lacking it (an asset
+    # cache that predates it) must not make a fresh machine fail.
     bundled = bundled_model(entry)
-    if source is None and bundled is not None:
+    if bundled is not None:
         return bundled
+    source = configured_mirror(mirror)
     if source is not None and source.folder is not None:
         return _copy_from_folder(entry, source.folder / entry.file, dest, progress)
     if source is not None:

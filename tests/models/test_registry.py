@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sropt.core.locations import bundled_dir
+
 from sropt.core.errors import FetchError, InputError
 from sropt.core.families import Family
 from sropt.models import (
@@ -112,9 +114,12 @@ def test_every_shared_file_verifies_and_resolves_through_the_folder_mirror(
         assert check.ok, check.problems
         assert check.checked == "size, sha256, git blob id"
         path = resolve_model(name.lower())
-        assert path == model_cache_dir() / entry.file
+        # The package's verified stand-in is used before any mirror (models/fetch.py).
+        bundled = bundled_dir() / entry.file
+        assert path == (bundled if bundled.is_file() else model_cache_dir() / entry.file)
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256
-    assert sorted(p.name for p in model_cache_dir().iterdir()) == sorted(f"{n}.pb" for n in SHARED_FILES)
+    fetched = sorted(f"{n}.pb" for n in SHARED_FILES if not (bundled_dir() / f"{n}.pb").is_file())
+    assert sorted(p.name for p in model_cache_dir().iterdir()) == fetched
 
 
 @pytest.mark.shared
@@ -189,3 +194,11 @@ def test_mirror_only_model_without_a_mirror_or_a_good_bundle(tmp_path: Path, mon
 def test_bad_mirror_setting_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"is neither an existing folder nor an http\(s\) URL"):
         fetch_model("ESPCN_x2", mirror=tmp_path / "nowhere", cache=tmp_path / "cache")
+
+
+def test_the_bundle_wins_over_a_mirror_that_lacks_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh machine with an (empty or older) mirror configured still gets the verified bundled stand-in."""
+    (tmp_path / "mirror").mkdir()
+    monkeypatch.setenv("SROPT_MODEL_MIRROR", str(tmp_path / "mirror"))
+    path = resolve_model("EDSR-T91-b8f64_x3", cache=tmp_path / "cache")
+    assert path.parent.name == "bundled"
