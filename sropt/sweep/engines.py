@@ -312,6 +312,10 @@ class RayEngine:
 
     def __init__(self, address: str | None = None, *, num_cpus: int | None = None, task_cpus: float = 1.0,
                  task_memory: int | None = None, max_retries: int = 2, connect_timeout: float = 30.0) -> None:
+        # The address is checked before Ray is imported: a typo or a stopped head node is named
+        # in seconds, on a machine with or without Ray installed.
+        if address is not None:
+            _check_reachable(address, connect_timeout)
         try:
             import ray
         except ImportError:
@@ -322,15 +326,14 @@ class RayEngine:
         self._submitted: dict[Any, tuple[str, str]] = {}
         self.started_here = not ray.is_initialized()
         if self.started_here:
-            self._connect(address, num_cpus, connect_timeout)
+            self._connect(address, num_cpus)
 
-    def _connect(self, address: str | None, num_cpus: int | None, timeout: float) -> None:
+    def _connect(self, address: str | None, num_cpus: int | None) -> None:
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
         kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env}, "include_dashboard": False, "logging_level": "WARNING", "log_to_driver": False}
         if address is None:
             kwargs["num_cpus"] = num_cpus or os.cpu_count()
         else:
-            _check_reachable(address, timeout)
             kwargs["address"] = address
         try:
             self.ray.init(**kwargs)
