@@ -39,6 +39,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings, errors and results (e.g. `sropt -q run`)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show third-party output (TensorFlow/absl/oneDNN/CUDA, tf2onnx warnings)."),
@@ -49,18 +50,29 @@ def _root(
     4 stage error (converter/runtime failure), 130 interrupted.
     """
     _set_noise_level(verbose=verbose, quiet=quiet)
+    if not verbose:
+        from sropt.core.quiet import native_output_to_log
+
+        # Entered here, closed when the command's context closes (after it
+        # returned or raised), so the error line main() prints is not captured.
+        ctx.with_resource(native_output_to_log())
+    _widen_non_terminal_output(ctx)
 
 
 def _set_noise_level(*, verbose: bool, quiet: bool) -> None:
     """Silence third-party chatter unless -v; runs before any TensorFlow import.
 
-    TF_CPP_MIN_LOG_LEVEL=3 drops TF's C++ INFO/WARNING/ERROR lines (oneDNN,
-    cudart stub, the `E0000 failed call to cuInit` that looks like an error on
-    every CPU machine); the Python loggers cover tf2onnx's deprecation
-    warnings. Loggers are configured by name, so nothing heavy is imported.
+    TF_CPP_MIN_LOG_LEVEL=3 drops TF's C++ INFO/WARNING/ERROR lines in the
+    stage processes `sropt run` spawns (TF 2.21 only reads it at process
+    start; in this process sropt.core.quiet catches them at the fd level);
+    the Python loggers cover tf2onnx's deprecation warnings. Loggers are
+    configured by name, so nothing heavy is imported.
     """
     import logging
 
+    from sropt.core.quiet import Verbosity, set_verbosity
+
+    set_verbosity(Verbosity.VERBOSE if verbose else Verbosity.QUIET if quiet else Verbosity.NORMAL)
     if quiet:
         logging.getLogger("sropt").setLevel(logging.WARNING)
     if verbose:
@@ -70,6 +82,22 @@ def _set_noise_level(*, verbose: bool, quiet: bool) -> None:
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # no GPU probing on CPU-only runs
     for name in ("tensorflow", "tf2onnx", "absl", "h5py"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _widen_non_terminal_output(ctx: typer.Context) -> None:
+    """Let rich tables run as wide as their content when nothing here is a terminal (a CI log).
+
+    rich falls back to 80 columns without a terminal, which folded every gate
+    message over five lines. COLUMNS is what rich reads for its width; it is
+    only set when neither stream is a terminal, so a terminal keeps its own.
+    """
+    if "COLUMNS" not in os.environ and not any(s.isatty() for s in (sys.stdout, sys.stderr) if hasattr(s, "isatty")):
+        os.environ["COLUMNS"] = str(NON_TERMINAL_COLUMNS)
+        ctx.call_on_close(lambda: os.environ.pop("COLUMNS", None))  # main() may be called again in-process
+
+
+#: Wide enough for any gate row; rich tables only take the width their content needs.
+NON_TERMINAL_COLUMNS = 400
 
 
 def _register_commands() -> None:

@@ -21,10 +21,13 @@ def _pipelines_file(file: Optional[Path]) -> Path:
     return shipped if shipped.exists() else local
 
 
-def _console(stderr: bool = True):
+def _console(stderr: bool = True, chatter: bool = False):
+    """A rich console; a ``chatter`` one (progress, tables beside the result) prints nothing under -q."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    from sropt.core.quiet import Verbosity, verbosity
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, quiet=chatter and verbosity() is Verbosity.QUIET)
 
 
 def _print_gates(console, results) -> None:

@@ -17,37 +17,6 @@ import typer
 from sropt.commands._shared import _console, _gate_failure, _pipelines_file, _print_gates
 
 
-class _RichObserver:
-    """Shows one spinner line per step, then its outcome."""
-
-    def __init__(self, console) -> None:
-        self.console = console
-        self.status = None
-
-    def step_started(self, name: str, index: int, total: int) -> None:
-        self.prefix = f"[{index + 1}/{total}]"
-        self.status = self.console.status(f"{self.prefix} {name} …")
-        self.status.start()
-
-    def step_progress(self, name: str, message: str) -> None:
-        if self.status is not None:
-            self.status.update(f"{self.prefix} {name} … {message}")
-
-    def step_failed(self, name: str, exc: BaseException) -> None:
-        if self.status is not None:
-            self.status.stop()
-        self.console.print(f"{self.prefix} {name}: [red]failed[/]")
-
-    def step_finished(self, record) -> None:
-        if self.status is not None:
-            self.status.stop()
-        mark = {"cached": "[dim]cached[/]", "ran": "[green]ran[/]", "rebuilt": "[yellow]rebuilt[/]"}[record.status]
-        size = f", {record.size_bytes / 1024:.1f} KB" if record.size_bytes is not None else ""
-        extra = f" (built in {record.build_seconds:.1f} s)" if record.status == "cached" else ""
-        note = f" [yellow]{record.note}[/]" if record.note else ""
-        self.console.print(f"{self.prefix} {record.name}: {mark} {record.seconds:.1f} s{extra}{size}{note}")
-
-
 def run(
     file: Optional[Path] = typer.Argument(None, help="Pipelines file (default: ./pipelines.yaml, else the shipped one)."),
     pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Pipeline to run (default: the file's `default:`)."),
@@ -67,25 +36,30 @@ def run(
     from sropt.pipeline.config import load_pipelines
     from sropt.pipeline.runner import run_pipeline
 
+    from sropt.commands._progress import StepProgress
+    from sropt.core.quiet import Verbosity, verbosity
+
     # TensorFlow's C++ INFO/WARNING lines would drown the step progress.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    console = _console()
+    quiet = verbosity() is Verbosity.QUIET  # -q: errors and the result line only
+    console = _console(chatter=True)
     path = _pipelines_file(file)
     config = load_pipelines(path)
     name, _ = config.select(pipeline)
     console.print(f"pipeline [bold]{name}[/] from {path}")
     missing = _missing_default_input(config, name) if pipeline is None and model is None else None
     if missing is not None and DEMO_PIPELINE in config.file.pipelines:
-        console.print(
+        _console().print(  # also under -q: it changes what the run measures
             f"[yellow]{name} cannot run here:[/] {missing}\n"
             f"Running [bold]{DEMO_PIPELINE}[/] instead: the same stages on the bundled stand-in "
             "(the trained EDSR layout B8/F64, Set5, 16 T91 images). Its numbers are NOT those of "
             f"EDSR_x3.pb; every report of this run says so at the top. `--pipeline {name}` never falls back.\n"
         )
         name = DEMO_PIPELINE
-    result = run_pipeline(config, name, model=model, out=out, force=force, observer=_RichObserver(console), isolate=isolate)
+    result = run_pipeline(config, name, model=model, out=out, force=force, observer=None if quiet else StepProgress(console), isolate=isolate)
     cached = sum(s.skipped for s in result.steps)
-    console.print(f"run folder: {result.out_dir} ({cached}/{len(result.steps)} steps from cache)")
+    verdict = ("; gates passed" if result.passed else "; gates FAILED") if result.gate_results else ""
+    _console().print(f"run folder: {result.out_dir} ({cached}/{len(result.steps)} steps from cache{verdict})")
     from sropt.pipeline.reports import payoff_notes
 
     for step, note in payoff_notes(result.report["pipeline"]):  # a quantized file that is larger or slower

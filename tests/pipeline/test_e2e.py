@@ -33,6 +33,9 @@ def _sropt(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Comple
     return subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
+#: Share of parity-crop pixels within 1 level of ONNX Runtime when OpenCV runs the QDQ INT8 file
+#: (measured 2026-12-03: 0.9627, max difference 3; on the full Set5 it was 0.9746).
+PARITY_INT8_OPENCV = 0.96
 STEPS = ["source", "prune", "export.onnx", "quantize.tflite.int8", "quantize.onnx.int8", "validate"]
 
 
@@ -49,21 +52,29 @@ def test_edsr_x3_ci_cold_then_warm(tmp_path):
     run = tmp_path / "run"
     report = json.loads((run / "report.json").read_text())
     rows = {(r.get("stage"), r["runtime"]): r for r in report["results"]}
-    assert set(rows) == {
-        ("source", "opencv"), ("prune", "opencv"), ("export.onnx", "opencv"), ("export.onnx", "ort"),
-        ("quantize.tflite.int8", "tflite"), ("quantize.onnx.int8", "opencv"), ("quantize.onnx.int8", "ort"),
-        (None, "bicubic"),
+    # Each artifact on the full set in the runtime it is made for; the .onnx files also load in OpenCV,
+    # which runs only the parity crops there (issue 13 item 4).
+    assert {k: r["scope"] for k, r in rows.items()} == {
+        ("source", "opencv"): "full", ("prune", "opencv"): "full", ("export.onnx", "ort"): "full",
+        ("export.onnx", "opencv"): "parity", ("quantize.tflite.int8", "tflite"): "full",
+        ("quantize.onnx.int8", "ort"): "full", ("quantize.onnx.int8", "opencv"): "parity", (None, "bicubic"): "full",
     }
     for r in report["results"]:
         assert Path(r["dataset"]).name == "Set5" and r["scale"] == 3 and r["degradation"] == "matlab-bicubic"
-        assert len(r["images"]) == 5
+        assert len(r["images"]) == (5 if r["scope"] == "full" else 0)
+    # Parity on 4 fixed crops against the file's own runtime. The float export agrees in OpenCV to float
+    # rounding; the QDQ INT8 file only mostly (OpenCV requantizes QDQ models its own way: PARITY_INT8_OPENCV).
+    export_cv, int8_cv = rows[("export.onnx", "opencv")]["parity"], rows[("quantize.onnx.int8", "opencv")]["parity"]
+    assert export_cv["reference"].endswith(".export.onnx.onnx [ort]") and export_cv["crops"] == 4
+    assert export_cv["within_1_level"] >= 0.999 and export_cv["max_abs_diff"] <= 1
+    assert int8_cv["reference"].endswith(".quantize.onnx.int8.onnx [ort]") and int8_cv["crops"] == 4
+    assert int8_cv["within_1_level"] == pytest.approx(PARITY_INT8_OPENCV, abs=0.03) and int8_cv["max_abs_diff"] <= 8
     # FACTS.md: bicubic 30.41 dB on Set5 x3 under this protocol; the trained EDSR layout 33.07 dB float.
     bicubic = rows[(None, "bicubic")]["psnr_y"]
     assert bicubic == pytest.approx(30.40, abs=0.05)
     assert rows[("source", "opencv")]["psnr_y"] == pytest.approx(33.07, abs=0.05)
-    # The ONNX export is the same function: within 0.01 dB of the pruned graph in both runtimes.
-    for rt in ("opencv", "ort"):
-        assert abs(rows[("export.onnx", rt)]["psnr_y"] - rows[("prune", "opencv")]["psnr_y"]) < 0.01
+    # The ONNX export is the same function: within 0.01 dB of the pruned graph.
+    assert abs(rows[("export.onnx", "ort")]["psnr_y"] - rows[("prune", "opencv")]["psnr_y"]) < 0.01
     # FACTS.md: pruning with lstsq costs this layout ~0.1 dB, INT8 ~0.1-0.2 dB; all far above bicubic.
     assert rows[("prune", "opencv")]["psnr_y"] >= rows[("source", "opencv")]["psnr_y"] - 0.3
     for key in (("quantize.tflite.int8", "tflite"), ("quantize.onnx.int8", "ort")):
@@ -75,9 +86,9 @@ def test_edsr_x3_ci_cold_then_warm(tmp_path):
     expected = rows[("quantize.tflite.int8", "tflite")]["psnr_y"] - rows[("source", "opencv")]["psnr_y"]
     assert summary_rows["quantize.tflite.int8"]["psnr_delta"]["Set5"] == pytest.approx(expected, abs=1e-3)
     assert report["pipeline"]["passed"] is True
-    # The beat-bicubic gate ran on every artifact x runtime (7 rows) and compared with the bicubic row.
+    # The beat-bicubic gate ran on every full row (5; parity-only rows have no set PSNR) against the bicubic row.
     bic = [g for g in report["pipeline"]["gate_results"] if g["gate"] == "psnr_y min_gain 0 vs bicubic"]
-    assert len(bic) == 7 and all(g["status"] == "pass" and g["reference"] == pytest.approx(bicubic) for g in bic)
+    assert len(bic) == 5 and all(g["status"] == "pass" and g["reference"] == pytest.approx(bicubic) for g in bic)
     suite = ET.parse(run / "junit.xml").getroot().find("testsuite")
     assert int(suite.get("tests")) > 0 and suite.get("failures") == "0" and suite.get("errors") == "0"
     html = (run / "report.html").read_text()
