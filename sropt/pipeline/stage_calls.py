@@ -99,6 +99,7 @@ def validate(ctx: StepContext) -> Path:
     group, and the group reports merged into one (one bicubic row per set).
     """
     from sropt.validate import ValidationConfig, validate_artifacts, write_report
+    from sropt.validate.evaluate import validation_failure
     from sropt.validate.runners import get_runner
 
     cfg = ctx.config
@@ -124,6 +125,12 @@ def validate(ctx: StepContext) -> Path:
     order = {str(a.path): i for i, a in enumerate(ctx.inputs.values())}
     merged.results.sort(key=lambda r: order.get(r.artifact, -1))
     write_report(merged, ctx.out_dir)
+    # The same verdict as `sropt validate`: a runtime that crashed, or nothing measured at all, fails
+    # the step (exit 4, or 2 when no row could even start) after the report is on disk, so a pipeline
+    # never passes on rows that were never measured.
+    failure = validation_failure(merged)
+    if failure is not None:
+        raise failure
     return ctx.out_dir / "report.json"
 
 
