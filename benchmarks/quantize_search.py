@@ -69,7 +69,7 @@ def instrument() -> PhaseTimer:
     timer.wrap(rounding, "round_weights", "GPTQ rounding")
     timer.wrap(modes, "convert_mode", "TFLite conversions")
     timer.wrap(tq, "convert_mode", "TFLite conversions")
-    timer.wrap(quality, "budget_images", "candidate images (load)")
+    timer.wrap(quality, "load_budget_pairs", "candidate images (load)")
     timer.wrap(quality, "tflite_predictor", "candidate inference + PSNR")
     timer.wrap(quality, "image_psnrs", "candidate inference + PSNR")
     timer.wrap(tq, "write_tflite", "write + LiteRT check")
@@ -79,11 +79,11 @@ def instrument() -> PhaseTimer:
 def score(path: Path, source: Any, folder: Path) -> float:
     """Mean PSNR-Y (dB) of the .tflite at ``path`` on ``folder``'s whole images."""
     from sropt.quantize.calibration import calibration_images
-    from sropt.quantize.quality import BUDGET_HR_CROP, budget_images, image_psnrs, tflite_predictor
+    from sropt.quantize.quality import BUDGET_HR_CROP, load_budget_pairs, image_psnrs, tflite_predictor
     from sropt.validate.dataset import list_images
 
     images = list_images(folder) if folder.name in ("Set5", "Set14") else calibration_images(folder)
-    pairs = budget_images(images, source.scale, len(images), BUDGET_HR_CROP)
+    pairs = load_budget_pairs(images, source.scale, len(images), BUDGET_HR_CROP)
     return float(image_psnrs(tflite_predictor(path.read_bytes(), source), pairs, source.contract, source.scale).mean())
 
 

@@ -78,7 +78,7 @@ def predict_batches(graph_def: "GraphDef", info: "GraphInfo", x: np.ndarray, bat
     return np.concatenate(out, axis=0)
 
 
-def mean_psnr(graph_def: "GraphDef", info: "GraphInfo", contract: Contract, calib: CalibrationSet) -> float:
+def graph_mean_psnr(graph_def: "GraphDef", info: "GraphInfo", contract: Contract, calib: CalibrationSet) -> float:
     """Mean Y-channel PSNR (crop_border = scale) of the model over the calibration crops."""
     from sropt.validate.metrics import calculate_psnr
 

@@ -234,9 +234,9 @@ class _Calibration:
 
     def psnr(self, graph: "GraphDef") -> float:
         """Mean Y-PSNR of ``graph`` on the calibration crops."""
-        from sropt.prune.calibration import mean_psnr
+        from sropt.prune.calibration import graph_mean_psnr
 
-        return mean_psnr(graph, self.info, self.contract, self.set)
+        return graph_mean_psnr(graph, self.info, self.contract, self.set)
 
 
 def _wants_calibration(config: PruneConfig, uniform: dict[str, float]) -> bool:

@@ -38,7 +38,7 @@ import numpy as np
 from sropt.convert.tflite_export import PreparedGraph, make_converter
 from sropt.core.errors import GateFailure
 from sropt.quantize.config import IOType, Mode, QuantizeConfig
-from sropt.quantize.quality import BUDGET_HR_CROP, budget_images, drop_stats, image_psnrs, protocol, tflite_predictor
+from sropt.quantize.quality import BUDGET_HR_CROP, load_budget_pairs, drop_stats, image_psnrs, protocol, tflite_predictor
 from sropt.quantize.result import BudgetAttempt, FloatLayer
 from sropt.quantize.tflite_modes import CONFIGURERS, convert_mode
 
@@ -176,7 +176,7 @@ def fit_budget(
 
     budget = float(config.max_psnr_drop)  # type: ignore[arg-type]
     source = prepared.source.artifact
-    pairs = budget_images(calibration_images(calib.folder), source.scale, config.budget_images, BUDGET_HR_CROP)
+    pairs = load_budget_pairs(calibration_images(calib.folder), source.scale, config.budget_images, BUDGET_HR_CROP)
 
     def measure(data: bytes, subset: list | None = None) -> np.ndarray:
         return image_psnrs(tflite_predictor(data, prepared.source.artifact), subset or pairs, source.contract, source.scale)

@@ -112,7 +112,7 @@ def channel_ranges(
     return [np.max([peaks[t] for t in s.tensors], axis=0) for s in sites]
 
 
-def channel_scales(ranges: np.ndarray, weight_peaks: np.ndarray, alpha: float) -> np.ndarray:
+def equalization_factors(ranges: np.ndarray, weight_peaks: np.ndarray, alpha: float) -> np.ndarray:
     """``s_c = r_c**alpha / w_c**(1-alpha)``, geometric mean 1; 1 where a channel is all zeros."""
     live = (ranges > 0) & (weight_peaks > 0)
     s = np.ones_like(ranges, dtype=np.float64)
@@ -126,7 +126,7 @@ def equalize_graph(
     graph_def: "GraphDef", sites: list[EqualizeSite], ranges: list[np.ndarray],
     alpha: float | Sequence[float | None], scales: list | None = None,
 ) -> "GraphDef":
-    """A copy of ``graph_def`` with every site rescaled by ``channel_scales(..., alpha)``.
+    """A copy of ``graph_def`` with every site rescaled by ``equalization_factors(..., alpha)``.
 
     ``alpha`` is one strength for every site, or one per site (None leaves
     that site unscaled). If ``scales`` is a list, each site's channel scales
@@ -155,7 +155,7 @@ def equalize_graph(
                 scales.append(None)
             continue
         w_peak = np.max([np.abs(value(w)).max(axis=(0, 1, 3)) for w in site.consumer_weights], axis=0)
-        s = channel_scales(np.asarray(r, np.float64), w_peak, a)
+        s = equalization_factors(np.asarray(r, np.float64), w_peak, a)
         if scales is not None:
             scales.append(s)
         values[site.producer_weight] = value(site.producer_weight) / s

@@ -159,7 +159,7 @@ def _quantize_int8(source: Artifact, out: Path, config: QuantizeConfig, channels
     from sropt.core.cpu_targets import host_cpu, measures_other_class
     from sropt.quantize.calibration import calibration_images, load_calibration_inputs
     from sropt.quantize.cpu_features import choose_integer_kernel
-    from sropt.quantize.quality import budget_images, mean_psnr, protocol
+    from sropt.quantize.quality import load_budget_pairs, predictor_mean_psnr, protocol
 
     calib = load_calibration_inputs(config.calibration, source.contract, source.scale)
     # The deployment target decides; this machine only measures (issue 14, item 6).
@@ -167,10 +167,10 @@ def _quantize_int8(source: Artifact, out: Path, config: QuantizeConfig, channels
     host_model, host_class = host_cpu()
     other_class = measures_other_class(choice.target, host_class)
     # A sanity check of the settings, not a budget: 16 crops are enough and keep it cheap.
-    pairs = budget_images(calibration_images(calib.folder), source.scale, min(config.budget_images, 16))
+    pairs = load_budget_pairs(calibration_images(calib.folder), source.scale, min(config.budget_images, 16))
 
     def measure(path: Path) -> float:
-        return mean_psnr(_ort_predictor(path, source), pairs, source.contract, source.scale)
+        return predictor_mean_psnr(_ort_predictor(path, source), pairs, source.contract, source.scale)
 
     def quantize(dest: Path, reduce_range: bool) -> None:
         try:

@@ -37,7 +37,7 @@ class BudgetImage:
     lr: np.ndarray
 
 
-def budget_images(images: list[Path], scale: int, count: int, crop: int = HR_CROP) -> list[BudgetImage]:
+def load_budget_pairs(images: list[Path], scale: int, count: int, crop: int = HR_CROP) -> list[BudgetImage]:
     """The first ``count`` images (by name) as ``crop`` px centre-cropped HR plus their MATLAB-bicubic LR."""
     from sropt.validate.degradation import get_degradation, mod_crop
     from sropt.validate.imageio import read_image
@@ -68,7 +68,7 @@ def image_psnrs(
     return np.asarray(values, dtype=np.float64)
 
 
-def mean_psnr(
+def predictor_mean_psnr(
     predict: Callable[[np.ndarray], np.ndarray], pairs: list[BudgetImage], contract: Contract, scale: int
 ) -> float:
     """Mean Y-PSNR (dB) of ``predict`` (NHWC float in -> NHWC float out) over ``pairs``."""

@@ -143,7 +143,7 @@ def input_moments(
     return [s / max(n, 1) for s, n in zip(sums, total)]
 
 
-def channel_scales(w: np.ndarray) -> np.ndarray:
+def int8_weight_scales(w: np.ndarray) -> np.ndarray:
     """TFLite's per-output-channel int8 scale of HWIO ``w``: ``max |w| / 127`` (1 for an all-zero channel)."""
     peak = np.abs(w.reshape(-1, w.shape[-1])).max(axis=0).astype(np.float64)
     return np.where(peak > 0, peak / INT8_MAX, 1.0)
@@ -158,7 +158,7 @@ def gptq_round(w: np.ndarray, h: np.ndarray, damping: float = DAMPING) -> np.nda
     """
     shape = w.shape
     rows = w.reshape(-1, shape[-1]).T.astype(np.float64)  # (O, d): one output channel per row
-    scale = channel_scales(w)[:, None]
+    scale = int8_weight_scales(w)[:, None]
     peak_at = np.argmax(np.abs(rows), axis=1)
     peak_sign = np.sign(rows[np.arange(len(rows)), peak_at])
     d = rows.shape[1]

@@ -262,10 +262,10 @@ class _Search:
         """The calibration folder's whole images as HR/LR pairs (loaded on first use)."""
         if self._pairs is None:
             from sropt.quantize.calibration import calibration_images
-            from sropt.quantize.quality import BUDGET_HR_CROP, budget_images
+            from sropt.quantize.quality import BUDGET_HR_CROP, load_budget_pairs
 
             images = spread(calibration_images(self.calib.folder)[: self.image_count], SEARCH_IMAGES)
-            self._pairs = budget_images(images, self.prepared.source.artifact.scale, len(images), BUDGET_HR_CROP)
+            self._pairs = load_budget_pairs(images, self.prepared.source.artifact.scale, len(images), BUDGET_HR_CROP)
         return self._pairs
 
     @property

@@ -187,11 +187,11 @@ def test_drop_stats_hand_computed() -> None:
 
 def test_budget_images_whole_up_to_crop(datasets: Path) -> None:
     """The budget measures whole T91 images (all smaller than 512 px); quick checks keep 192 px centre crops."""
-    from sropt.quantize.quality import BUDGET_HR_CROP, budget_images
+    from sropt.quantize.quality import BUDGET_HR_CROP, load_budget_pairs
 
     images = sorted((datasets / "T91").glob("*.png"))[:2]
-    whole = budget_images(images, 3, 2, BUDGET_HR_CROP)
-    cropped = budget_images(images, 3, 2)
+    whole = load_budget_pairs(images, 3, 2, BUDGET_HR_CROP)
+    cropped = load_budget_pairs(images, 3, 2)
     import cv2
 
     for pair, path in zip(whole, images):

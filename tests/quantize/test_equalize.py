@@ -48,17 +48,17 @@ def _conv_graph(activation: str):
     return graph.as_graph_def()
 
 
-def test_channel_scales_hand_computed() -> None:
-    from sropt.quantize.equalize import channel_scales
+def test_equalization_factors_hand_computed() -> None:
+    from sropt.quantize.equalize import equalization_factors
 
     # alpha 1: s = r / geomean(r) = [1, 4] / 2.
-    np.testing.assert_allclose(channel_scales(np.array([1.0, 4.0]), np.array([1.0, 1.0]), 1.0), [0.5, 2.0])
+    np.testing.assert_allclose(equalization_factors(np.array([1.0, 4.0]), np.array([1.0, 1.0]), 1.0), [0.5, 2.0])
     # alpha 0.5: sqrt(r / w) = [sqrt(1/4), sqrt(4/1)] = [0.5, 2], geomean already 1.
-    np.testing.assert_allclose(channel_scales(np.array([1.0, 4.0]), np.array([4.0, 1.0]), 0.5), [0.5, 2.0])
+    np.testing.assert_allclose(equalization_factors(np.array([1.0, 4.0]), np.array([4.0, 1.0]), 0.5), [0.5, 2.0])
     # alpha 0: s = 1 / w, normalised: [1/4, 1] / geomean(0.5) = [0.5, 2].
-    np.testing.assert_allclose(channel_scales(np.array([1.0, 4.0]), np.array([4.0, 1.0]), 0.0), [0.5, 2.0])
+    np.testing.assert_allclose(equalization_factors(np.array([1.0, 4.0]), np.array([4.0, 1.0]), 0.0), [0.5, 2.0])
     # A dead channel (range 0) keeps scale 1 and does not enter the normalisation.
-    np.testing.assert_allclose(channel_scales(np.array([0.0, 2.0, 8.0]), np.ones(3), 1.0), [1.0, 0.5, 2.0])
+    np.testing.assert_allclose(equalization_factors(np.array([0.0, 2.0, 8.0]), np.ones(3), 1.0), [1.0, 0.5, 2.0])
 
 
 def test_relu_site_found_tanh_refused() -> None:
@@ -192,7 +192,7 @@ def test_auto_weights_bring_fsrcnn_int8_within_0_2_db_on_set5(shared_models: Pat
     the best and refines it per site: 0.176 dB measured (issue #5: <= 0.2).
     """
     from sropt.quantize.config import CalibrationConfig, QuantizeConfig
-    from sropt.quantize.quality import budget_images, mean_psnr
+    from sropt.quantize.quality import load_budget_pairs, predictor_mean_psnr
     from sropt.quantize.tflite_quantize import quantize_tflite
     from sropt.validate.runners import get_runner
 
@@ -216,13 +216,13 @@ def test_auto_weights_bring_fsrcnn_int8_within_0_2_db_on_set5(shared_models: Pat
     assert record["rounding"]["method"] == "gptq" and len(record["rounding"]["layers"]) == 8
     assert results["auto"].artifact.provenance[-1]["weights"] == record
 
-    pairs = budget_images(sorted((datasets / "Set5").glob("*.png")), 3, 5, crop=512)  # whole Set5 images
+    pairs = load_budget_pairs(sorted((datasets / "Set5").glob("*.png")), 3, 5, crop=512)  # whole Set5 images
 
     def set5(path: Path, kind: str) -> float:
         from sropt.validate.resolve import open_artifact
 
         runner = get_runner(kind)().load(open_artifact(path).artifact, None)
-        return mean_psnr(runner.predict, pairs, results["plain"].artifact.contract, 3)
+        return predictor_mean_psnr(runner.predict, pairs, results["plain"].artifact.contract, 3)
 
     float_psnr = set5(shared_models / "FSRCNN_x3.pb", "tf")
     plain, auto = (float_psnr - set5(results[s].artifact.path, "tflite") for s in ("plain", "auto"))

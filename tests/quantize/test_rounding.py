@@ -45,15 +45,15 @@ def _weights(seed: int = 0, shape=(3, 3, 4, 6)) -> np.ndarray:
 
 
 def test_gptq_lands_on_the_converters_grid_with_the_same_scales() -> None:
-    from sropt.quantize.rounding import channel_scales, gptq_round
+    from sropt.quantize.rounding import int8_weight_scales, gptq_round
 
     w = _weights()
     rng = np.random.default_rng(1)
     x = rng.normal(size=(4000, 36))
     x[:, 1:] += 0.9 * x[:, :1]  # strongly correlated inputs: GPTQ moves weights a lot
     q = gptq_round(w, x.T @ x / len(x))
-    scale = channel_scales(w)
-    np.testing.assert_array_equal(channel_scales(q), scale)  # the converter recomputes the same scales...
+    scale = int8_weight_scales(w)
+    np.testing.assert_array_equal(int8_weight_scales(q), scale)  # the converter recomputes the same scales...
     k = q.reshape(-1, 6) / scale
     np.testing.assert_allclose(k, np.rint(k), rtol=0, atol=1e-4)  # ...and finds integers on them
     assert np.abs(np.rint(k)).max() == 127
@@ -62,23 +62,23 @@ def test_gptq_lands_on_the_converters_grid_with_the_same_scales() -> None:
 
 def test_gptq_with_uncorrelated_inputs_is_nearest_rounding() -> None:
     """H diagonal: no error can be moved onto other weights, so GPTQ must equal round-to-nearest."""
-    from sropt.quantize.rounding import channel_scales, gptq_round
+    from sropt.quantize.rounding import int8_weight_scales, gptq_round
 
     w = _weights()
-    scale = channel_scales(w)
+    scale = int8_weight_scales(w)
     nearest = np.rint(w / scale) * scale
     q = gptq_round(w, np.diag(np.linspace(0.5, 2.0, 36)))
     np.testing.assert_allclose(q, nearest, rtol=0, atol=1e-7)
 
 
 def test_gptq_output_error_is_below_nearest_on_correlated_inputs() -> None:
-    from sropt.quantize.rounding import channel_scales, gptq_round
+    from sropt.quantize.rounding import int8_weight_scales, gptq_round
 
     w = _weights(2)
     rng = np.random.default_rng(3)
     smooth = rng.normal(size=(20000, 1)) + 0.3 * rng.normal(size=(20000, 36))  # like a smooth image's patches
     h = smooth.T @ smooth / len(smooth)
-    scale = channel_scales(w)
+    scale = int8_weight_scales(w)
     err = lambda q: float(np.mean(((smooth @ (w - q).reshape(36, 6)) ** 2)))  # noqa: E731
     nearest, gptq = err(np.rint(w / scale) * scale), err(gptq_round(w, h))
     assert gptq < 0.5 * nearest  # measured: 0.06x
@@ -92,7 +92,7 @@ def test_tflite_int8_filters_are_gptqs_integers(tmp_path: Path) -> None:
     from sropt.models.synth import write_synthetic_edsr
     from sropt.quantize.calibration import CalibrationSet
     from sropt.quantize.config import IOType, Mode, QuantizeConfig
-    from sropt.quantize.rounding import channel_scales, find_layers, round_weights
+    from sropt.quantize.rounding import int8_weight_scales, find_layers, round_weights
     from sropt.quantize.tflite_quantize import convert_mode, prepare_for_mode
 
     prepared = prepare_for_mode(write_synthetic_edsr(tmp_path / "e.pb", blocks=2, filters=8, scale=2, seed=0).path,
@@ -118,7 +118,7 @@ def test_tflite_int8_filters_are_gptqs_integers(tmp_path: Path) -> None:
     index = GraphIndex(graph_def)
     for layer in layers:
         w = index.const_value(layer.weight)  # HWIO, GPTQ-rounded
-        scale = channel_scales(w)
+        scale = int8_weight_scales(w)
         expected = np.rint(np.transpose(w, (3, 0, 1, 2)) / scale[:, None, None, None]).astype(np.int64)
         matches = [s for q, s in found[tuple(expected.shape)] if np.array_equal(q, expected)]
         assert matches, f"{layer.conv}: the converter changed GPTQ's integers"

@@ -22,12 +22,12 @@ def _config(mode: str, datasets: Path, **kw):
 
 def _set5_psnr(artifact, datasets: Path, images: int = 2) -> float:
     """Mean Y-PSNR (FACTS.md §4 protocol) on 192px centre crops of the first Set5 images."""
-    from sropt.quantize.quality import budget_images, mean_psnr
+    from sropt.quantize.quality import load_budget_pairs, predictor_mean_psnr
     from sropt.validate.runners import get_runner
 
-    pairs = budget_images(sorted((datasets / "Set5").glob("*.png")), artifact.scale, images)
+    pairs = load_budget_pairs(sorted((datasets / "Set5").glob("*.png")), artifact.scale, images)
     runner = get_runner("tflite" if artifact.kind.value == "tflite" else "tf")().load(artifact, None)
-    return mean_psnr(runner.predict, pairs, artifact.contract, artifact.scale)
+    return predictor_mean_psnr(runner.predict, pairs, artifact.contract, artifact.scale)
 
 
 @pytest.fixture(scope="module")

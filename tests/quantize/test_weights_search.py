@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sropt.quantize.rounding import INT8_MAX, channel_scales, gptq_round
+from sropt.quantize.rounding import INT8_MAX, int8_weight_scales, gptq_round
 from sropt.quantize.weights import MIN_GAIN_DB, choose_candidate
 
 G = MIN_GAIN_DB
@@ -42,7 +42,7 @@ def _unblocked_gptq(w: np.ndarray, h: np.ndarray, damping: float = 0.001) -> np.
     """GPTQ as first written here: every later column updated after each one (the reference)."""
     shape = w.shape
     rows = w.reshape(-1, shape[-1]).T.astype(np.float64)
-    scale = channel_scales(w)[:, None]
+    scale = int8_weight_scales(w)[:, None]
     peak_at = np.argmax(np.abs(rows), axis=1)
     peak_sign = np.sign(rows[np.arange(len(rows)), peak_at])
     d = rows.shape[1]
