@@ -74,12 +74,7 @@ def quantize_tflite(
     check_writable(Path(out), inputs=(source.path,), what="quantized model")  # before calibration and conversion
     calib = load_calibration_inputs(config.calibration, source.contract, source.scale) if config.calibrated else None
 
-    step: dict[str, Any] = {"stage": "quantize", "format": "tflite", "mode": config.mode.value, "io": config.io.value,
-                            "input_shape": [1, *(config.fixed_shape or ("H", "W")), prepared.channels]}
-    if config.fixed_shape:
-        step["fixed_shape"] = list(config.fixed_shape)
-    if calib is not None:
-        step["calibration"] = calib.describe()
+    step = _step_record(config, prepared.channels, calib)
     converted: bytes | None = None  # a conversion of ``prepared`` already made with these settings
     unequalized, moments = prepared, None
     if calib is not None:
@@ -97,20 +92,8 @@ def quantize_tflite(
     result_extra: dict[str, Any] = {}
     precision = config.mode.value
     if config.max_psnr_drop is not None:
-        from sropt.quantize.budget import MAX_RANKED, STATISTIC, fit_budget
-
         assert calib is not None
-        outcome = fit_budget(prepared, calib, config, reference=unequalized,
-                             int16x8_graph=lambda: _graph_for_16x8(unequalized, calib, config, moments))
-        data = outcome.data
-        precision = outcome.precision
-        step["budget"] = outcome.to_json()
-        result_extra = {
-            "float_psnr": outcome.float_psnr, "psnr": outcome.psnr,
-            "float_layers": outcome.float_layers, "attempts": outcome.attempts,
-            "notes": (f"budget search: {outcome.conversions} TFLite conversions "
-                      f"(measured ranking capped at {MAX_RANKED} single-op conversions); drop = {STATISTIC}",),
-        }
+        data, precision, result_extra = _convert_within_budget(prepared, unequalized, calib, config, moments, step)
     else:
         data = converted or convert_mode(prepared, config.mode, calib, config.io, config.fixed_shape)
     artifact = write_tflite(data, out, prepared, precision, step)
@@ -122,6 +105,36 @@ def quantize_tflite(
         weights=step.get("weights"),
         **result_extra,
     )
+
+
+def _step_record(config: QuantizeConfig, channels: int, calib: "CalibrationSet | None") -> dict[str, Any]:
+    """The artifact's quantize step (its sidecar entry): what was asked for and what calibrated it."""
+    step: dict[str, Any] = {"stage": "quantize", "format": "tflite", "mode": config.mode.value, "io": config.io.value,
+                            "input_shape": [1, *(config.fixed_shape or ("H", "W")), channels]}
+    if config.fixed_shape:
+        step["fixed_shape"] = list(config.fixed_shape)
+    if calib is not None:
+        step["calibration"] = calib.describe()
+    return step
+
+
+def _convert_within_budget(
+    prepared: PreparedGraph, unequalized: PreparedGraph, calib: "CalibrationSet", config: QuantizeConfig,
+    moments: list | None, step: dict[str, Any],
+) -> tuple[bytes, str, dict[str, Any]]:
+    """Convert with as few float layers as keep the PSNR drop within ``config.max_psnr_drop``; records it in ``step``."""
+    from sropt.quantize.budget import MAX_RANKED, STATISTIC, fit_budget
+
+    outcome = fit_budget(prepared, calib, config, reference=unequalized,
+                         int16x8_graph=lambda: _graph_for_16x8(unequalized, calib, config, moments))
+    step["budget"] = outcome.to_json()
+    result_extra = {
+        "float_psnr": outcome.float_psnr, "psnr": outcome.psnr,
+        "float_layers": outcome.float_layers, "attempts": outcome.attempts,
+        "notes": (f"budget search: {outcome.conversions} TFLite conversions "
+                  f"(measured ranking capped at {MAX_RANKED} single-op conversions); drop = {STATISTIC}",),
+    }
+    return outcome.data, outcome.precision, result_extra
 
 
 def _graph_for_16x8(

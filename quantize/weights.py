@@ -187,20 +187,7 @@ def prepare_weights(
         notes.append(f"auto settings not measured: {macs:,} MACs per LR pixel > {AUTO_MAX_MACS_PER_PIXEL:,} "
                      "makes each candidate slow; pass --equalize ALPHA / --weight-rounding gptq to apply one")
 
-    if not sites:
-        strengths: list[float | None] = [None]
-    elif equalize == "auto":
-        strengths = [None] if too_big else [None, *EQUALIZE_ALPHAS]
-    else:
-        strengths = [float(equalize)]
-    per_site = lambda a: (a,) * len(sites)  # noqa: E731
-    if config.weight_rounding != "auto":
-        candidates = [Candidate(per_site(a), config.weight_rounding) for a in strengths]
-    elif too_big:
-        candidates = [Candidate(per_site(a), NEAREST) for a in strengths]
-    else:  # nearest only as the baseline (the first strength: none, or the given one); GPTQ with each
-        candidates = [Candidate(per_site(strengths[0]), NEAREST), *(Candidate(per_site(a), GPTQ) for a in strengths)]
-
+    candidates = _candidates(equalize, config.weight_rounding, len(sites), too_big)
     ranges = channel_ranges(prepared.graph_def, prepared.input_name, sites, calib.inputs) if sites else []
     search = _Search(prepared, calib, config, sites, ranges, progress)
     if len(candidates) == 1:
@@ -211,25 +198,50 @@ def prepare_weights(
         graph, rounding = search.build(chosen)
         converted = None
     else:
-        record["chosen_by"] = "measured"
-        record["measured_on"] = search.measured_on
-        search.plan("candidate", len(candidates))
-        scored = [(search.measure(c), c) for c in candidates]
-        (psnr, converted), chosen = scored[choose_candidate([p for (p, _), _ in scored])]
-        record["candidates"] = [dict(_describe(c, sites, per_site=False), psnr_db=round(p, 4)) for (p, _), c in scored]
-        if equalize == "auto" and set(chosen.alphas) != {None} and len(sites) > 1:
-            start = psnr
-            chosen, psnr, converted = search.refine(chosen, psnr, converted)
-            record["refined"] = {
-                "from_psnr_db": round(start, 4), "psnr_db": round(psnr, 4),
-                "tried": search.conversions - len(candidates), "grid": list(SITE_ALPHAS),
-                "min_gain_db": MIN_GAIN_DB,
-            }
+        chosen, converted = _choose_by_measurement(search, candidates, sites, refine=equalize == "auto", record=record)
         graph, rounding = search.build(chosen)
     record["chosen"] = _describe(chosen, sites)
     if rounding:
         record["rounding"] = rounding
     return WeightsOutcome(dataclasses.replace(prepared, graph_def=graph), record, converted, search.measured_moments)
+
+
+def _candidates(equalize: str, weight_rounding: str, n_sites: int, too_big: bool) -> list[Candidate]:
+    """The settings to build: one when every setting is explicit (or too big to measure), else the auto grid."""
+    if not n_sites:
+        strengths: list[float | None] = [None]
+    elif equalize == "auto":
+        strengths = [None] if too_big else [None, *EQUALIZE_ALPHAS]
+    else:
+        strengths = [float(equalize)]
+    per_site = lambda a: (a,) * n_sites  # noqa: E731
+    if weight_rounding != "auto":
+        return [Candidate(per_site(a), weight_rounding) for a in strengths]
+    if too_big:
+        return [Candidate(per_site(a), NEAREST) for a in strengths]
+    # nearest only as the baseline (the first strength: none, or the given one); GPTQ with each
+    return [Candidate(per_site(strengths[0]), NEAREST), *(Candidate(per_site(a), GPTQ) for a in strengths)]
+
+
+def _choose_by_measurement(
+    search: "_Search", candidates: list[Candidate], sites: list["EqualizeSite"], refine: bool, record: dict[str, Any],
+) -> tuple[Candidate, bytes | None]:
+    """Convert and score every candidate, keep the best; with ``refine``, search per-site strengths from it."""
+    record["chosen_by"] = "measured"
+    record["measured_on"] = search.measured_on
+    search.plan("candidate", len(candidates))
+    scored = [(search.measure(c), c) for c in candidates]
+    (psnr, converted), chosen = scored[choose_candidate([p for (p, _), _ in scored])]
+    record["candidates"] = [dict(_describe(c, sites, per_site=False), psnr_db=round(p, 4)) for (p, _), c in scored]
+    if refine and set(chosen.alphas) != {None} and len(sites) > 1:
+        start = psnr
+        chosen, psnr, converted = search.refine(chosen, psnr, converted)
+        record["refined"] = {
+            "from_psnr_db": round(start, 4), "psnr_db": round(psnr, 4),
+            "tried": search.conversions - len(candidates), "grid": list(SITE_ALPHAS),
+            "min_gain_db": MIN_GAIN_DB,
+        }
+    return chosen, converted
 
 
 def _describe(candidate: Candidate, sites: list["EqualizeSite"], per_site: bool = True) -> dict[str, Any]:

@@ -22,7 +22,10 @@ def export_model(
     fixed_shape: str = typer.Option(None, "--fixed-shape", help="TFLite only: fixed input HxW (default: dynamic H/W)."),
     as_json: bool = typer.Option(False, "--json", help="Print the written artifact as one JSON object."),
 ) -> None:
-    """Export MODEL to ONNX (tf2onnx) or float32 TFLite; exits 0 only after the file ran in its consumers."""
+    """Export MODEL to ONNX (tf2onnx) or float32 TFLite; exits 0 only after the file ran in its consumers.
+
+    Example: sropt export FSRCNN_x3 --to onnx -o fsrcnn_x3.onnx
+    """
     from sropt.core.errors import InputError
 
     from sropt.models import resolve_model

@@ -20,6 +20,8 @@ def inspect_model(
 
     For a .tflite or .onnx: the pre/post-processing contract, the I/O tensors
     (dtype, shape, scale/zero point) and the TFLite metadata.
+
+    Example: sropt inspect EDSR_x3 --json
     """
     from pathlib import Path
 

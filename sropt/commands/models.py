@@ -35,7 +35,10 @@ def list_models(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
     mirror: str = typer.Option(None, "--mirror", help=MIRROR_HELP),
 ) -> None:
-    """Show every registry model, its family/scale/size, and whether it is cached or in the mirror."""
+    """Show every registry model, its family/scale/size, and whether it is cached or in the mirror.
+
+    Example: sropt models list --mirror ../shared/models --json
+    """
     from sropt.models import configured_mirror, load_registry, model_cache_dir
     from sropt.models.verify import verify_file
 
@@ -92,7 +95,10 @@ def fetch_models(
     mirror: str = typer.Option(None, "--mirror", help=MIRROR_HELP),
     timeout: float = typer.Option(300.0, "--timeout", min=0.1, help="Seconds the whole download of one file may take (connecting and each read also wait at most 15 s)."),
 ) -> None:
-    """Download (or copy from a mirror) and verify models into the cache, atomically."""
+    """Download (or copy from a mirror) and verify models into the cache, atomically.
+
+    Example: sropt models fetch EDSR_x3 FSRCNN_x3
+    """
     from rich.console import Console
     from rich.progress import (
         BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn,
@@ -155,7 +161,10 @@ def synth_model(
         help="Store weights >= 1024 elements as quint8 + Dequantize like the release (default) or keep float32.",
     ),
 ) -> None:
-    """Write an EDSR graph in the released layout with RANDOM weights (structure/size/latency only)."""
+    """Write an EDSR graph in the released layout with RANDOM weights (structure/size/latency only).
+
+    Example: sropt models synth edsr -B 32 -F 256 -s 3 -o EDSR_x3_layout.pb
+    """
     from sropt.core.artifacts import sidecar_path
     from sropt.models.synth import write_synthetic_edsr
 

@@ -19,7 +19,10 @@ def package_command(
     report: Path = typer.Option(None, "--report", help="report.json with this file's PSNR/latency (default: one beside the model or one folder up)."),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as one JSON object."),
 ) -> None:
-    """Write ARTIFACT, its metadata, a README (sizes, measured numbers, contract, benchmark_model command) and snippets."""
+    """Write ARTIFACT, its metadata, a README (sizes, measured numbers, contract, benchmark_model command) and snippets.
+
+    Example: sropt package runs/edsr_x3_mobile/artifacts/edsr.quantize.tflite.int8.tflite -o handoff/   (finds the run's report.json)
+    """
     import os
 
     from sropt.validate.handoff_package import write_package

@@ -32,7 +32,10 @@ def prune_command(
     strict: bool = typer.Option(False, "--strict", help="Refuse (instead of skipping) in-scope groups holding ops the surgery does not understand."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
-    """Remove the least important channels (L1 norm) per channel group and write a smaller frozen graph."""
+    """Remove the least important channels (L1 norm) per channel group and write a smaller frozen graph.
+
+    Example: sropt prune EDSR_x3 --ratio 0.3 --round-to 8 -o edsr_x3_p30.pb
+    """
     from sropt.core.errors import InputError
     from sropt.prune import Compensation, PruneConfig, Scope, WeightStore, prune_model
 

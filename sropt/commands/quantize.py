@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from sropt.quantize.result import QuantizeResult
 
 
 def register(app: typer.Typer) -> None:
@@ -58,32 +62,7 @@ def quantize_model(
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
         return
-    a = result.artifact
-    typer.echo(f"wrote {a.path} ({a.size_bytes:,} bytes, {a.kind.value}/{result.mode}, io {result.io}); loaded and ran in {checked}")
-    typer.echo(size_comparison(model, a.size_bytes, result.mode))
-    if result.calibration:
-        c = result.calibration
-        typer.echo(f"calibration: {c['crops']} crops of {c['crop_size']}x{c['crop_size']} from {c['folder']}")
-    if result.weights:
-        for line in describe_weights(result.weights):
-            typer.echo(line)
-    if result.kernel:
-        k = result.kernel
-        typer.echo(f"int8 kernel for target {k['target']}: activations {k['activation_type']}, "
-                   f"reduce_range={k['reduce_range']} ({k['reason']})")
-    for attempt in result.attempts:
-        mean = f", mean {attempt.stats['mean_db']:.3f}" if attempt.stats else ""
-        typer.echo(f"budget: {attempt.description}: drop {attempt.psnr_drop:.3f} dB (smoother half{mean})"
-                   f"{' (fits)' if attempt.fits else ''}")
-    if result.psnr_drop is not None:
-        typer.echo(
-            f"PSNR-Y on calibration images: float {result.float_psnr:.3f} dB, {result.mode} {result.psnr:.3f} dB, "
-            f"mean drop {result.psnr_drop:.3f} dB (matlab-bicubic LR, border crop = scale)"
-        )
-    for layer in result.float_layers:
-        typer.echo(f"kept in float: {layer.tensor} ({layer.op}): {layer.reason}")
-    for note in result.notes:
-        typer.echo(f"note: {note}")
+    _print_result(model, result, checked)
 
 
 def size_comparison(model: str, size: int, mode: str) -> str:
@@ -140,3 +119,33 @@ def describe_weights(record: dict) -> list[str]:
                      f"{refined['from_psnr_db']:.3f} -> {refined['psnr_db']:.3f} dB")
     lines += [f"  note: {note}" for note in record.get("notes", ())]
     return lines
+
+
+def _print_result(model: str, result: "QuantizeResult", checked: str) -> None:
+    """The human-readable result: the file, its size against the source, calibration, weights, kernel, budget."""
+    a = result.artifact
+    typer.echo(f"wrote {a.path} ({a.size_bytes:,} bytes, {a.kind.value}/{result.mode}, io {result.io}); loaded and ran in {checked}")
+    typer.echo(size_comparison(model, a.size_bytes, result.mode))
+    if result.calibration:
+        c = result.calibration
+        typer.echo(f"calibration: {c['crops']} crops of {c['crop_size']}x{c['crop_size']} from {c['folder']}")
+    if result.weights:
+        for line in describe_weights(result.weights):
+            typer.echo(line)
+    if result.kernel:
+        k = result.kernel
+        typer.echo(f"int8 kernel for target {k['target']}: activations {k['activation_type']}, "
+                   f"reduce_range={k['reduce_range']} ({k['reason']})")
+    for attempt in result.attempts:
+        mean = f", mean {attempt.stats['mean_db']:.3f}" if attempt.stats else ""
+        typer.echo(f"budget: {attempt.description}: drop {attempt.psnr_drop:.3f} dB (smoother half{mean})"
+                   f"{' (fits)' if attempt.fits else ''}")
+    if result.psnr_drop is not None:
+        typer.echo(
+            f"PSNR-Y on calibration images: float {result.float_psnr:.3f} dB, {result.mode} {result.psnr:.3f} dB, "
+            f"mean drop {result.psnr_drop:.3f} dB (matlab-bicubic LR, border crop = scale)"
+        )
+    for layer in result.float_layers:
+        typer.echo(f"kept in float: {layer.tensor} ({layer.op}): {layer.reason}")
+    for note in result.notes:
+        typer.echo(f"note: {note}")

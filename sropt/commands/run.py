@@ -30,6 +30,8 @@ def run(
 
     Exit codes: 0 gates passed, 1 a gate failed (everything is still written),
     2 bad config/input (nothing was run), 3 model fetch failed, 4 a stage failed.
+
+    Example: sropt run -p edsr_x3_ci --out runs/ci   (then: sropt check runs/ci/report.json)
     """
     import os
 

@@ -22,7 +22,10 @@ def upscale_command(
     threads: int = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
     no_isolate: bool = typer.Option(False, "--no-isolate", help="Run the runtime in this process (no worker start; a runtime crash then kills sropt)."),
 ) -> None:
-    """Super-resolve images with any artifact; writes atomically and never over an input."""
+    """Super-resolve images with any artifact; writes atomically and never over an input.
+
+    Example: sropt upscale edsr_x3_int8.tflite photo.png --out upscaled/   (writes upscaled/photo_x3.png)
+    """
     from rich.console import Console
 
     import os

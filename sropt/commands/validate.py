@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sropt.validate.results import ValidationReport
 
 
 def register(app: typer.Typer) -> None:
@@ -36,7 +42,10 @@ def validate_command(
     strict: bool = typer.Option(False, "--strict", help="Exit 4 if any row has an error (for CI)."),
     as_json: bool = typer.Option(False, "--json", help="Also print report.json to stdout."),
 ) -> None:
-    """Measure PSNR/SSIM (Y, crop=scale), latency, size and memory of artifacts in every runtime."""
+    """Measure PSNR/SSIM (Y, crop=scale), latency, size and memory of artifacts in every runtime.
+
+    Example: sropt validate FSRCNN_x3 fsrcnn_x3.onnx -d Set5 -d Set14 --strict -o reports/fsrcnn
+    """
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ INFO lines off the terminal
@@ -44,10 +53,7 @@ def validate_command(
     from rich.console import Console
 
     from sropt.core.atomic import check_writable
-    from sropt.core.errors import StageError
-    from sropt.validate import ValidationConfig, validate_artifacts, write_report
-    from sropt.validate.evaluate import validation_failure
-    from sropt.validate.report import report_json
+    from sropt.validate import ValidationConfig, validate_artifacts
 
     check_writable(out, folder=True, what="report")
 
@@ -71,6 +77,17 @@ def validate_command(
     console = Console(stderr=True)
     with console.status("validating") as status:
         report = validate_artifacts(list(artifacts), config, progress=lambda m: status.update(f"validating: {m}"))
+    _write_and_judge(report, out, console, as_json=as_json, strict=strict)
+
+
+
+def _write_and_judge(report: "ValidationReport", out: Path, console: "Console", *, as_json: bool, strict: bool) -> None:
+    """Write the three reports and print the table, then raise the exit the report earns (after writing)."""
+    from sropt.core.errors import StageError
+    from sropt.validate import write_report
+    from sropt.validate.evaluate import validation_failure
+    from sropt.validate.report import report_json
+
     paths = write_report(report, out)
     _print_table(report, console)
     console.print(f"reports: {paths['json']}, {paths['md']}, {paths['html']}")
@@ -81,7 +98,6 @@ def validate_command(
     failure = validation_failure(report)  # nothing measured, or a runtime crashed: never exit 0
     if failure is not None:
         raise failure
-
 
 def _print_table(report, console) -> None:
     from rich.markup import escape

@@ -187,17 +187,7 @@ def run_pipeline(
     """
     name, pipeline = config.select(name)
     out_dir = Path(out) if out is not None else Path(pipeline.output or Path("runs") / name)
-    problems = preflight(pipeline, name, base_dir=config.base_dir, out_dir=out_dir, model_override=model, config=config)
-    baseline = None
-    if pipeline.baseline:
-        bpath = config.base_dir / pipeline.baseline
-        if bpath.is_file():
-            try:
-                baseline = load_baseline(bpath)
-            except InputError as exc:
-                problems.append(f"pipeline '{name}', field 'baseline': {exc}")
-    if problems:
-        raise ConfigError(f"pipeline '{name}': {len(problems)} problem(s); nothing was run", problems=problems)
+    baseline = _checked_before_running(config, name, pipeline, out_dir, model)
     source_path = resolve_source(pipeline, name, config.base_dir, model)
 
     cache = cache or StageCache()
@@ -211,45 +201,79 @@ def run_pipeline(
         model_sha = sha256_file(source_path)
         _check_baseline_identity(baseline, name, model_sha, config.base_dir / (pipeline.baseline or ""))
         log.info("stages run %s", "each in its own process" if isolate else "in this process")
-        entries: dict[str, CacheEntry] = {}
-        artifacts: dict[str, Artifact] = {}
-        records: list[StepRecord] = []
-        dropped: set[str] = set()  # steps whose artifact skip_if_not_smaller kept out of the run
-        for index, step in enumerate(plan):
-            raise_if_interrupted()  # a Ctrl-C a stage's C++ code swallowed stops the run here
-            step = _without_dropped(step, dropped)
-            if observer:
-                observer.step_started(step.name, index, len(plan))
-            say = (lambda msg, _n=step.name: observer.step_progress(_n, msg)) if observer else None
-            try:
-                record, entry = _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force, say, isolate)
-            except BaseException as exc:
-                if observer and hasattr(observer, "step_failed"):
-                    observer.step_failed(step.name, exc)
-                log.error("step %s failed: %s", step.name, exc, exc_info=not isinstance(exc, (SroptError, KeyboardInterrupt)))
-                _keep_failure_log(exc, name, logbuf.getvalue())
-                raise
-            entries[step.name] = entry
-            artifact_file = entry.outputs.get("artifact")
-            if artifact_file:
-                artifacts[step.name] = _load_artifact(entry.path / artifact_file)
-                _drop_if_not_smaller(step, record, records, artifacts, dropped)
-            records.append(record)
-            log.info("step %s: %s in %.2f s (key %s)%s", step.name, record.status, record.seconds, record.key[:12], f"; {record.note}" if record.note else "")
-            if observer:
-                observer.step_finished(record)
+        entries, artifacts, records = _run_steps(
+            plan, pipeline, name, stem, source_path, model_sha, cache, force, isolate, observer, logbuf)
 
         raise_if_interrupted()
         report = _assemble_report(name, pipeline, entries, artifacts, records, model_sha)
-        gate_results = evaluate_gates(pipeline.gates, report, baseline=baseline)
-        report["pipeline"]["gate_results"] = [g.to_json() for g in gate_results]
-        report["pipeline"]["passed"] = not gates_failed(gate_results)
-        for g in gate_results:
-            log.log(logging.WARNING if g.failed else logging.INFO, "gate %s [%s/%s/%s]: %s %s", g.gate, g.stage, g.runtime, g.dataset, g.status.value, g.message)
+        gate_results = _apply_gates(pipeline, report, baseline)
         log.info("pipeline %s finished in %.1f s", name, time.perf_counter() - t_start)
         resolved = _resolved_config(name, pipeline, source_path, model_sha, config)
         _write_run_folder(out_dir, entries, artifacts, report, gate_results, resolved, logbuf.getvalue())
     return RunResult(name, out_dir, records, report, gate_results)
+
+
+def _checked_before_running(
+    config: PipelineConfig, name: str, pipeline: Pipeline, out_dir: Path, model: Path | None,
+) -> dict[str, Any] | None:
+    """Every check that can fail, before any stage runs; returns the pipeline's baseline (None if it has none yet)."""
+    problems = preflight(pipeline, name, base_dir=config.base_dir, out_dir=out_dir, model_override=model, config=config)
+    baseline = None
+    if pipeline.baseline:
+        bpath = config.base_dir / pipeline.baseline
+        if bpath.is_file():
+            try:
+                baseline = load_baseline(bpath)
+            except InputError as exc:
+                problems.append(f"pipeline '{name}', field 'baseline': {exc}")
+    if problems:
+        raise ConfigError(f"pipeline '{name}': {len(problems)} problem(s); nothing was run", problems=problems)
+    return baseline
+
+
+def _run_steps(
+    plan: list[steps_mod.PlannedStep], pipeline: Pipeline, name: str, stem: str, source_path: Path, model_sha: str, cache: StageCache,
+    force: bool, isolate: bool, observer: RunObserver | None, logbuf: io.StringIO,
+) -> tuple[dict[str, CacheEntry], dict[str, Artifact], list[StepRecord]]:
+    """Run (or take from the cache) each planned step in order; a failure keeps the log and re-raises."""
+    entries: dict[str, CacheEntry] = {}
+    artifacts: dict[str, Artifact] = {}
+    records: list[StepRecord] = []
+    dropped: set[str] = set()  # steps whose artifact skip_if_not_smaller kept out of the run
+    for index, step in enumerate(plan):
+        raise_if_interrupted()  # a Ctrl-C a stage's C++ code swallowed stops the run here
+        step = _without_dropped(step, dropped)
+        if observer:
+            observer.step_started(step.name, index, len(plan))
+        say = (lambda msg, _n=step.name: observer.step_progress(_n, msg)) if observer else None
+        try:
+            record, entry = _run_step(step, pipeline, stem, source_path, model_sha, entries, artifacts, cache, force, say, isolate)
+        except BaseException as exc:
+            if observer and hasattr(observer, "step_failed"):
+                observer.step_failed(step.name, exc)
+            log.error("step %s failed: %s", step.name, exc, exc_info=not isinstance(exc, (SroptError, KeyboardInterrupt)))
+            _keep_failure_log(exc, name, logbuf.getvalue())
+            raise
+        entries[step.name] = entry
+        artifact_file = entry.outputs.get("artifact")
+        if artifact_file:
+            artifacts[step.name] = _load_artifact(entry.path / artifact_file)
+            _drop_if_not_smaller(step, record, records, artifacts, dropped)
+        records.append(record)
+        log.info("step %s: %s in %.2f s (key %s)%s", step.name, record.status, record.seconds, record.key[:12], f"; {record.note}" if record.note else "")
+        if observer:
+            observer.step_finished(record)
+    return entries, artifacts, records
+
+
+def _apply_gates(pipeline: Pipeline, report: dict[str, Any], baseline: dict[str, Any] | None) -> list[GateResult]:
+    """Evaluate the pipeline's gates on ``report``, record them in it and in the log."""
+    gate_results = evaluate_gates(pipeline.gates, report, baseline=baseline)
+    report["pipeline"]["gate_results"] = [g.to_json() for g in gate_results]
+    report["pipeline"]["passed"] = not gates_failed(gate_results)
+    for g in gate_results:
+        log.log(logging.WARNING if g.failed else logging.INFO, "gate %s [%s/%s/%s]: %s %s", g.gate, g.stage, g.runtime, g.dataset, g.status.value, g.message)
+    return gate_results
 
 
 def _check_baseline_identity(baseline: dict[str, Any] | None, name: str, model_sha: str, path: Path) -> None:
