@@ -172,96 +172,122 @@ def fit_budget(
     model (FSRCNN_x3: 0.03 dB apart on T91), so the caller passes the graph
     from before its weights were prepared.
     """
-    from sropt.quantize.calibration import calibration_images
+    search = _BudgetSearch(prepared, calib, config, reference or prepared)
+    outcome = search.full_int8()
+    if outcome is not None:
+        return outcome
+    # Ordered by speed on CPU: float layers run in XNNPACK's float kernels inside the INT8
+    # model; 16x8 has no XNNPACK kernels and runs LiteRT's reference ones (Set5 x3 at 128x128,
+    # 2 threads: FSRCNN_x3 101 ms vs 15 ms INT8, ESPCN_x3 151 vs 1.7 ms, EDSR-T91 3,271 vs 7.6 ms),
+    # so it comes last.
+    search.rank_by_measured_gain()
+    outcome = search.with_float_layers(denylist_sizes(len(search.ranking)))
+    if outcome is None and config.io is IOType.FLOAT:  # 16x8 keeps float I/O only
+        outcome = search.int16x8(int16x8_graph() if int16x8_graph else prepared)
+    if outcome is not None:
+        return outcome
+    raise search.nothing_fits()
 
-    budget = float(config.max_psnr_drop)  # type: ignore[arg-type]
-    source = prepared.source.artifact
-    pairs = load_budget_pairs(calibration_images(calib.folder), source.scale, config.budget_images, BUDGET_HR_CROP)
 
-    def measure(data: bytes, subset: list | None = None) -> np.ndarray:
-        return image_psnrs(tflite_predictor(data, prepared.source.artifact), subset or pairs, source.contract, source.scale)
+class _BudgetSearch:
+    """The candidates fit_budget converts, each measured against the float reference on the same pairs."""
 
-    float_psnrs = measure(convert_mode(reference or prepared, Mode.FLOAT32, None, IOType.FLOAT))
-    float_psnr = float(float_psnrs.mean())
-    attempts: list[BudgetAttempt] = []
-    conversions = 1
+    def __init__(self, prepared: PreparedGraph, calib: "CalibrationSet", config: QuantizeConfig,
+                 reference: PreparedGraph) -> None:
+        from sropt.quantize.calibration import calibration_images
 
-    def attempt(description: str, data: bytes) -> tuple[float, bool, np.ndarray]:
-        psnrs = measure(data)
-        stats = drop_stats(float_psnrs, psnrs)
-        fits = stats.smooth_half <= budget
-        attempts.append(BudgetAttempt(description, stats.smooth_half, fits, stats.to_json(), len(data)))
+        self.prepared, self.calib, self.io = prepared, calib, config.io
+        self.budget = float(config.max_psnr_drop)  # type: ignore[arg-type]
+        self.source = prepared.source.artifact
+        self.pairs = load_budget_pairs(calibration_images(calib.folder), self.source.scale, config.budget_images,
+                                       BUDGET_HR_CROP)
+        self.attempts: list[BudgetAttempt] = []
+        self.ranking: list[dict[str, Any]] = []
+        self.subset: list = []
+        self.float_psnrs = self.measure(convert_mode(reference, Mode.FLOAT32, None, IOType.FLOAT))
+        self.float_psnr = float(self.float_psnrs.mean())
+        self.conversions = 1
+        self.int8_psnrs: np.ndarray | None = None
+
+    def measure(self, data: bytes, subset: list | None = None) -> np.ndarray:
+        """Per-image Y-PSNR of the .tflite ``data`` on ``subset`` (default: every budget pair)."""
+        return image_psnrs(tflite_predictor(data, self.source), subset or self.pairs, self.source.contract,
+                           self.source.scale)
+
+    def attempt(self, description: str, data: bytes) -> tuple[float, bool, np.ndarray]:
+        """Measure a candidate and record it; returns its mean PSNR, whether it fits, per-image PSNRs."""
+        psnrs = self.measure(data)
+        stats = drop_stats(self.float_psnrs, psnrs)
+        fits = stats.smooth_half <= self.budget
+        self.attempts.append(BudgetAttempt(description, stats.smooth_half, fits, stats.to_json(), len(data)))
         return float(psnrs.mean()), fits, psnrs
 
-    def done(data: bytes, precision: str, psnr: float, layers: tuple = (), ranking: list | None = None) -> BudgetOutcome:
-        return BudgetOutcome(data, precision, float_psnr, psnr, budget, layers, tuple(attempts), ranking or [], conversions)
+    def done(self, data: bytes, precision: str, psnr: float, layers: tuple = ()) -> BudgetOutcome:
+        return BudgetOutcome(data, precision, self.float_psnr, psnr, self.budget, layers, tuple(self.attempts),
+                             self.ranking, self.conversions)
 
-    data = convert_mode(prepared, Mode.INT8, calib, config.io)
-    conversions += 1
-    psnr, fits, int8_psnrs = attempt("full int8", data)
-    if fits:
-        return done(data, Mode.INT8.value, psnr)
+    def full_int8(self) -> BudgetOutcome | None:
+        data = convert_mode(self.prepared, Mode.INT8, self.calib, self.io)
+        self.conversions += 1
+        psnr, fits, self.int8_psnrs = self.attempt("full int8", data)
+        return self.done(data, Mode.INT8.value, psnr) if fits else None
 
-    # Measured ranking: recovered drop per single float op, on the images full INT8 hurt most.
-    rows = rank_layers(prepared, calib)
-    conversions += 1
-    worst = np.argsort(int8_psnrs - float_psnrs)[:RANK_IMAGES]
-    subset = [pairs[i] for i in worst]
-    base_drop = float(np.mean(float_psnrs[worst] - int8_psnrs[worst]))
-    gains: dict[str, float] = {}
-    for row in rows[:MAX_RANKED]:
-        single = convert_selective(prepared, calib, config.io, [row["tensor"]])
-        conversions += 1
-        if single is not None:
-            gains[row["tensor"]] = base_drop - float(np.mean(float_psnrs[worst] - measure(single, subset)))
-    ranking = measured_ranking(rows, gains)
+    def rank_by_measured_gain(self) -> None:
+        """Measured ranking: recovered drop per single float op, on the images full INT8 hurt most."""
+        assert self.int8_psnrs is not None
+        rows = rank_layers(self.prepared, self.calib)
+        self.conversions += 1
+        worst = np.argsort(self.int8_psnrs - self.float_psnrs)[:RANK_IMAGES]
+        self.subset = [self.pairs[i] for i in worst]
+        base_drop = float(np.mean(self.float_psnrs[worst] - self.int8_psnrs[worst]))
+        gains: dict[str, float] = {}
+        for row in rows[:MAX_RANKED]:
+            single = convert_selective(self.prepared, self.calib, self.io, [row["tensor"]])
+            self.conversions += 1
+            if single is not None:
+                gains[row["tensor"]] = base_drop - float(np.mean(self.float_psnrs[worst] - self.measure(single, self.subset)))
+        self.ranking = measured_ranking(rows, gains)
 
-    def float_layers(chosen: list[dict[str, Any]]) -> tuple[FloatLayer, ...]:
+    def with_float_layers(self, counts: list[int]) -> BudgetOutcome | None:
+        """Keep the top k of the ranking float, for each k of ``counts``, until one fits."""
+        for k in counts:
+            chosen = self.ranking[:k]
+            data = convert_selective(self.prepared, self.calib, self.io, [r["tensor"] for r in chosen])
+            self.conversions += 1
+            if data is None:
+                return None
+            psnr, fits, _ = self.attempt(f"int8, {len(chosen)} of {len(self.ranking)} layer(s) in float", data)
+            if fits:
+                return self.done(data, Mode.INT8.value, psnr, self.float_layers(chosen))
+        return None
+
+    def int16x8(self, graph: PreparedGraph) -> BudgetOutcome | None:
+        data = convert_mode(graph, Mode.INT16X8, self.calib, IOType.FLOAT)
+        self.conversions += 1
+        psnr, fits, _ = self.attempt("int16x8 (int16 activations)", data)
+        return self.done(data, Mode.INT16X8.value, psnr) if fits else None
+
+    def float_layers(self, chosen: list[dict[str, Any]]) -> tuple[FloatLayer, ...]:
+        """The layers kept in float, each with the reason (its rank and what it recovered)."""
+        n = len(self.ranking)
         return tuple(
             FloatLayer(
                 r["tensor"], r["op"], r["rmse_over_scale"],
-                (f"rank {i + 1} of {len(ranking)} by measured gain: keeping only it in float recovers "
-                 f"{r['measured_gain_db']:.3f} dB on the {len(subset)} image(s) full int8 hurt most"
+                (f"rank {i + 1} of {n} by measured gain: keeping only it in float recovers "
+                 f"{r['measured_gain_db']:.3f} dB on the {len(self.subset)} image(s) full int8 hurt most"
                  if "measured_gain_db" in r else
-                 f"rank {i + 1} of {len(ranking)} (beyond the {MAX_RANKED} measured ops; by QuantizationDebugger "
+                 f"rank {i + 1} of {n} (beyond the {MAX_RANKED} measured ops; by QuantizationDebugger "
                  f"rmse/scale {r['rmse_over_scale']:.3g})")
-                + f"; full int8 dropped {attempts[0].psnr_drop:.3f} dB > {budget} dB",
+                + f"; full int8 dropped {self.attempts[0].psnr_drop:.3f} dB > {self.budget} dB",
                 r.get("measured_gain_db"),
             )
             for i, r in enumerate(chosen)
         )
 
-    def try_float_layers(counts: list[int]) -> BudgetOutcome | None:
-        """Keep the top k of the ranking float, for each k of ``counts``, until one fits."""
-        nonlocal conversions
-        for k in counts:
-            chosen = ranking[:k]
-            data = convert_selective(prepared, calib, config.io, [r["tensor"] for r in chosen])
-            conversions += 1
-            if data is None:
-                return None
-            psnr, fits, _ = attempt(f"int8, {len(chosen)} of {len(ranking)} layer(s) in float", data)
-            if fits:
-                return done(data, Mode.INT8.value, psnr, float_layers(chosen), ranking)
-        return None
-
-    # Ordered by speed on CPU: float layers run in XNNPACK's float kernels inside the INT8
-    # model; 16x8 has no XNNPACK kernels and runs LiteRT's reference ones (Set5 x3 at 128x128,
-    # 2 threads: FSRCNN_x3 101 ms vs 15 ms INT8, ESPCN_x3 151 vs 1.7 ms, EDSR-T91 3,271 vs 7.6 ms),
-    # so it comes last.
-    outcome = try_float_layers(denylist_sizes(len(ranking)))
-    if outcome is not None:
-        return outcome
-    if config.io is IOType.FLOAT:  # 16x8 keeps float I/O only
-        data = convert_mode(int16x8_graph() if int16x8_graph else prepared, Mode.INT16X8, calib, IOType.FLOAT)
-        conversions += 1
-        psnr, fits, _ = attempt("int16x8 (int16 activations)", data)
-        if fits:
-            return done(data, Mode.INT16X8.value, psnr, ranking=ranking)
-
-    raise GateFailure(
-        f"{source.path}: no INT8 variant keeps the PSNR drop within {budget} dB "
-        f"(float {float_psnr:.3f} dB on {len(pairs)} calibration image(s); {conversions} conversions). "
-        "Nothing was written. Raise --max-psnr-drop, or use --mode fp16 / dynamic.",
-        problems=[f"{a.description}: -{a.psnr_drop:.3f} dB" for a in attempts],
-    )
+    def nothing_fits(self) -> GateFailure:
+        return GateFailure(
+            f"{self.source.path}: no INT8 variant keeps the PSNR drop within {self.budget} dB "
+            f"(float {self.float_psnr:.3f} dB on {len(self.pairs)} calibration image(s); {self.conversions} conversions). "
+            "Nothing was written. Raise --max-psnr-drop, or use --mode fp16 / dynamic.",
+            problems=[f"{a.description}: -{a.psnr_drop:.3f} dB" for a in self.attempts],
+        )
