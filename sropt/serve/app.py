@@ -164,9 +164,8 @@ def create_app(models: dict[str, ServedModel], config: ServeConfig | None = None
     cfg = config or ServeConfig()
     scratch = Path(cfg.cache_dir or tempfile.mkdtemp(prefix="sropt-serve-"))
     scratch.mkdir(parents=True, exist_ok=True)
-    pool = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="sropt-serve")
-    cache, limiter, metrics = ResultCache(cfg.cache_bytes), RateLimiter(cfg.rate_per_minute), Metrics()
-    state = {"inflight": 0}
+    metrics = Metrics()
+    upscaler = _Upscaler(models, cfg, scratch, metrics)
     app = FastAPI(title="sropt serve", description="Super-resolution with sropt artifacts.", version="1")
     app.state.config, app.state.models, app.state.scratch = cfg, models, scratch
 
@@ -198,7 +197,7 @@ def create_app(models: dict[str, ServedModel], config: ServeConfig | None = None
         """Upscale one image (multipart field `image`, or the raw body); headers give model, runtime, latency, tiling."""
         name = artifact or next(iter(models))
         try:
-            resp = await _upscale(request, name, format, quality, tile, overlap)
+            resp = await upscaler(request, name, format, quality, tile, overlap)
             metrics.requests.labels(name, "200").inc()
             return resp
         except HTTPFail as exc:
@@ -206,28 +205,42 @@ def create_app(models: dict[str, ServedModel], config: ServeConfig | None = None
             metrics.errors.labels(name if name in models else "unknown", str(exc.status)).inc()
             raise
 
-    async def _read_body(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > cfg.max_upload_bytes + 4096:
-            raise HTTPFail(413, f"upload is {declared} bytes; this server accepts at most {cfg.max_upload_bytes} bytes.")
-        chunks, n = [], 0
-        async for chunk in request.stream():
-            n += len(chunk)
-            if n > cfg.max_upload_bytes + 4096:
-                raise HTTPFail(413, f"upload exceeds {cfg.max_upload_bytes} bytes, the limit of this server.")
-            chunks.append(chunk)
-        body = b"".join(chunks)
-        ctype = request.headers.get("content-type", "")
-        if ctype.startswith("multipart/form-data"):
-            body = _multipart_image(body, ctype)
-        if len(body) > cfg.max_upload_bytes:
-            raise HTTPFail(413, f"image is {len(body)} bytes; this server accepts at most {cfg.max_upload_bytes} bytes.")
-        return body
+    @app.on_event("shutdown")
+    def _stop():
+        upscaler.pool.shutdown(wait=False, cancel_futures=True)
 
-    async def _upscale(request, name, fmt, quality, tile, overlap):
-        if name not in models:
-            raise HTTPFail(404, f"unknown artifact {name!r}; served: {', '.join(models)} (GET /v1/models).")
-        wait = limiter.allow(request.client.host if request.client else "?")
+    return app
+
+
+class _Upscaler:
+    """POST /v1/upscale: the checks (cheapest first), the result cache, the bounded queue, the model run."""
+
+    def __init__(self, models: dict[str, ServedModel], cfg: ServeConfig, scratch: Path, metrics: Metrics) -> None:
+        self.models, self.cfg, self.scratch, self.metrics = models, cfg, scratch, metrics
+        self.pool = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="sropt-serve")
+        self.cache, self.limiter = ResultCache(cfg.cache_bytes), RateLimiter(cfg.rate_per_minute)
+        self.inflight = 0
+
+    async def __call__(self, request, name, fmt, quality, tile, overlap):
+        from fastapi.responses import Response
+
+        tile, overlap = self.checked_request(request, name, fmt, quality, tile, overlap)
+        data = await self.read_body(request)
+        key = hashlib.sha256(data + f"|{name}|{fmt}|{quality}|{tile}|{overlap}".encode()).hexdigest()
+        hit = self.cache.get(key)
+        if hit:
+            self.metrics.cache_hits.labels(name).inc()
+            return Response(hit[0], media_type=hit[1]["content-type"], headers={**hit[1]["headers"], "X-Cache": "hit"})
+        payload, ctype, headers = await self.run(name, data, fmt, quality, tile, overlap)
+        self.cache.put(key, (payload, {"content-type": ctype, "headers": headers}))
+        return Response(payload, media_type=ctype, headers={**headers, "X-Cache": "miss"})
+
+    def checked_request(self, request, name, fmt, quality, tile, overlap) -> tuple[int | None, int | None]:
+        """Refuse what can be refused before reading the body; returns the tile and overlap to use."""
+        cfg = self.cfg
+        if name not in self.models:
+            raise HTTPFail(404, f"unknown artifact {name!r}; served: {', '.join(self.models)} (GET /v1/models).")
+        wait = self.limiter.allow(request.client.host if request.client else "?")
         if wait:
             raise HTTPFail(429, f"rate limit of {cfg.rate_per_minute} requests/minute reached; retry in {wait:.0f} s.",
                            {"Retry-After": str(max(1, round(wait)))})
@@ -238,45 +251,57 @@ def create_app(models: dict[str, ServedModel], config: ServeConfig | None = None
             from sropt.core.errors import InputError
             from sropt.validate.tiling import check_tiling, tiling_margin
             try:  # the overlap defaults to, and may not be below, the model's receptive field
-                overlap = check_tiling(tile, overlap, tiling_margin(models[name].runner.artifact))
+                overlap = check_tiling(tile, overlap, tiling_margin(self.models[name].runner.artifact))
             except InputError as exc:
                 raise HTTPFail(400, str(exc)) from None
-        data = await _read_body(request)
-        key = hashlib.sha256(data + f"|{name}|{fmt}|{quality}|{tile}|{overlap}".encode()).hexdigest()
-        hit = cache.get(key)
-        if hit:
-            metrics.cache_hits.labels(name).inc()
-            return Response(hit[0], media_type=hit[1]["content-type"], headers={**hit[1]["headers"], "X-Cache": "hit"})
-        if state["inflight"] >= cfg.workers + cfg.queue:
-            raise HTTPFail(503, f"busy: {state['inflight']} requests in progress; retry shortly.", {"Retry-After": "1"})
-        state["inflight"] += 1
-        metrics.queue.set(state["inflight"])
+        return tile, overlap
+
+    async def read_body(self, request) -> bytes:
+        """The uploaded image's bytes (raw body or multipart field), refused as soon as it exceeds the limit."""
+        limit = self.cfg.max_upload_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit + 4096:
+            raise HTTPFail(413, f"upload is {declared} bytes; this server accepts at most {limit} bytes.")
+        chunks, n = [], 0
+        async for chunk in request.stream():
+            n += len(chunk)
+            if n > limit + 4096:
+                raise HTTPFail(413, f"upload exceeds {limit} bytes, the limit of this server.")
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("multipart/form-data"):
+            body = _multipart_image(body, ctype)
+        if len(body) > limit:
+            raise HTTPFail(413, f"image is {len(body)} bytes; this server accepts at most {limit} bytes.")
+        return body
+
+    async def run(self, name, data, fmt, quality, tile, overlap) -> tuple[bytes, str, dict[str, str]]:
+        """Decode, upscale and encode on the worker pool, within the queue bound and the timeout."""
+        cfg, metrics = self.cfg, self.metrics
+        if self.inflight >= cfg.workers + cfg.queue:
+            raise HTTPFail(503, f"busy: {self.inflight} requests in progress; retry shortly.", {"Retry-After": "1"})
+        self.inflight += 1
+        metrics.queue.set(self.inflight)
         try:
             loop = asyncio.get_running_loop()
-            lr = await loop.run_in_executor(pool, decode_upload, data, cfg.max_pixels, scratch)
-            fut = loop.run_in_executor(pool, run_model, models[name], lr, tile, overlap)
+            lr = await loop.run_in_executor(self.pool, decode_upload, data, cfg.max_pixels, self.scratch)
+            fut = loop.run_in_executor(self.pool, run_model, self.models[name], lr, tile, overlap)
             try:
                 sr, seconds = await asyncio.wait_for(fut, cfg.timeout_s)
             except asyncio.TimeoutError:
                 raise HTTPFail(504, f"the model took longer than {cfg.timeout_s} s; try a smaller image.") from None
-            payload, ctype = await loop.run_in_executor(pool, encode_result, sr, fmt, quality)
+            payload, ctype = await loop.run_in_executor(self.pool, encode_result, sr, fmt, quality)
         finally:
-            state["inflight"] -= 1
-            metrics.queue.set(state["inflight"])
+            self.inflight -= 1
+            metrics.queue.set(self.inflight)
         metrics.latency.labels(name).observe(seconds)
-        m = models[name]
+        m = self.models[name]
         tiling = f"tile={tile},overlap={overlap}" if tile and max(lr.shape[:2]) > tile else "none"
         headers = {"X-Model": name, "X-Model-Sha256": m.sha256, "X-Runtime": m.runtime,
                    "X-Latency-Ms": f"{seconds * 1000:.1f}", "X-Tiling": tiling,
                    "X-Input-Size": f"{lr.shape[1]}x{lr.shape[0]}", "X-Output-Size": f"{sr.shape[1]}x{sr.shape[0]}"}
-        cache.put(key, (payload, {"content-type": ctype, "headers": headers}))
-        return Response(payload, media_type=ctype, headers={**headers, "X-Cache": "miss"})
-
-    @app.on_event("shutdown")
-    def _stop():
-        pool.shutdown(wait=False, cancel_futures=True)
-
-    return app
+        return payload, ctype, headers
 
 
 def _multipart_image(body: bytes, ctype: str) -> bytes:
