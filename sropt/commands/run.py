@@ -49,15 +49,8 @@ def run(
     config = load_pipelines(path)
     name, _ = config.select(pipeline)
     console.print(f"pipeline [bold]{name}[/] from {path}")
-    missing = _missing_default_input(config, name) if pipeline is None and model is None else None
-    if missing is not None and DEMO_PIPELINE in config.file.pipelines:
-        _console().print(  # also under -q: it changes what the run measures
-            f"[yellow]{name} cannot run here:[/] {missing}\n"
-            f"Running [bold]{DEMO_PIPELINE}[/] instead: the same stages on the bundled stand-in "
-            "(the trained EDSR layout B8/F64, Set5, 16 T91 images). Its numbers are NOT those of "
-            f"EDSR_x3.pb; every report of this run says so at the top. `--pipeline {name}` never falls back.\n"
-        )
-        name = DEMO_PIPELINE
+    if pipeline is None and model is None:  # only the default pipeline falls back
+        name = _default_or_demo(config, name)
     result = run_pipeline(config, name, model=model, out=out, force=force, observer=None if quiet else StepProgress(console), isolate=isolate)
     cached = sum(s.skipped for s in result.steps)
     verdict = ("; gates passed" if result.passed else "; gates FAILED") if result.gate_results else ""
@@ -81,6 +74,20 @@ def run(
 
 
 DEMO_PIPELINE = "edsr_x3_demo"
+
+
+def _default_or_demo(config, name: str) -> str:
+    """``name``, or the bundled demo pipeline when the default's model or image sets cannot be had here."""
+    missing = _missing_default_input(config, name)
+    if missing is None or DEMO_PIPELINE not in config.file.pipelines:
+        return name
+    _console().print(  # also under -q: it changes what the run measures
+        f"[yellow]{name} cannot run here:[/] {missing}\n"
+        f"Running [bold]{DEMO_PIPELINE}[/] instead: the same stages on the bundled stand-in "
+        "(the trained EDSR layout B8/F64, Set5, 16 T91 images). Its numbers are NOT those of "
+        f"EDSR_x3.pb; every report of this run says so at the top. `--pipeline {name}` never falls back.\n"
+    )
+    return DEMO_PIPELINE
 
 
 def _missing_default_input(config, name: str) -> str | None:
