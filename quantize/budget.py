@@ -38,7 +38,7 @@ import numpy as np
 from sropt.convert.tflite_export import PreparedGraph, make_converter
 from sropt.core.errors import GateFailure
 from sropt.quantize.config import IOType, Mode, QuantizeConfig
-from sropt.quantize.quality import BUDGET_HR_CROP, load_budget_pairs, drop_stats, image_psnrs, protocol, tflite_predictor
+from sropt.quantize.quality import BUDGET_HR_CROP, drop_stats, image_psnrs, load_budget_pairs, protocol, tflite_predictor
 from sropt.quantize.result import BudgetAttempt, FloatLayer
 from sropt.quantize.tflite_modes import CONFIGURERS, convert_mode
 
@@ -176,11 +176,11 @@ def fit_budget(
     outcome = search.full_int8()
     if outcome is not None:
         return outcome
+    search.rank_by_measured_gain()
     # Ordered by speed on CPU: float layers run in XNNPACK's float kernels inside the INT8
     # model; 16x8 has no XNNPACK kernels and runs LiteRT's reference ones (Set5 x3 at 128x128,
     # 2 threads: FSRCNN_x3 101 ms vs 15 ms INT8, ESPCN_x3 151 vs 1.7 ms, EDSR-T91 3,271 vs 7.6 ms),
     # so it comes last.
-    search.rank_by_measured_gain()
     outcome = search.with_float_layers(denylist_sizes(len(search.ranking)))
     if outcome is None and config.io is IOType.FLOAT:  # 16x8 keeps float I/O only
         outcome = search.int16x8(int16x8_graph() if int16x8_graph else prepared)

@@ -80,7 +80,6 @@ def validate_command(
     _write_and_judge(report, out, console, as_json=as_json, strict=strict)
 
 
-
 def _write_and_judge(report: "ValidationReport", out: Path, console: "Console", *, as_json: bool, strict: bool) -> None:
     """Write the three reports and print the table, then raise the exit the report earns (after writing)."""
     from sropt.core.errors import StageError
