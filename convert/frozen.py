@@ -68,6 +68,29 @@ def load_frozen_graph(ref: str | Path) -> FrozenGraph:
     Registry names are resolved one layer up (``sropt.models.resolve_model``;
     the stages and the CLI do it), so that convert/ does not import models/.
     """
+    path = _frozen_graph_path(ref)
+    graph_def = read_graph_def(path)
+    sidecar = Artifact.from_sidecar(path)
+    loaded = frozen_graph_from_def(graph_def, path, sidecar.provenance if sidecar else ())
+    return loaded
+
+
+def describe_frozen_graph(ref: str | Path) -> tuple[Artifact, GraphInfo]:
+    """The artifact and graph facts of a frozen graph, parsed with protobuf alone (no TensorFlow import).
+
+    Same checks and errors as ``load_frozen_graph``; for what the graph alone
+    shows (`sropt inspect`), not for running it.
+    """
+    from sropt.convert.graph_structure import read_graph_structure
+
+    path = _frozen_graph_path(ref)
+    sidecar = Artifact.from_sidecar(path)
+    loaded = frozen_graph_from_def(read_graph_structure(path), path, sidecar.provenance if sidecar else ())
+    return loaded.artifact, loaded.info
+
+
+def _frozen_graph_path(ref: str | Path) -> Path:
+    """``ref`` as an existing .pb path; InputError saying what to give instead."""
     path = Path(ref).expanduser()
     if not path.is_file():
         what = "is a directory, not a model file" if path.is_dir() else "no such file"
@@ -75,7 +98,4 @@ def load_frozen_graph(ref: str | Path) -> FrozenGraph:
                          "with sropt.models.resolve_model first (`sropt models list`).")
     if path.suffix.lower() in (".tflite", ".onnx"):
         raise InputError(f"{path}: this step needs a frozen TensorFlow graph (.pb), not a {path.suffix} file.")
-    graph_def = read_graph_def(path)
-    sidecar = Artifact.from_sidecar(path)
-    loaded = frozen_graph_from_def(graph_def, path, sidecar.provenance if sidecar else ())
-    return loaded
+    return path

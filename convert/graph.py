@@ -24,8 +24,12 @@ def node_name(tensor_ref: str) -> str:
     return tensor_ref.lstrip("^").split(":")[0]
 
 
-def read_graph_def(path: Path | str) -> "GraphDef":
-    """Parse ``path`` as a frozen GraphDef; InputError if it is not a usable one."""
+def read_graph_def(path: Path | str, graph_def_class: type | None = None) -> "GraphDef":
+    """Parse ``path`` as a frozen GraphDef; InputError if it is not a usable one.
+
+    ``graph_def_class`` replaces TensorFlow's GraphDef (which imports TensorFlow),
+    e.g. with ``sropt.convert.graph_structure``'s protobuf-only subset.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(
@@ -37,9 +41,10 @@ def read_graph_def(path: Path | str) -> "GraphDef":
     if not data:
         raise InputError(f"{path}: the file is empty. Re-download it (`sropt models fetch NAME`) or re-export it.")
     from google.protobuf.message import DecodeError
-    from tensorflow.core.framework.graph_pb2 import GraphDef
 
-    graph_def = GraphDef()
+    if graph_def_class is None:
+        from tensorflow.core.framework.graph_pb2 import GraphDef as graph_def_class
+    graph_def = graph_def_class()
     try:
         graph_def.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as exc:
