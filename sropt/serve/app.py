@@ -17,6 +17,8 @@ import numpy as np
 from sropt.serve.models import ServedModel
 
 STATIC = Path(__file__).parent / "static"
+# Bytes a multipart body may carry beyond the image limit (boundaries and part headers).
+MULTIPART_SLACK = 4096
 
 
 @dataclass
@@ -32,6 +34,8 @@ class ServeConfig:
     cache_bytes: int = 64 * 1024 * 1024
     cache_dir: Path | None = None
     default_tile: int | None = 256
+    # A client must send its whole body within this; a slow (or stalled) upload gets 408 instead of holding a slot.
+    body_timeout_s: float = 30.0
 
 
 class HTTPFail(Exception):
@@ -74,10 +78,15 @@ class RateLimiter:
         self.rate, self.buckets, self.lock = per_minute / 60.0, {}, threading.Lock()
         self.cap = float(per_minute)
 
+    # Buckets kept before the full ones (clients idle long enough to be back at the cap) are dropped.
+    max_clients = 10_000
+
     def allow(self, client: str) -> float:
         """0 when allowed, else the seconds to wait."""
         now = time.monotonic()
         with self.lock:
+            if len(self.buckets) >= self.max_clients:
+                self.buckets = {c: (t, at) for c, (t, at) in self.buckets.items() if t + (now - at) * self.rate < self.cap}
             tokens, last = self.buckets.get(client, (self.cap, now))
             tokens = min(self.cap, tokens + (now - last) * self.rate)
             if tokens < 1:
@@ -123,14 +132,13 @@ def decode_upload(data: bytes, max_pixels: int, scratch: Path) -> np.ndarray:
 
 
 def encode_result(bgr: np.ndarray, fmt: str, quality: int) -> tuple[bytes, str]:
+    """PNG, or JPEG at ``quality``, encoded by OpenCV as `sropt upscale -o x.png|x.jpg` does (its JPEG: quality 95)."""
     import cv2
 
     if fmt == "png":
-        ok, buf = cv2.imencode(".png", bgr)
-        return buf.tobytes(), "image/png"
+        return cv2.imencode(".png", bgr)[1].tobytes(), "image/png"
     if fmt in ("jpeg", "jpg"):
-        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        return buf.tobytes(), "image/jpeg"
+        return cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes(), "image/jpeg"
     raise HTTPFail(400, f"format {fmt!r}: choose png or jpeg.")
 
 
@@ -147,13 +155,29 @@ class Metrics:
         self.cache_hits = Counter("sropt_cache_hits_total", "Results served from the cache", ["artifact"], registry=self.registry)
 
 
-def run_model(model: ServedModel, lr: np.ndarray, tile: int | None, overlap: int | None) -> tuple[np.ndarray, float]:
+@dataclass
+class Upscaled:
+    """One request's result, made on a worker thread."""
+
+    payload: bytes
+    content_type: str
+    seconds: float  # model time only (not decode/encode): the X-Latency-Ms header and the histogram
+    lr_shape: tuple[int, ...]
+    sr_shape: tuple[int, ...]
+
+
+def process_upload(model: ServedModel, data: bytes, cfg: ServeConfig, scratch: Path, fmt: str, quality: int,
+                   tile: int | None, overlap: int | None) -> Upscaled:
+    """Decode, upscale and encode one upload (a worker thread's whole job for one request)."""
     from sropt.validate.inference import upscale_image
 
+    lr = decode_upload(data, cfg.max_pixels, scratch)
     with model.lock:
         t0 = time.perf_counter()
         sr = upscale_image(model.runner, lr, tile=tile, overlap=overlap)
-        return sr, time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
+    payload, ctype = encode_result(sr, fmt, quality)
+    return Upscaled(payload, ctype, seconds, lr.shape, sr.shape)
 
 
 def create_app(models: dict[str, ServedModel], config: ServeConfig | None = None):
@@ -257,18 +281,15 @@ class _Upscaler:
         return tile, overlap
 
     async def read_body(self, request) -> bytes:
-        """The uploaded image's bytes (raw body or multipart field), refused as soon as it exceeds the limit."""
+        """The uploaded image's bytes (raw body or multipart field); 413 past the limit, 408 past the body deadline."""
         limit = self.cfg.max_upload_bytes
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit + 4096:
+        if declared and declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
             raise HTTPFail(413, f"upload is {declared} bytes; this server accepts at most {limit} bytes.")
-        chunks, n = [], 0
-        async for chunk in request.stream():
-            n += len(chunk)
-            if n > limit + 4096:
-                raise HTTPFail(413, f"upload exceeds {limit} bytes, the limit of this server.")
-            chunks.append(chunk)
-        body = b"".join(chunks)
+        try:
+            body = await asyncio.wait_for(self._read_limited(request, limit), self.cfg.body_timeout_s)
+        except asyncio.TimeoutError:
+            raise HTTPFail(408, f"the upload did not arrive within {self.cfg.body_timeout_s:g} s; send it again.") from None
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
             body = _multipart_image(body, ctype)
@@ -276,32 +297,48 @@ class _Upscaler:
             raise HTTPFail(413, f"image is {len(body)} bytes; this server accepts at most {limit} bytes.")
         return body
 
+    @staticmethod
+    async def _read_limited(request, limit: int) -> bytes:
+        chunks, n = [], 0
+        async for chunk in request.stream():
+            n += len(chunk)
+            if n > limit + MULTIPART_SLACK:
+                raise HTTPFail(413, f"upload exceeds {limit} bytes, the limit of this server.")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def run(self, name, data, fmt, quality, tile, overlap) -> tuple[bytes, str, dict[str, str]]:
-        """Decode, upscale and encode on the worker pool, within the queue bound and the timeout."""
+        """Decode, upscale and encode on the worker pool, within the queue bound and the timeout.
+
+        A slot is held until the worker's job really ends, not until the
+        client is answered: a job that timed out keeps running on its thread
+        (threads cannot be stopped), and freeing its slot at the 504 would let
+        timed-out jobs pile up in the pool's unbounded queue.
+        """
         cfg, metrics = self.cfg, self.metrics
         if self.inflight >= cfg.workers + cfg.queue:
             raise HTTPFail(503, f"busy: {self.inflight} requests in progress; retry shortly.", {"Retry-After": "1"})
+        loop = asyncio.get_running_loop()
         self.inflight += 1
         metrics.queue.set(self.inflight)
-        try:
-            loop = asyncio.get_running_loop()
-            lr = await loop.run_in_executor(self.pool, decode_upload, data, cfg.max_pixels, self.scratch)
-            fut = loop.run_in_executor(self.pool, run_model, self.models[name], lr, tile, overlap)
-            try:
-                sr, seconds = await asyncio.wait_for(fut, cfg.timeout_s)
-            except asyncio.TimeoutError:
-                raise HTTPFail(504, f"the model took longer than {cfg.timeout_s} s; try a smaller image.") from None
-            payload, ctype = await loop.run_in_executor(self.pool, encode_result, sr, fmt, quality)
-        finally:
-            self.inflight -= 1
-            metrics.queue.set(self.inflight)
-        metrics.latency.labels(name).observe(seconds)
+        job = self.pool.submit(process_upload, self.models[name], data, cfg, self.scratch, fmt, quality, tile, overlap)
+        job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._release))
+        try:  # on timeout wrap_future cancels the job if it has not started yet
+            done = await asyncio.wait_for(asyncio.wrap_future(job), cfg.timeout_s)
+        except asyncio.TimeoutError:
+            raise HTTPFail(504, f"the request took longer than {cfg.timeout_s:g} s; try a smaller image.") from None
+        metrics.latency.labels(name).observe(done.seconds)
         m = self.models[name]
-        tiling = f"tile={tile},overlap={overlap}" if tile and max(lr.shape[:2]) > tile else "none"
+        lr_h, lr_w = done.lr_shape[:2]
+        tiling = f"tile={tile},overlap={overlap}" if tile and max(lr_h, lr_w) > tile else "none"
         headers = {"X-Model": name, "X-Model-Sha256": m.sha256, "X-Runtime": m.runtime,
-                   "X-Latency-Ms": f"{seconds * 1000:.1f}", "X-Tiling": tiling,
-                   "X-Input-Size": f"{lr.shape[1]}x{lr.shape[0]}", "X-Output-Size": f"{sr.shape[1]}x{sr.shape[0]}"}
-        return payload, ctype, headers
+                   "X-Latency-Ms": f"{done.seconds * 1000:.1f}", "X-Tiling": tiling,
+                   "X-Input-Size": f"{lr_w}x{lr_h}", "X-Output-Size": f"{done.sr_shape[1]}x{done.sr_shape[0]}"}
+        return done.payload, done.content_type, headers
+
+    def _release(self) -> None:
+        self.inflight -= 1
+        self.metrics.queue.set(self.inflight)
 
 
 def _multipart_image(body: bytes, ctype: str) -> bytes:

@@ -1,137 +1,136 @@
-"""In-process API tests of `sropt serve` on a tiny synthetic EDSR (B=2, F=16, x3)."""
+"""POST /v1/upscale gives byte for byte what `sropt upscale` writes; GET /v1/models, /healthz, the page, OpenAPI.
+
+The reference is `sropt upscale`'s own library call on the same file, with the
+same artifact and options, so nothing here compares the server with itself.
+"""
 
 from __future__ import annotations
 
-import struct
-import zlib
+import hashlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from tests.serve.helpers import DEMO, TINY_MARGIN, TINY_ONNX, TINY_PB, decoded, png, random_image, sropt_upscale
 
-from sropt.serve.app import ServeConfig, create_app  # noqa: E402
-from sropt.serve.models import load_models  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    from sropt.models.synth import write_synthetic_edsr
-
-    d = tmp_path_factory.mktemp("serve")
-    pb = d / "edsr_b2f16_x3.pb"
-    write_synthetic_edsr(pb, blocks=2, filters=16, scale=3, seed=0)
-    models = load_models([str(pb)])
-    return pb, models, d
+RUNTIME = {TINY_PB: "opencv", TINY_ONNX: "ort", DEMO: "opencv"}
+# EDSR's receptive field: head 1 + 2 per block + tail 1 + last conv 1 LR px; the demo model has 8 blocks.
+DEMO_MARGIN = 1 + 2 * 8 + 1 + 1
 
 
-def client(served, **cfg) -> TestClient:
-    pb, models, d = served
-    cache = d / f"cache{len(list(d.iterdir()))}"
-    return TestClient(create_app(models, ServeConfig(cache_dir=cache, **cfg)))
-
-
-def png(img: np.ndarray) -> bytes:
-    return cv2.imencode(".png", img)[1].tobytes()
-
-
-def test_served_png_identical_to_sropt_upscale(served, tmp_path: Path) -> None:
-    from sropt.validate.upscale import upscale_files
-
-    pb = served[0]
-    img = np.random.default_rng(1).integers(0, 256, (20, 28, 3), dtype=np.uint8)
+@pytest.mark.parametrize("name", [TINY_PB, TINY_ONNX, DEMO])
+def test_png_identical_to_sropt_upscale(name, artifact_files, make_client, tmp_path: Path) -> None:
     src = tmp_path / "in.png"
-    src.write_bytes(png(img))
-    ref = cv2.imread(str(upscale_files(pb, [src], tmp_path / "out.png")[0]), cv2.IMREAD_UNCHANGED)
-    r = client(served).post("/v1/upscale", files={"image": ("x.bin", src.read_bytes())}, params={"tile": 0})
+    src.write_bytes(png(random_image(20, 28, seed=1)))
+    ref = sropt_upscale(artifact_files[name], src, tmp_path / "out.png")
+    client, _ = make_client()
+    r = client.post("/v1/upscale", files={"image": ("photo.jpg", src.read_bytes())}, params={"artifact": name})
     assert r.status_code == 200, r.text
-    assert r.headers["x-runtime"] == "opencv" and r.headers["x-tiling"] == "none"
-    got = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_UNCHANGED)
-    assert got.shape == (60, 84, 3) and np.array_equal(got, ref)
+    assert r.content == ref
+    assert r.headers["content-type"] == "image/png"
+    assert r.headers["x-model"] == name and r.headers["x-runtime"] == RUNTIME[name]
+    assert r.headers["x-model-sha256"] == hashlib.sha256(artifact_files[name].read_bytes()).hexdigest()
+    assert (r.headers["x-input-size"], r.headers["x-output-size"], r.headers["x-tiling"]) == ("28x20", "84x60", "none")
+    assert float(r.headers["x-latency-ms"]) > 0
 
 
-def test_tiled_and_gray16_match_sropt_upscale(served, tmp_path: Path) -> None:
-    from sropt.validate.upscale import upscale_files
-
-    img = (np.random.default_rng(2).integers(0, 65536, (40, 36), dtype=np.uint16))
-    src = tmp_path / "g16.png"
-    src.write_bytes(png(img))
-    # B=2 EDSR: receptive field 1 + 2*2 + 1 + 1 = 7 LR px, the smallest overlap allowed.
-    ref = cv2.imread(str(upscale_files(served[0], [src], tmp_path / "o.png", tile=16, overlap=7)[0]))
-    r = client(served).post("/v1/upscale", content=src.read_bytes(), params={"tile": 16, "overlap": 7})
-    assert r.status_code == 200 and r.headers["x-tiling"] == "tile=16,overlap=7"
-    assert np.array_equal(cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR), ref)
-
-
-def _png_header_only(w: int, h: int) -> bytes:
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    chunk = struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    iend = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
-    return b"\x89PNG\r\n\x1a\n" + chunk + iend
+@pytest.mark.parametrize("name,margin", [(TINY_PB, TINY_MARGIN), (DEMO, DEMO_MARGIN)])
+def test_large_input_tiled_as_sropt_upscale_tiles(name, margin, artifact_files, make_client, tmp_path: Path) -> None:
+    # 300x270 is above the server's default tile (256): tiled, with the overlap defaulting to the receptive field.
+    src = tmp_path / "big.png"
+    src.write_bytes(png(random_image(270, 300, seed=2)))
+    ref = sropt_upscale(artifact_files[name], src, tmp_path / "out.png", tile=256)
+    client, _ = make_client()
+    r = client.post("/v1/upscale", content=src.read_bytes(), params={"artifact": name})
+    assert r.status_code == 200, r.text
+    assert r.headers["x-tiling"] == f"tile=256,overlap={margin}"
+    assert r.content == ref and decoded(r.content).shape == (810, 900, 3)
 
 
-@pytest.mark.parametrize("body,code", [
-    (b"", 400),
-    (b"hello, not an image", 400),
-    (png(np.zeros((30, 30, 3), np.uint8))[:-40], 400),
-    (cv2.imencode(".jpg", np.full((64, 64, 3), 128, np.uint8))[1].tobytes()[:200], 400),
-    (_png_header_only(20000, 20000), 413),
-    (_png_header_only(0, 0), 400),
-])
-def test_bad_input_codes(served, body: bytes, code: int) -> None:
-    c = client(served)
-    r = c.post("/v1/upscale", content=body)
-    assert r.status_code == code, r.text
-    assert r.json()["error"]
-    assert c.get("/healthz").status_code == 200  # still serving
+def test_explicit_tile_and_overlap_as_sropt_upscale(artifact_files, make_client, tmp_path: Path) -> None:
+    src = tmp_path / "in.png"
+    src.write_bytes(png(random_image(40, 36, seed=3)))
+    ref = sropt_upscale(artifact_files[TINY_PB], src, tmp_path / "out.png", tile=20, overlap=9)
+    client, _ = make_client()
+    r = client.post("/v1/upscale", content=src.read_bytes(), params={"artifact": TINY_PB, "tile": 20, "overlap": 9})
+    assert r.status_code == 200 and r.headers["x-tiling"] == "tile=20,overlap=9"
+    assert r.content == ref
 
 
-def test_unknown_artifact_and_malformed_multipart(served) -> None:
-    c = client(served)
-    r = c.post("/v1/upscale", content=png(np.zeros((8, 8, 3), np.uint8)), params={"artifact": "nope"})
-    assert r.status_code == 404 and "nope" in r.json()["error"]
-    r = c.post("/v1/upscale", content=b"--xx\r\ngarbage", headers={"content-type": "multipart/form-data; boundary=yy"})
-    assert r.status_code == 400 and "multipart" in r.json()["error"]
+def test_jpeg_as_sropt_upscale_writes_it(artifact_files, make_client, tmp_path: Path) -> None:
+    src = tmp_path / "in.png"
+    src.write_bytes(png(random_image(24, 20, seed=4)))
+    client, _ = make_client()
+    # `sropt upscale -o out.jpg` encodes with OpenCV's default JPEG quality, 95.
+    ref95 = sropt_upscale(artifact_files[DEMO], src, tmp_path / "out.jpg")
+    r = client.post("/v1/upscale", content=src.read_bytes(), params={"artifact": DEMO, "format": "jpeg", "quality": 95})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    assert r.content == ref95
+    # Any other quality: the lossless PNG result, encoded by OpenCV at that quality.
+    sr = decoded(sropt_upscale(artifact_files[DEMO], src, tmp_path / "out.png"))
+    r = client.post("/v1/upscale", content=src.read_bytes(), params={"artifact": DEMO, "format": "jpeg", "quality": 40})
+    assert r.content == cv2.imencode(".jpg", sr, [cv2.IMWRITE_JPEG_QUALITY, 40])[1].tobytes()
+    assert len(r.content) < len(ref95)
 
 
-def test_upload_limit_413_names_limit(served) -> None:
-    r = client(served, max_upload_bytes=1000).post("/v1/upscale", content=b"\0" * 6000)
-    assert r.status_code == 413 and "1000" in r.json()["error"]
+@pytest.mark.parametrize("channels,dtype", [(1, np.uint8), (1, np.uint16), (4, np.uint8), (3, np.uint16), (4, np.uint16)],
+                         ids=["gray8", "gray16", "bgra8", "bgr16", "bgra16"])
+def test_gray_alpha_16bit_as_sropt_upscale(channels, dtype, artifact_files, make_client, tmp_path: Path) -> None:
+    src = tmp_path / "in.png"
+    src.write_bytes(png(random_image(18, 22, seed=5, channels=channels, dtype=dtype)))
+    ref = sropt_upscale(artifact_files[TINY_PB], src, tmp_path / "out.png")
+    client, _ = make_client()
+    r = client.post("/v1/upscale", content=src.read_bytes(), params={"artifact": TINY_PB})
+    assert r.status_code == 200, r.text
+    assert r.content == ref and decoded(r.content).shape == (54, 66, 3)
 
 
-def test_rate_limit_429_with_retry_after(served) -> None:
-    c = client(served, rate_per_minute=2)
-    body = png(np.zeros((8, 8, 3), np.uint8))
-    codes = [c.post("/v1/upscale", content=body).status_code for _ in range(3)]
-    assert codes[:2] == [200, 200] and codes[2] == 429
+def test_models_lists_each_artifact_with_its_file_facts(artifact_files, make_client) -> None:
+    client, _ = make_client()
+    listed = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+    assert list(listed) == [TINY_PB, TINY_ONNX, DEMO]  # in the order given on the command line
+    for name, path in artifact_files.items():
+        data = path.read_bytes()
+        assert listed[name] == {"name": name, "family": "edsr", "scale": 3, "runtime": RUNTIME[name], "size_bytes": len(data),
+                                "sha256": hashlib.sha256(data).hexdigest(), "validation": []}
 
 
-def test_cache_hit_and_metrics(served) -> None:
-    c = client(served)
-    body = png(np.random.default_rng(3).integers(0, 256, (10, 12, 3), dtype=np.uint8))
-    a, b = c.post("/v1/upscale", content=body), c.post("/v1/upscale", content=body)
-    assert a.headers["x-cache"] == "miss" and b.headers["x-cache"] == "hit" and a.content == b.content
-    m = c.get("/metrics").text
-    name = next(iter(served[1]))
-    assert f'sropt_requests_total{{artifact="{name}",code="200"}} 2.0' in m
-    assert f'sropt_cache_hits_total{{artifact="{name}"}} 1.0' in m
-    models = c.get("/v1/models").json()["models"]
-    assert models[0]["scale"] == 3 and len(models[0]["sha256"]) == 64
+def test_run_folder_served_under_step_names_with_its_psnr(artifact_files, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from sropt.serve.models import load_models
+
+    run = tmp_path / "run"
+    (run / "artifacts").mkdir(parents=True)
+    shutil.copy(artifact_files[TINY_PB], run / "artifacts" / "m.prune.pb")
+    shutil.copy(artifact_files[TINY_ONNX], run / "artifacts" / "m.export.onnx.onnx")
+    row = {"dataset": "Set5", "degradation": "matlab-bicubic", "metric_protocol": "BT.601 Y, crop_border=3", "ssim_y": 0.9}
+    # The layout of a real run's report.json (sropt/pipeline/reports.py): step -> artifact, and one row per runtime.
+    report = {"pipeline": {"artifacts": {"prune": "artifacts/m.prune.pb", "export.onnx": "artifacts/m.export.onnx.onnx"}},
+              "results": [{**row, "stage": None, "runtime": "bicubic", "psnr_y": 30.4},
+                          {**row, "stage": "prune", "runtime": "opencv", "psnr_y": 32.97},
+                          {**row, "stage": "export.onnx", "runtime": "ort", "psnr_y": 32.96},
+                          {**row, "stage": "export.onnx", "runtime": "opencv", "psnr_y": None}]}
+    (run / "report.json").write_text(json.dumps(report))
+    models = load_models([str(run)])
+    assert list(models) == ["prune", "export.onnx"]
+    v = {n: m.describe()["validation"] for n, m in models.items()}
+    assert v["prune"] == [{"dataset": "Set5", "psnr_y_db": 32.97, "ssim_y": 0.9, "runtime": "opencv",
+                           "degradation": "matlab-bicubic", "protocol": "BT.601 Y, crop_border=3"}]
+    assert [(r["runtime"], r["psnr_y_db"]) for r in v["export.onnx"]] == [("ort", 32.96)]
 
 
-def test_refuses_to_start_on_bad_model(tmp_path: Path) -> None:
-    from sropt.core.errors import InputError, StageError, SroptError  # noqa: F401
-
-    bad = tmp_path / "bad.onnx"
-    bad.write_bytes(b"not onnx")
-    with pytest.raises(Exception) as e:
-        load_models([str(bad)])
-    assert "bad.onnx" in str(e.value)
-
-
-def test_page_served(served) -> None:
-    r = client(served).get("/")
-    assert r.status_code == 200 and "Upscale" in r.text and "http" not in r.text.split("<script>")[1].split("fetch(")[0]
+def test_healthz_page_and_openapi(make_client) -> None:
+    client, _ = make_client()
+    assert client.get("/healthz").json() == {"status": "ok", "models": 3}
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'id="go"' in page.text and "Upscale" in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # no CDN: everything comes from this server
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/upscale", "/v1/models", "/healthz", "/metrics"} <= set(paths)
+    params = {p["name"] for p in paths["/v1/upscale"]["post"]["parameters"]}
+    assert params == {"artifact", "format", "quality", "tile", "overlap"}

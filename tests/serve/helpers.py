@@ -1,0 +1,39 @@
+"""Helpers of the `sropt serve` tests: the served names, images, and the `sropt upscale` reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+TINY_PB, TINY_ONNX, DEMO = "edsr_b2f16_x3", "edsr_b2f16_x3_onnx", "EDSR-T91-b8f64_x3"
+# B=2 EDSR: receptive field 1 (head) + 2*2 (blocks) + 1 (tail) + 1 (last conv) = 7 LR px, the least overlap allowed.
+TINY_MARGIN = 7
+
+
+def png(img: np.ndarray) -> bytes:
+    """PNG bytes of an array as OpenCV writes it (uint8/uint16, 1, 3 or 4 channels)."""
+    import cv2
+
+    return cv2.imencode(".png", img)[1].tobytes()
+
+
+def decoded(body: bytes) -> np.ndarray:
+    """The array of an encoded response body."""
+    import cv2
+
+    return cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def random_image(h: int, w: int, seed: int, channels: int = 3, dtype=np.uint8) -> np.ndarray:
+    """Uniform random pixels over the dtype's range; ``channels`` 1 gives a 2-D (gray) image."""
+    top = np.iinfo(dtype).max + 1
+    shape = (h, w) if channels == 1 else (h, w, channels)
+    return np.random.default_rng(seed).integers(0, top, shape, dtype=dtype)
+
+
+def sropt_upscale(model: Path, image: Path, out: Path, tile: int | None = None, overlap: int | None = None) -> bytes:
+    """The bytes `sropt upscale MODEL IMAGE -o OUT [--tile --overlap]` writes (its library call, in-process)."""
+    from sropt.validate.upscale import upscale_files
+
+    return upscale_files(model, [image], out, tile=tile, overlap=overlap, isolate=False)[0].read_bytes()
