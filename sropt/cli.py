@@ -112,6 +112,22 @@ def _register_commands() -> None:
 _register_commands()
 
 
+#: Spellings still accepted but not shown in --help. Every command's output option is `--out`/`-o`;
+#: prune, quantize, export and package called it `--output` before issue 19.
+HIDDEN_ALIASES = {"--output": "--out"}
+
+
+def expand_hidden_aliases(argv: list[str]) -> list[str]:
+    """``argv`` with each hidden alias (``--output X``, ``--output=X``) spelled as its option; ``--`` ends options."""
+    out = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            return out + argv[i:]
+        name, eq, value = arg.partition("=")
+        out.append(HIDDEN_ALIASES[name] + eq + value if name in HIDDEN_ALIASES else arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and exit with) the documented exit code."""
     # TensorFlow's C++ INFO/WARNING lines (oneDNN, CUDA stubs) bury the tool's
@@ -127,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Under standalone_mode=False typer turns Ctrl-C into a return value of
         # 130 (it prints nothing), so the result is the exit code, not None.
-        result = app(args=argv, standalone_mode=False)
+        result = app(args=expand_hidden_aliases(sys.argv[1:] if argv is None else list(argv)), standalone_mode=False)
     except SroptError as exc:
         _print_error(exc)
         code = exc.exit_code

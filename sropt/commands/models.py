@@ -155,7 +155,7 @@ def synth_model(
     filters: int = typer.Option(256, "--filters", "-F", help="Filters per conv (release: 256)."),
     scale: int = typer.Option(3, "--scale", "-s", help="Upscaling factor: 2, 3 or 4."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random weights."),
-    out: Path = typer.Option(..., "-o", "--out", help="Output frozen graph (.pb); a sidecar OUT.sropt.json is written next to it."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output frozen graph (.pb); a sidecar OUT.sropt.json is written next to it."),
     quantize_weights: bool = typer.Option(
         True, "--quantize-weights/--float-weights",
         help="Store weights >= 1024 elements as quint8 + Dequantize like the release (default) or keep float32.",

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 def package_command(
     artifact: str = typer.Argument(..., help="A .tflite or .onnx artifact (or registry name)."),
-    out: Path = typer.Option(..., "-o", "--output", help="New or empty folder to create; never merged into."),
+    out: Path = typer.Option(..., "--out", "-o", help="New or empty folder to create; never merged into."),
     report: Path = typer.Option(None, "--report", help="report.json with this file's PSNR/latency (default: one beside the model or one folder up)."),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as one JSON object."),
 ) -> None:

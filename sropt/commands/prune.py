@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import typer
+
+
+# The choices as typer lists them (`<inner|trunk|all>`). Spelled out so --help imports no
+# sropt.prune (0.3 s); tests/cli/test_choices.py checks them against the library.
+ScopeChoice = Literal["inner", "trunk", "all"]
+StoreChoice = Literal["float32", "quint8"]
+ImportanceChoice = Literal["l1", "activation"]
 
 
 def register(app: typer.Typer) -> None:
@@ -16,11 +24,11 @@ def register(app: typer.Typer) -> None:
 def prune_command(
     model: str = typer.Argument(..., help="A frozen graph (.pb) path or a registry name such as FSRCNN_x3."),
     ratio: float = typer.Option(..., "--ratio", help="Fraction of each in-scope group's channels to remove, in [0, 1)."),
-    out: Path = typer.Option(..., "-o", "--output", help="Where to write the pruned frozen graph (.pb)."),
-    scope: str = typer.Option("inner", "--scope", help="inner (non-residual groups), trunk (residual groups) or all."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the pruned frozen graph (.pb)."),
+    scope: ScopeChoice = typer.Option("inner", "--scope", help="inner (non-residual groups), trunk (residual groups) or all."),
     round_to: int = typer.Option(1, "--round-to", help="Round kept channel counts to a multiple of this (e.g. 8)."),
-    store: str = typer.Option("float32", "--store", help="float32, or quint8 (quantize_weights form, like the released EDSR)."),
-    importance: str = typer.Option("l1", "--importance", help="l1: L1 norm of filters / fan-in (data-free); activation: activation std x consumer weight norm on the calibration crops."),
+    store: StoreChoice = typer.Option("float32", "--store", help="float32, or quint8 (quantize_weights form, like the released EDSR)."),
+    importance: ImportanceChoice = typer.Option("l1", "--importance", help="l1: L1 norm of filters / fan-in (data-free); activation: activation std x consumer weight norm on the calibration crops."),
     no_bias_compensation: bool = typer.Option(False, "--no-bias-compensation", help="Do not compensate removed channels at all."),
     compensation: str = typer.Option("lstsq", "--compensation", help="lstsq (default): ridge regression from kept channels into the next conv's weights and bias, the most accurate; mean: removed channels' mean activation into the next bias."),
     calib: Path = typer.Option(None, "--calib", help="Folder of HR calibration images (default: T91 under SROPT_DATASETS_DIR)."),

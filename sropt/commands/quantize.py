@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, Optional
 
 import typer
 
 if TYPE_CHECKING:
     from sropt.quantize.result import QuantizeResult
+
+
+# The choices as typer lists them (`<tflite|onnx>`). Spelled out so --help imports no
+# sropt.quantize (0.8 s); tests/cli/test_choices.py checks them against the library.
+TargetChoice = Literal["tflite", "onnx"]
+ModeChoice = Literal["float32", "fp16", "dynamic", "int8", "int16x8"]
+IOChoice = Literal["float", "int8", "uint8"]
+WeightRoundingChoice = Literal["auto", "nearest", "gptq"]
+CpuTargetChoice = Literal["portable", "x86-avx2", "x86-avx512", "x86-avx512-vnni", "arm64"]
 
 
 def register(app: typer.Typer) -> None:
@@ -19,16 +28,16 @@ def register(app: typer.Typer) -> None:
 
 def quantize_model(
     model: str = typer.Argument(..., help="--to tflite: a frozen graph (.pb) or registry name; --to onnx: a float .onnx from `sropt export`."),
-    to: str = typer.Option(..., "--to", help="Output format: tflite or onnx (--target names the CPU)."),
-    mode: str = typer.Option(..., "--mode", help="tflite: float32, fp16, dynamic, int8, int16x8; onnx: int8, fp16."),
-    out: Path = typer.Option(..., "-o", "--output", help="Output file; written atomically, never over the input."),
+    to: TargetChoice = typer.Option(..., "--to", help="Output format: tflite or onnx (--target names the CPU)."),
+    mode: ModeChoice = typer.Option(..., "--mode", help="tflite: float32, fp16, dynamic, int8, int16x8; onnx: int8, fp16."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file; written atomically, never over the input."),
     calib: Path = typer.Option(None, "--calib", help="Calibration image folder (default: T91 under the datasets folder)."),
     calib_count: int = typer.Option(64, "--calib-count", help="Calibration crops (one 32x32 LR crop per image, degraded like inference)."),
-    io: str = typer.Option("float", "--io", help="tflite int8 only: input/output dtype float, int8 or uint8."),
+    io: IOChoice = typer.Option("float", "--io", help="tflite int8 only: input/output dtype float, int8 or uint8."),
     max_psnr_drop: float = typer.Option(None, "--max-psnr-drop", help="tflite int8 only: keep layers in float until the PSNR drop (dB, calibration images) is at most this."),
     equalize: str = typer.Option("auto", "--equalize", help="tflite int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best, then refine it per layer pair), off, or a strength 0..1."),
-    weight_rounding: str = typer.Option("auto", "--weight-rounding", help="tflite int8/int16x8 only: how conv weights reach the int8 grid: auto (measure GPTQ against nearest on calibration images, keep the better), nearest (the converter's) or gptq."),
-    target: str = typer.Option(None, "--target", help="onnx int8 only: the CPU the model will run on, which sets ORT's activation type and reduce_range (this machine never does): portable (default, safe on every CPU), x86-avx2, x86-avx512 (no VNNI), x86-avx512-vnni, arm64."),
+    weight_rounding: WeightRoundingChoice = typer.Option("auto", "--weight-rounding", help="tflite int8/int16x8 only: how conv weights reach the int8 grid: auto (measure GPTQ against nearest on calibration images, keep the better), nearest (the converter's) or gptq."),
+    target: Optional[CpuTargetChoice] = typer.Option(None, "--target", help="onnx int8 only: the CPU the model will run on, which sets ORT's activation type and reduce_range (this machine never does): portable (default, safe on every CPU), x86-avx2, x86-avx512 (no VNNI), x86-avx512-vnni, arm64."),
     qat_steps: int = typer.Option(0, "--qat-steps", help="tflite int8 only: quantization-aware training steps (tensorflow-model-optimization, the float model as teacher on T91 LR crops) before converting; 0 = post-training INT8. See docs/quantize.md for when it pays."),
     fixed_shape: str = typer.Option(None, "--fixed-shape", help="tflite only: fixed input HxW (default: dynamic H/W)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result (artifact, calibration, drop, float layers) as JSON."),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 
@@ -32,7 +32,7 @@ def _sweeps_file(file: Optional[Path]) -> Path:
 def sweep(
     file: Optional[Path] = typer.Argument(None, help="Sweeps file (default: ./sweeps.yaml, else the shipped one)."),
     name: Optional[str] = typer.Option(None, "--sweep", "-s", help="Sweep to run (default: the only one in the file)."),
-    engine: str = typer.Option("local", "--engine", help="local (process pool on this machine) or ray."),
+    engine: Literal["local", "ray"] = typer.Option("local", "--engine", help="local (process pool on this machine) or ray."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="local engine: points built at once (validation always runs one point at a time)."),
     address: Optional[str] = typer.Option(None, "--address", help="ray engine: ray://HOST:PORT or auto (default: start a local Ray for this sweep)."),
     task_cpus: float = typer.Option(1.0, "--task-cpus", help="ray engine: CPUs each point's build declares."),

@@ -103,6 +103,6 @@ def test_cli_bad_input_exit_codes(shared_models: Path, tmp_path: Path, capsys: p
     assert main(["prune", model, "--ratio", "1", "-o", str(tmp_path / "o.pb")]) == 2
     assert "--ratio 1.0: must be in [0, 1)" in capsys.readouterr().err
     assert main(["prune", model, "--ratio", "0.2", "--scope", "middle", "-o", str(tmp_path / "o.pb")]) == 2
-    assert "--scope 'middle': choose one of inner, trunk, all" in capsys.readouterr().err
+    assert "'middle' is not one of 'inner', 'trunk', 'all'" in capsys.readouterr().err
     assert main(["prune", str(tmp_path / "missing.pb"), "--ratio", "0.2", "-o", str(tmp_path / "o.pb")]) == 2
     assert not (tmp_path / "o.pb").exists()

@@ -75,10 +75,10 @@ def test_quantize_onnx_int8_text(shared_models: Path, datasets: Path, tmp_path: 
     "argv,message",
     [
         (["--to", "onnx", "--mode", "int16x8"], "--mode int16x8 is not supported for --to onnx; choose one of int8, fp16"),
-        (["--to", "tflite", "--mode", "int4"], "--mode 'int4': unknown"),
+        (["--to", "tflite", "--mode", "int4"], "'int4' is not one of 'float32', 'fp16', 'dynamic', 'int8', 'int16x8'"),
         (["--to", "tflite", "--mode", "int8", "--calib-count", "500"], "but --calib-count asks for 500 crops"),
         (["--to", "tflite", "--mode", "int8", "--fixed-shape", "96"], "--fixed-shape '96': give the input height and width as HxW"),
-        (["--to", "tflite", "--mode", "int8", "--weight-rounding", "floor"], "--weight-rounding floor: choose auto"),
+        (["--to", "tflite", "--mode", "int8", "--weight-rounding", "floor"], "'floor' is not one of 'auto', 'nearest', 'gptq'"),
         (["--to", "tflite", "--mode", "fp16", "--weight-rounding", "gptq"], "--weight-rounding gptq applies to --to tflite --mode int8 or int16x8 only"),
     ],
 )
@@ -99,7 +99,7 @@ def test_export_bad_opset_and_target(shared_models: Path, tmp_path: Path, capsys
     assert main(["export", src, "--to", "onnx", "--opset", "10", "-o", str(tmp_path / "a.onnx")]) == 2
     assert "--opset 10: too old for these models" in capsys.readouterr().err
     assert main(["export", src, "--to", "coreml", "-o", str(tmp_path / "a.ml")]) == 2
-    assert "choose onnx or tflite" in capsys.readouterr().err
+    assert "'coreml' is not one of 'onnx', 'tflite'" in capsys.readouterr().err
 
 
 def test_empty_calibration_folder_exit_2(shared_models: Path, tmp_path: Path, capsys) -> None:

@@ -32,7 +32,7 @@ def test_cli_unknown_target_exits_2_with_the_choices(tmp_path: Path, capsys) -> 
     code = main(["quantize", str(model), "--to", "onnx", "--mode", "int8", "--target", "x86-sse4", "-o", str(tmp_path / "q.onnx")])
     err = capsys.readouterr().err
     assert code == 2
-    assert f"--target 'x86-sse4': unknown deployment CPU; choose one of {CHOICES}" in err
+    assert "'x86-sse4' is not one of " + ", ".join(f"'{c}'" for c in CHOICES.split(", ")) in " ".join(err.split())
     assert not (tmp_path / "q.onnx").exists()
 
 

@@ -40,4 +40,4 @@ def test_malformed_address_and_local_engine_address(sweep_file, fake_stages, cap
     assert main(["sweep", str(sweep_file), "-s", "grid4", "--address", "ray://x:1"]) == 2
     assert "--address applies to --engine ray only" in capsys.readouterr().err
     assert main(["sweep", str(sweep_file), "-s", "grid4", "--engine", "dask"]) == 2
-    assert "--engine dask: choose local or ray" in capsys.readouterr().err
+    assert "'dask' is not one of 'local', 'ray'" in capsys.readouterr().err
