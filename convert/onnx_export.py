@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sropt.convert.graph import run_graph
 from sropt.convert.onnx_tidy import name_canonically, remove_identity_reshapes
 from sropt.convert.tflite_export import SMOKE_SIZE, PreparedGraph, prepare_graph
 from sropt.core.artifacts import Artifact, ArtifactKind
@@ -103,15 +104,19 @@ def _collect_tf2onnx_errors():
         logger.removeHandler(handler)
 
 
+def onnx_output(prepared: PreparedGraph, layout: Layout) -> tuple[str, str]:
+    """The TF node the ONNX graph ends at for ``layout``, and that output's layout."""
+    if layout is Layout.NCHW:
+        return prepared.source.info.main_output, prepared.source.artifact.output_layout
+    return prepared.output_nhwc, "NHWC"
+
+
 def convert_to_onnx(prepared: PreparedGraph, opset: int, layout: Layout):
     """Run tf2onnx on ``prepared``; return (ModelProto, output tensor name, output layout)."""
     import tf2onnx
 
     inp = f"{prepared.input_name}:0"
-    if layout is Layout.NCHW:
-        output, out_layout = prepared.source.info.main_output, prepared.source.artifact.output_layout
-    else:
-        output, out_layout = prepared.output_nhwc, "NHWC"
+    output, out_layout = onnx_output(prepared, layout)
     source = prepared.source.artifact.path
     with _collect_tf2onnx_errors() as errors:
         try:
@@ -153,6 +158,67 @@ def rename_io(proto, input_name: str = INPUT_TENSOR_NAME, output_name: str = OUT
         value.name = renames.get(value.name, value.name)
 
 
+# tf2onnx 1.17's graph optimizers are not deterministic, and now and then one
+# of their variants computes something else. Measured on the tiny ESPCN of
+# tests/graphs_tiny.py, 45 conversions in 3 processes: 3 came out with the
+# final NCHW->NHWC Transpose rewritten as Reshape(x, [1,1,0,0,1]), a rank-5
+# output ONNX Runtime runs without complaint. So every conversion is run in
+# ONNX Runtime against TensorFlow on the smoke input, and a wrong one is
+# converted again. At 1 in 15 wrong, four attempts all fail about 1 in 50,000.
+CONVERSION_ATTEMPTS = 4
+# |ORT - TF| of correct conversions on the smoke input, relative to max|TF|
+# (both layouts, this Xeon): 6e-7 tiny ESPCN, 6e-7 FSRCNN_x3, 5e-7 ESPCN_x3,
+# 1.0e-6 LapSRN_x4, 1.1e-6 EDSR-T91-b8f64_x3. A wrong variant differs in shape
+# or by O(1); 1e-4 leaves two orders of magnitude for other CPUs' kernels.
+PARITY_RTOL = 1e-4
+
+
+def convert_checked(prepared: PreparedGraph, opset: int, layout: Layout):
+    """tf2onnx's conversion, tidied and proved equal to TensorFlow on the smoke input; (ModelProto, output layout)."""
+    x = smoke_input(prepared.channels)
+    (reference,) = run_graph(prepared.graph_def, {prepared.input_name: x}, [onnx_output(prepared, layout)[0]])
+    problems: list[str] = []
+    for _ in range(CONVERSION_ATTEMPTS):
+        proto, _, out_layout = convert_to_onnx(prepared, opset, layout)
+        rename_io(proto)
+        # Before the checks: OpenCV rejects one of tf2onnx's variants (see onnx_tidy).
+        remove_identity_reshapes(proto)
+        name_canonically(proto)
+        mismatch = onnx_mismatch(proto, x, reference, layout)
+        if mismatch is None:
+            return proto, out_layout
+        problems.append(mismatch)
+    raise StageError(
+        f"{prepared.source.artifact.path}: tf2onnx produced a graph that disagrees with TensorFlow in "
+        f"{CONVERSION_ATTEMPTS} of {CONVERSION_ATTEMPTS} conversions; nothing was written. "
+        "Try another --opset or --layout, and report the model.",
+        problems=problems,
+    )
+
+
+def smoke_input(channels: int) -> np.ndarray:
+    """The fixed (1, H, W, C) float input every written ONNX file is checked on (H != W catches swapped axes)."""
+    h, w = SMOKE_SIZE
+    return np.random.default_rng(0).random((1, h, w, channels), dtype=np.float32)
+
+
+def onnx_mismatch(proto, x_nhwc: np.ndarray, reference: np.ndarray, layout: Layout) -> str | None:
+    """How ``proto`` run in onnxruntime on ``x_nhwc`` differs from TF's ``reference``; None when it agrees."""
+    import onnxruntime as ort
+
+    feed = np.ascontiguousarray(x_nhwc.transpose(0, 3, 1, 2)) if layout is Layout.NCHW else x_nhwc
+    try:
+        session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+        y = session.run(None, {session.get_inputs()[0].name: feed})[0]
+    except Exception as exc:
+        return f"onnxruntime could not run it: {exc}"
+    if y.shape != reference.shape:
+        return f"output shape {y.shape}, TensorFlow gives {reference.shape}"
+    err = float(np.max(np.abs(y - reference)))
+    bound = PARITY_RTOL * max(1.0, float(np.max(np.abs(reference))))
+    return None if err <= bound else f"max |onnxruntime - TensorFlow| = {err:.3g} > {bound:.3g}"
+
+
 def export_onnx(
     model: "FrozenGraph | str | Path",
     out: Path | str,
@@ -169,11 +235,7 @@ def export_onnx(
     layout = parse_layout(layout)
     prepared = prepare_graph(model)
     check_writable(out, inputs=(prepared.source.artifact.path,), what="ONNX export")  # before the conversion
-    proto, output, out_layout = convert_to_onnx(prepared, int(opset), layout)
-    rename_io(proto)
-    # Before the checks below: OpenCV rejects one of tf2onnx's variants (see onnx_tidy).
-    remove_identity_reshapes(proto)
-    name_canonically(proto)
+    proto, out_layout = convert_checked(prepared, int(opset), layout)
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as exc:
@@ -233,7 +295,7 @@ def run_onnx_once(path: Path | str, channels: int, scale: int) -> np.ndarray:
     import onnxruntime as ort
 
     h, w = SMOKE_SIZE
-    x = np.random.default_rng(0).random((1, h, w, channels), dtype=np.float32)
+    x = smoke_input(channels)
     try:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         meta = session.get_inputs()[0]
