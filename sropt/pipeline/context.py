@@ -61,5 +61,11 @@ Adapter = Callable[[StepContext], "Artifact | Path"]
 
 
 def artifact_file_name(stem: str, step: str, suffix: str) -> str:
-    """The file name of a step's artifact, e.g. ``FSRCNN_x3.quantize.tflite.int8.tflite``."""
-    return f"{stem}{suffix}" if step == "source" else f"{stem}.{step}{suffix}"
+    """The file name of a step's artifact, e.g. ``FSRCNN_x3.quantize.tflite.int8.tflite``.
+
+    A step whose name already ends in the suffix is not given it twice:
+    ``export.onnx`` writes ``FSRCNN_x3.export.onnx``, not ``.export.onnx.onnx`` (issue 19).
+    """
+    if step == "source":
+        return f"{stem}{suffix}"
+    return f"{stem}.{step}" if step.endswith(suffix) else f"{stem}.{step}{suffix}"

@@ -120,3 +120,5 @@ ADAPTER_VERSIONS: dict[str, str] = {kind: "1" for kind in ADAPTERS}
 # 4: the weights search keeps ties with the best so far, measures 30 images, tries per-site neighbours (issue 15).
 # 5: every .tflite names its I/O lr_image/sr_image and carries TFLite metadata (issue 18).
 ADAPTER_VERSIONS["quantize.tflite"] = "5"
+# 2: the ONNX export is written as <model>.export.onnx, not <model>.export.onnx.onnx (issue 19).
+ADAPTER_VERSIONS["export.onnx"] = "2"

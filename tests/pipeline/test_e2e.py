@@ -65,7 +65,7 @@ def test_edsr_x3_ci_cold_then_warm(tmp_path):
     # Parity on 4 fixed crops against the file's own runtime. The float export agrees in OpenCV to float
     # rounding; the QDQ INT8 file only mostly (OpenCV requantizes QDQ models its own way: PARITY_INT8_OPENCV).
     export_cv, int8_cv = rows[("export.onnx", "opencv")]["parity"], rows[("quantize.onnx.int8", "opencv")]["parity"]
-    assert export_cv["reference"].endswith(".export.onnx.onnx [ort]") and export_cv["crops"] == 4
+    assert export_cv["reference"].endswith(".export.onnx [ort]") and export_cv["crops"] == 4
     assert export_cv["within_1_level"] >= 0.999 and export_cv["max_abs_diff"] <= 1
     assert int8_cv["reference"].endswith(".quantize.onnx.int8.onnx [ort]") and int8_cv["crops"] == 4
     assert int8_cv["within_1_level"] == pytest.approx(PARITY_INT8_OPENCV, abs=0.03) and int8_cv["max_abs_diff"] <= 8
@@ -129,12 +129,12 @@ def test_isolated_stages_match_in_process_and_report_errors(tmp_path, shared_mod
     x = np.random.default_rng(0).random((1, 1, 20, 24), dtype=np.float32)
     outs = []
     for folder in ("iso", "inproc"):
-        sess = ort.InferenceSession(str(tmp_path / folder / "artifacts/FSRCNN_x3.export.onnx.onnx"), providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(str(tmp_path / folder / "artifacts/FSRCNN_x3.export.onnx"), providers=["CPUExecutionProvider"])
         outs.append(sess.run(None, {sess.get_inputs()[0].name: x})[0])
     assert outs[0].shape == (1, 1, 60, 72)
     np.testing.assert_array_equal(outs[0], outs[1])
     # Since convert/onnx_tidy, the files are byte-identical too.
-    name = "artifacts/FSRCNN_x3.export.onnx.onnx"
+    name = "artifacts/FSRCNN_x3.export.onnx"
     assert (tmp_path / "iso" / name).read_bytes() == (tmp_path / "inproc" / name).read_bytes()
     assert StageCache().lookup(iso.steps[1].key) is not None
 

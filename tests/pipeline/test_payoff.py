@@ -40,7 +40,7 @@ def test_precision_label_names_the_mode_and_skips_non_quantizations():
 
 SUMMARY = [
     {"step": "source", "artifact": "m.source.pb", "size_bytes": 40_000},
-    {"step": "export.onnx", "artifact": "m.export.onnx.onnx", "size_bytes": 20_000},
+    {"step": "export.onnx", "artifact": "m.export.onnx", "size_bytes": 20_000},
     {"step": "quantize.tflite.int8", "artifact": "m.quantize.tflite.int8.tflite", "size_bytes": 12_000},
     {"step": "quantize.onnx.int8", "artifact": "m.quantize.onnx.int8.onnx", "size_bytes": 31_000},
     {"step": "validate", "artifact": None, "size_bytes": None},

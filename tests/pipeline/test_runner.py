@@ -129,7 +129,7 @@ def test_run_folder_contents(pipeline_file, fake_stages):
     names = sorted(p.name for p in run_dir.iterdir())
     assert names == ["artifacts", "gates.md", "junit.xml", "report.html", "report.json", "report.md", "resolved.yaml", "run.log"]
     arts = sorted(p.name for p in (run_dir / "artifacts").iterdir() if not p.name.endswith(".sropt.json"))
-    assert arts == ["model.export.onnx.onnx", "model.pb", "model.prune.pb", "model.quantize.onnx.int8.onnx", "model.quantize.tflite.int8.tflite"]
+    assert arts == ["model.export.onnx", "model.pb", "model.prune.pb", "model.quantize.onnx.int8.onnx", "model.quantize.tflite.int8.tflite"]
     rep = json.loads((run_dir / "report.json").read_text())
     rows = {(r.get("stage"), r["runtime"]): r for r in rep["results"]}
     assert rows[("prune", "opencv")]["artifact"] == "artifacts/model.prune.pb"
