@@ -8,7 +8,10 @@ the same ``make_converter``. Choices, each from FACTS.md §3/§5:
   cannot read MIN_FIRST Dequantize).
 * The input is declared ``[1, None, None, C]``: a model converted with a fixed
   shape fails to resize in XNNPACK for some graphs, so H/W stay dynamic unless
-  the caller asks for fixed shapes.
+  the caller asks for fixed shapes. GPU and NNAPI delegates want the fixed
+  shape: they compile the graph for the current shape, often costing more
+  than one inference, and compile again on every resize (a TFLite
+  maintainer in tensorflow/tensorflow#38036).
 * The output is the NHWC tensor before the zoo's final NCHW Transpose
   (TFLite is NHWC-native; the Transpose would be a wasted op), so TFLite
   artifacts have ``output_layout == "NHWC"``.
@@ -33,6 +36,7 @@ from sropt.core.errors import InputError, StageError
 if TYPE_CHECKING:
     from tensorflow.core.framework.graph_pb2 import GraphDef
 
+    from sropt.convert.analysis import GraphInfo
     from sropt.convert.frozen import FrozenGraph
 
 # Input size of the one-off run that proves a written artifact loads; H != W
@@ -111,21 +115,76 @@ def run_converter(converter, source: Path | str) -> bytes:
         raise StageError(f"{source}: the TFLite converter failed: {first}") from exc
 
 
-def check_fixed_shape(fixed_shape: tuple[int, int] | None) -> None:
-    """InputError unless ``fixed_shape`` is None or two positive ints."""
+def check_fixed_shape(fixed_shape: tuple[int, int] | None, info: "GraphInfo | None" = None) -> None:
+    """InputError unless ``fixed_shape`` is None or two positive ints the model (``info``) can take.
+
+    With ``info``: H and W must be multiples of the model's downsampling
+    factor (1 for the zoo: every conv has stride 1), and the estimated
+    activation memory at that size must fit in this machine's available
+    memory, since the written model is run once at that size before it gets
+    its name (``run_tflite_once``).
+    """
     if fixed_shape is None:
         return
     if len(fixed_shape) != 2 or any(int(v) <= 0 for v in fixed_shape):
         raise InputError(f"--fixed-shape {fixed_shape}: give the input height and width as HxW, e.g. 96x96.")
+    if info is None:
+        return
+    h, w = (int(v) for v in fixed_shape)
+    multiple = required_multiple(info)
+    if h % multiple or w % multiple:
+        raise InputError(f"--fixed-shape {h}x{w}: this model downsamples by {multiple} inside, so H and W must be "
+                         f"multiples of {multiple}; e.g. {max(multiple, h // multiple * multiple)}x{max(multiple, w // multiple * multiple)}.")
+    need, have = activation_bytes(info, h, w), available_memory_bytes()
+    if have is not None and need > have:
+        raise InputError(f"--fixed-shape {h}x{w}: running the model at that size needs about {need / 2**20:,.0f} MiB of "
+                         f"activations (largest tensor x {ARENA_FACTOR}), more than the {have / 2**20:,.0f} MiB available. "
+                         "Choose a smaller shape and tile larger images (apps do: e.g. 128x128).")
 
 
-def parse_hw(text: str | None) -> tuple[int, int] | None:
-    """``'96x128'`` -> (96, 128); None passes through; InputError otherwise."""
+# The TFLite arena holds an op's input and output and the next op's output at once; 3x the
+# largest activation is the estimate (XNNPACK's own packing buffers are small beside it).
+ARENA_FACTOR = 3
+
+
+def required_multiple(info: "GraphInfo") -> int:
+    """The factor H and W must divide by: the largest downsampling of any conv's output (1 if none)."""
+    lowest = min((layer.resolution for layer in info.layers), default=1.0)
+    return max(1, int(round(1 / lowest))) if lowest < 1 else 1
+
+
+def activation_bytes(info: "GraphInfo", h: int, w: int) -> int:
+    """Estimated float32 activation memory of one run at an h x w input: ``ARENA_FACTOR`` x the largest tensor."""
+    per_pixel = [layer.out_channels * layer.resolution**2 for layer in info.layers]
+    per_pixel += [info.input_channels * info.scale**2]  # the output
+    return int(ARENA_FACTOR * 4 * h * w * max(per_pixel))
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux), else free physical pages; None when unknown."""
+    import os
+
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def parse_hw(text: str | None, option: str = "--fixed-shape") -> tuple[int, int] | None:
+    """``'96x128'`` -> (96, 128); None passes through; InputError (naming ``option``) otherwise."""
     if text is None:
         return None
-    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(text))
     if not m or int(m.group(1)) == 0 or int(m.group(2)) == 0:
-        raise InputError(f"--fixed-shape {text!r}: give the input height and width as HxW, e.g. 96x96.")
+        raise InputError(f"{option} {text!r}: give the input height and width as two positive integers HxW, "
+                         "e.g. 128x128.")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -164,12 +223,23 @@ def write_tflite(
 
 
 def export_tflite(
-    model: "FrozenGraph | str | Path", out: Path | str, fixed_shape: tuple[int, int] | None = None
+    model: "FrozenGraph | str | Path", out: Path | str, fixed_shape: tuple[int, int] | None = None,
+    depth_to_space: str = "native",
 ) -> Artifact:
-    """Convert a frozen SR graph to a float32 .tflite (dynamic H/W unless ``fixed_shape``)."""
+    """Convert a frozen SR graph to a float32 .tflite (dynamic H/W unless ``fixed_shape``).
+
+    ``depth_to_space="transpose_conv"`` writes DepthToSpace as a fixed
+    TRANSPOSE_CONV (``sropt.convert.tflite_depth_to_space``; needs ``fixed_shape``).
+    """
+    from sropt.convert.tflite_depth_to_space import check_depth_to_space, parse_depth_to_space, with_depth_to_space
+
+    form = parse_depth_to_space(depth_to_space)
     check_fixed_shape(fixed_shape)
+    check_depth_to_space(form, fixed_shape)
     prepared = prepare_graph(model)
+    check_fixed_shape(fixed_shape, prepared.source.info)
     check_writable(Path(out), inputs=(prepared.source.artifact.path,), what="TFLite export")  # before the conversion
+    prepared = with_depth_to_space(prepared, form, fixed_shape)
     converter = make_converter(prepared, fixed_shape)
     data = run_converter(converter, prepared.source.artifact.path)
     step = {"stage": "export", "format": "tflite", "mode": "float32", "io": "float",

@@ -103,6 +103,9 @@ class QuantizeConfig:
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     max_psnr_drop: float | None = None  # dB, measured on calibration images (TFLite int8 only)
     fixed_shape: tuple[int, int] | None = None  # TFLite only; default dynamic H/W
+    # TFLite only: DepthToSpace as the converter writes it (native) or as a fixed 0/1
+    # TRANSPOSE_CONV (sropt.convert.tflite_depth_to_space; needs fixed_shape).
+    depth_to_space: str = "native"
     # Images of the calibration folder (first N by name) the TFLite budget measures on: all of T91 by
     # default (the mean over 16 images swung by ~0.1 dB with the choice of images); the ORT INT8 check
     # uses at most ORT_CHECK_IMAGES of them.
@@ -155,6 +158,7 @@ class QuantizeConfig:
             )
         if self.fixed_shape is not None and target is not Target.TFLITE:
             raise InputError("--fixed-shape applies to --to tflite only; ONNX exports keep H and W dynamic.")
+        _check_depth_to_space(self, target)
         object.__setattr__(self, "equalize", parse_equalize(self.equalize))
         if self.equalize != "auto" and not (target is Target.TFLITE and mode is Mode.INT8):
             raise InputError(
@@ -228,6 +232,17 @@ def parse_weight_rounding(value: object) -> str:
             "keep the better), nearest (the converter's rounding) or gptq."
         )
     return text
+
+
+def _check_depth_to_space(config: "QuantizeConfig", target: Target) -> None:
+    """``--depth-to-space``: native or transpose_conv (TFLite only, with a fixed shape)."""
+    from sropt.convert.tflite_depth_to_space import DepthToSpaceForm, check_depth_to_space, parse_depth_to_space
+
+    form = parse_depth_to_space(config.depth_to_space)
+    object.__setattr__(config, "depth_to_space", form.value)
+    if form is not DepthToSpaceForm.NATIVE and target is not Target.TFLITE:
+        raise InputError(f"--depth-to-space {form.value} applies to --to tflite only (the GPU delegate is LiteRT's).")
+    check_depth_to_space(form, config.fixed_shape)
 
 
 def _check_qat(config: "QuantizeConfig") -> None:

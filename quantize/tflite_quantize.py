@@ -25,6 +25,7 @@ from sropt.convert.tflite_export import (
     prepare_graph,
     write_tflite,
 )
+from sropt.convert.tflite_depth_to_space import parse_depth_to_space, with_depth_to_space
 from sropt.core.atomic import check_writable
 from sropt.core.errors import InputError
 from sropt.quantize.config import IOType, Mode, QuantizeConfig, Target
@@ -71,6 +72,7 @@ def quantize_tflite(
         return _quantize_with_qat(model, out, config, progress)
     prepared = prepare_for_mode(model, config)
     source = prepared.source.artifact
+    check_fixed_shape(config.fixed_shape, prepared.source.info)  # the model's multiple and memory, before calibration
     check_writable(Path(out), inputs=(source.path,), what="quantized model")  # before calibration and conversion
     calib = load_calibration_inputs(config.calibration, source.contract, source.scale) if config.calibrated else None
 
@@ -95,6 +97,9 @@ def quantize_tflite(
         assert calib is not None
         data, precision, result_extra = _convert_within_budget(prepared, unequalized, calib, config, moments, step)
     else:
+        # The weights search measured candidates at dynamic H/W with DepthToSpace as is; the fixed shape
+        # and the DepthToSpace form apply to the shipped conversion only.
+        prepared = with_depth_to_space(prepared, parse_depth_to_space(config.depth_to_space), config.fixed_shape)
         data = converted or convert_mode(prepared, config.mode, calib, config.io, config.fixed_shape)
     artifact = write_tflite(data, out, prepared, precision, step)
     return QuantizeResult(

@@ -87,9 +87,28 @@ def test_parse_hw() -> None:
 
     assert parse_hw("96x128") == (96, 128)
     assert parse_hw(None) is None
-    for bad in ("96", "0x5", "axb"):
-        with pytest.raises(InputError, match="give the input height and width as HxW"):
+    for bad in ("96", "0x5", "axb", "-8x8", "8x-8", "1.5x8"):
+        with pytest.raises(InputError, match="two positive integers HxW"):
             parse_hw(bad)
+    with pytest.raises(InputError, match="^fixed_shape '0x0'"):
+        parse_hw("0x0", option="fixed_shape")
+
+
+def test_fixed_shape_checks_against_the_model(tiny_edsr: Path, tmp_path: Path) -> None:
+    """Too large for memory and not a multiple of the model's downsampling: exit 2 before any conversion."""
+    from sropt.convert import load_frozen_graph
+    from sropt.convert.tflite_export import ARENA_FACTOR, activation_bytes, available_memory_bytes, check_fixed_shape, export_tflite
+
+    info = load_frozen_graph(tiny_edsr).info
+    # B2/F16 x3: the widest activation is the last conv's 3*3*3 = 27 channels at LR, beside
+    # the F=16 trunk and the 3-channel x3 output (27 per LR pixel): 27 float32 values per pixel.
+    assert activation_bytes(info, 10, 20) == ARENA_FACTOR * 4 * 10 * 20 * 27
+    side = int((available_memory_bytes() / (ARENA_FACTOR * 4 * 27)) ** 0.5) + 100
+    with pytest.raises(InputError, match=rf"--fixed-shape {side}x{side}: .* MiB available"):
+        check_fixed_shape((side, side), info)
+    with pytest.raises(InputError, match="two positive integers|HxW"):
+        export_tflite(tiny_edsr, tmp_path / "m.tflite", fixed_shape=(0, 8))
+    assert not list(tmp_path.iterdir())
 
 
 def test_converter_failure_names_every_unsupported_op(tiny_edsr: Path, tmp_path: Path) -> None:
@@ -109,3 +128,21 @@ def test_converter_failure_names_every_unsupported_op(tiny_edsr: Path, tmp_path:
         export_tflite(bad, tmp_path / "m.tflite")
     assert "unsupported op: Digamma" in str(info.value) and "unsupported op: BesselI0e" in str(info.value)
     assert not list(tmp_path.glob("*.tflite*")) and not list(tmp_path.glob(".m.tflite*"))
+
+
+def test_fixed_shape_must_be_a_multiple_of_the_models_downsampling() -> None:
+    """A conv whose output is at 1/2 of the input (a stride-2 layer) needs even H and W; the zoo needs none."""
+    import dataclasses
+
+    from sropt.convert.analysis import ConvLayer, GraphInfo
+    from sropt.convert.tflite_export import check_fixed_shape, required_multiple
+    from sropt.core.families import Family
+
+    layer = ConvLayer("c", "w", (3, 3), 1, 8, 0, 1.0)
+    info = GraphInfo(Family.ESPCN, 3, ["x"], ["y"], 1, 0, 0, "float32", 0, "y", [layer])
+    assert required_multiple(info) == 1
+    strided = dataclasses.replace(info, layers=[layer, dataclasses.replace(layer, resolution=0.5)])
+    assert required_multiple(strided) == 2
+    check_fixed_shape((64, 96), strided)
+    with pytest.raises(InputError, match="--fixed-shape 63x96: .* multiples of 2; e.g. 62x96"):
+        check_fixed_shape((63, 96), strided)
