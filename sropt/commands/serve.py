@@ -22,6 +22,7 @@ def serve_command(
     queue: int = typer.Option(8, "--queue", help="Requests allowed to wait (503 + Retry-After above)."),
     rate: int = typer.Option(120, "--rate", help="Requests per minute per client (429 above)."),
     timeout: float = typer.Option(60.0, "--timeout", help="Per-request model timeout in seconds (504 above)."),
+    body_timeout: float = typer.Option(30.0, "--body-timeout", help="Seconds a client may take to send its upload (408 above)."),
     cache_mb: float = typer.Option(64.0, "--cache-mb", help="Result cache size."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="The only folder the server writes to (default: a temp folder)."),
     threads: int = typer.Option(None, "--threads", help="CPU threads per runtime."),
@@ -35,6 +36,9 @@ def serve_command(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import uvicorn
 
+    from sropt.serve.confine import confine_writes
+
+    cache_dir = confine_writes(cache_dir)  # before the runtimes are imported: they read it on import
     from sropt.serve.app import ServeConfig, create_app
     from sropt.serve.models import load_models
 
@@ -42,5 +46,5 @@ def serve_command(
     for m in models.values():
         typer.echo(f"serving {m.name} ({m.runtime}, sha256 {m.sha256[:12]})", err=True)
     cfg = ServeConfig(max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels, workers=workers, queue=queue,
-                      rate_per_minute=rate, timeout_s=timeout, cache_bytes=int(cache_mb * 1024 * 1024), cache_dir=cache_dir)
+                      rate_per_minute=rate, timeout_s=timeout, body_timeout_s=body_timeout, cache_bytes=int(cache_mb * 1024 * 1024), cache_dir=cache_dir)
     uvicorn.run(create_app(models, cfg), host=host, port=port, log_level="warning", timeout_keep_alive=5)

@@ -19,6 +19,8 @@ from sropt.serve.models import ServedModel
 STATIC = Path(__file__).parent / "static"
 # Bytes a multipart body may carry beyond the image limit (boundaries and part headers).
 MULTIPART_SLACK = 4096
+# What both Pillow (the header check) and OpenCV (the decode `sropt upscale` uses) read.
+ACCEPTED = "PNG, JPEG, BMP, TIFF, WebP, PPM/PGM"
 
 
 @dataclass
@@ -104,7 +106,7 @@ def decode_upload(data: bytes, max_pixels: int, scratch: Path) -> np.ndarray:
     from sropt.validate.imageio import read_image
 
     if not data:
-        raise HTTPFail(400, "empty body: send an image (PNG, JPEG, BMP, TIFF or WebP).")
+        raise HTTPFail(400, f"empty body: send an image ({ACCEPTED}).")
     try:
         with Image.open(io.BytesIO(data)) as im:
             w, h = im.size
@@ -115,10 +117,10 @@ def decode_upload(data: bytes, max_pixels: int, scratch: Path) -> np.ndarray:
             im.load()  # full decode: a truncated file fails here, before the model
     except HTTPFail:
         raise
-    except Image.DecompressionBombError:
-        raise HTTPFail(413, f"image header declares more pixels than this server accepts (at most {max_pixels} px).") from None
-    except UnidentifiedImageError as exc:
-        raise HTTPFail(400, f"not an image this server can read ({exc}).") from None
+    except Image.DecompressionBombError as exc:  # Pillow's own bomb guard fires in open(), before our check
+        raise HTTPFail(413, f"image header declares more pixels than this server accepts (at most {max_pixels} px): {exc}") from None
+    except UnidentifiedImageError:  # its message names only the BytesIO object
+        raise HTTPFail(400, f"not an image this server can read; send one of: {ACCEPTED}.") from None
     except Exception as exc:  # truncated/malformed data raises OSError, SyntaxError, ValueError...
         raise HTTPFail(400, f"malformed or truncated image: {exc}.") from None
     # Same reading and conversions (16-bit, gray, alpha) as `sropt upscale`, via a scratch file in the cache folder.
@@ -191,7 +193,7 @@ def create_app(models: dict[str, ServedModel], config: ServeConfig | None = None
     metrics = Metrics()
     upscaler = _Upscaler(models, cfg, scratch, metrics)
     app = FastAPI(title="sropt serve", description="Super-resolution with sropt artifacts.", version="1")
-    app.state.config, app.state.models, app.state.scratch = cfg, models, scratch
+    app.state.config, app.state.models, app.state.scratch, app.state.upscaler = cfg, models, scratch, upscaler
 
     @app.exception_handler(HTTPFail)
     async def _fail(request: Request, exc: HTTPFail):

@@ -37,3 +37,39 @@ def sropt_upscale(model: Path, image: Path, out: Path, tile: int | None = None, 
     from sropt.validate.upscale import upscale_files
 
     return upscale_files(model, [image], out, tile=tile, overlap=overlap, isolate=False)[0].read_bytes()
+
+
+class WatchedRunner:
+    """A loaded runner that counts its model calls and, while ``gate`` is clear, holds each call (a busy model)."""
+
+    def __init__(self, inner) -> None:
+        import threading
+
+        self.inner, self.calls, self.gate = inner, 0, threading.Event()
+        self.gate.set()
+
+    @property
+    def artifact(self):
+        return self.inner.artifact
+
+    def predict(self, x):
+        self.calls += 1
+        assert self.gate.wait(60), "the test never released the model"
+        return self.inner.predict(x)
+
+
+def watched(models: dict, name: str) -> tuple[dict, WatchedRunner]:
+    """``{name: models[name]}`` with its runner wrapped in a WatchedRunner (the shared model is not touched)."""
+    import dataclasses
+    import threading
+
+    runner = WatchedRunner(models[name].runner)
+    return {name: dataclasses.replace(models[name], runner=runner, lock=threading.Lock())}, runner
+
+
+def metric_samples(text: str) -> dict[tuple[str, tuple], float]:
+    """(sample name, sorted labels) -> value, parsed by prometheus_client's own text parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
