@@ -180,14 +180,14 @@ class ArtifactBuilder:
     def _prune(self, ratio: float, out: Path) -> Artifact:
         from sropt.prune import PruneConfig, prune_model
 
-        config = PruneConfig(ratio=ratio, scope="inner", round_to=self.plan.round_to, bias_compensation=True,
+        config = PruneConfig(ratio=ratio, scope="inner", round_to=self.plan.round_to,
                              calib_count=self.plan.calib_count, finetune_steps=self.plan.finetune_steps)
         return prune_model(self.source, config, out).artifact
 
     def _tflite(self, pb: Path, mode: str, out: Path) -> Artifact:
         from sropt.quantize import CalibrationConfig, QuantizeConfig, quantize_tflite
 
-        config = QuantizeConfig(target="tflite", mode=mode, calibration=CalibrationConfig(count=self.plan.calib_count))
+        config = QuantizeConfig(target="tflite", mode=mode, calibration=CalibrationConfig(calib_count=self.plan.calib_count))
         return quantize_tflite(pb, out, config).artifact
 
     def _onnx(self, pb: Path, out: Path) -> Artifact:
@@ -198,7 +198,7 @@ class ArtifactBuilder:
     def _onnx_int8(self, fp32: Artifact, out: Path) -> Artifact:
         from sropt.quantize import CalibrationConfig, QuantizeConfig, quantize_onnx
 
-        config = QuantizeConfig(target="onnx", mode="int8", calibration=CalibrationConfig(count=self.plan.calib_count))
+        config = QuantizeConfig(target="onnx", mode="int8", calibration=CalibrationConfig(calib_count=self.plan.calib_count))
         return quantize_onnx(fp32, out, config).artifact
 
 

@@ -104,7 +104,7 @@ def main() -> None:
 
     datasets = args.datasets or datasets_dir()
     config = QuantizeConfig(target="tflite", mode="int8",
-                            calibration=CalibrationConfig(folder=datasets / "T91", count=args.calib_count))
+                            calibration=CalibrationConfig(folder=datasets / "T91", calib_count=args.calib_count))
     messages: list[tuple[float, str]] = []
     start, cpu = time.perf_counter(), time.process_time()
     result = quantize_tflite(args.model, args.out, config,

@@ -163,7 +163,7 @@ class Workbench:
                 key = f"qdq-{act.lower()}{'-rr' if rr else ''}"
                 out = self.work / f"{key}.onnx"
                 if not out.is_file():
-                    calib = calib or load_calibration_inputs(CalibrationConfig(count=self.calib), base.artifact.contract, base.artifact.scale)
+                    calib = calib or load_calibration_inputs(CalibrationConfig(calib_count=self.calib), base.artifact.contract, base.artifact.scale)
                     self.say(f"building {key}")
                     _quantize_static(base.artifact.path, out, calib.inputs, base.artifact.contract.input_channels, act, rr)
                 art = base.artifact.derive(out, base.artifact.kind, {"stage": "tuning", "activation_type": act,
@@ -181,7 +181,7 @@ class Workbench:
             export_onnx(self.pb, fp32, layout="nhwc")
         if not int8.is_file():
             self.say("building nhwc/onnx-int8")
-            quantize_onnx(fp32, int8, QuantizeConfig(target="onnx", mode="int8", calibration=CalibrationConfig(count=self.calib)))
+            quantize_onnx(fp32, int8, QuantizeConfig(target="onnx", mode="int8", calibration=CalibrationConfig(calib_count=self.calib)))
         like = self.items["original"]
         self._keep("nhwc/onnx-fp32", Artifact.from_sidecar(fp32), like)
         self._keep("nhwc/onnx-int8", Artifact.from_sidecar(int8), like)
@@ -197,7 +197,7 @@ class Workbench:
             pb = self.work / f"ch-r30-round{round_to}.pb"
             if not pb.is_file():
                 self.say(f"building {pb.name}")
-                prune_model(self.pb, PruneConfig(ratio=0.3, scope="inner", round_to=round_to, bias_compensation=False), pb)
+                prune_model(self.pb, PruneConfig(ratio=0.3, scope="inner", round_to=round_to, compensation="none"), pb)
             info = analyze_graph(read_graph_def(pb), str(pb))
             width = info.layers[0].out_channels  # the head conv: the trunk width
             # The block's first conv is the only one whose output is not trunk-wide (or the tail's 3*s*s).
@@ -209,7 +209,7 @@ class Workbench:
                 export_onnx(pb, onnx_fp32)
             if not onnx_int8.is_file():
                 quantize_onnx(onnx_fp32, onnx_int8, QuantizeConfig(target="onnx", mode="int8",
-                                                                   calibration=CalibrationConfig(count=self.calib)))
+                                                                   calibration=CalibrationConfig(calib_count=self.calib)))
             macs, params = int(info.macs_per_pixel), int(info.params)
             self.items[key] = BenchArtifact(key, Artifact.from_sidecar(pb), macs, params, None)
             self.items[f"{key}/onnx-int8"] = BenchArtifact(f"{key}/onnx-int8", Artifact.from_sidecar(onnx_int8), macs, params, None)

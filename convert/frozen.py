@@ -12,6 +12,7 @@ from sropt.convert.analysis import GraphInfo, analyze_graph
 from sropt.convert.graph import make_session, read_graph_def, run_session
 from sropt.core.artifacts import Artifact, ArtifactKind
 from sropt.core.errors import InputError
+from sropt.core.layout import to_nhwc
 
 if TYPE_CHECKING:
     from tensorflow.core.framework.graph_pb2 import GraphDef
@@ -31,10 +32,9 @@ class FrozenGraph:
         sess = self._sessions.get(threads)
         if sess is None:
             sess = self._sessions[threads] = make_session(self.graph_def, threads)
-        (out,) = run_session(sess, {self.info.inputs[0]: x_nhwc.astype(np.float32)}, [self.info.main_output])
-        if self.artifact.output_layout == "NCHW":
-            out = out.transpose(0, 2, 3, 1)
-        return out
+        x = x_nhwc.astype(np.float32)
+        (out,) = run_session(sess, {self.info.inputs[0]: x}, [self.info.main_output])
+        return to_nhwc(out, x.shape, self.artifact.scale, source=str(self.artifact.path))
 
     def close(self) -> None:
         """Release the TF sessions."""
@@ -47,7 +47,9 @@ def frozen_graph_from_def(graph_def: "GraphDef", path: Path, provenance: tuple[d
     """Wrap an in-memory GraphDef (e.g. a stage's output before it is written)."""
     info = analyze_graph(graph_def, str(path))
     main = next(n for n in graph_def.node if n.name == info.main_output)
-    # The zoo graphs end in Transpose(0,3,1,2) named NCHW_output.
+    # The zoo graphs end in Transpose(0,3,1,2) named NCHW_output. This records which
+    # node the exporters cut at (tflite_export drops the Transpose); the arrays a
+    # model returns are brought to NHWC by their shape (sropt.core.layout).
     artifact = Artifact(
         path=Path(path),
         kind=ArtifactKind.FROZEN_GRAPH,

@@ -8,11 +8,13 @@ bicubic, FACTS.md §4) from whole HR images, then cropped: LR crop
 come from a seeded generator, so two runs measure the same pixels.
 
 The crops and their class are ``sropt.validate.calibration`` (shared with
-quantize); image I/O, the degradation and PSNR come from ``sropt.validate``.
+quantize); image I/O and the degradation come from ``sropt.validate``, and
+PSNR from its pair evaluator (``sropt.validate.pairs``), as everywhere else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sropt.core.contracts import Contract
+from sropt.core.layout import to_nhwc
 from sropt.core.locations import datasets_dir
 from sropt.validate.calibration import CalibrationSet, load_pairs
 from sropt.validate.calibration import load_calibration as load_shared_calibration
@@ -65,29 +68,24 @@ def batchable(graph_def: "GraphDef") -> "GraphDef":
     return out
 
 
-def predict_batches(graph_def: "GraphDef", info: "GraphInfo", x: np.ndarray, batch: int = 8) -> np.ndarray:
-    """The main output (NHWC) for a batch, run in chunks to bound memory."""
+def predict_batches(graph_def: "GraphDef", info: "GraphInfo", x: np.ndarray, batch: int = 8) -> Iterator[np.ndarray]:
+    """The main output of each image in ``x``, NHWC ``[1,sH,sW,C]``, in order; run ``batch`` at a time to bound memory."""
     from sropt.convert.graph import make_session, run_session
 
-    out = []
-    nchw = next(n for n in graph_def.node if n.name == info.main_output).op == "Transpose"
     with make_session(batchable(graph_def)) as sess:
         for i in range(0, len(x), batch):
-            (y,) = run_session(sess, {info.inputs[0]: x[i:i + batch]}, [info.main_output])
-            out.append(y.transpose(0, 2, 3, 1) if nchw else y)
-    return np.concatenate(out, axis=0)
+            chunk = x[i:i + batch]
+            (y,) = run_session(sess, {info.inputs[0]: chunk}, [info.main_output])
+            y = to_nhwc(y, chunk.shape, info.scale, source=info.main_output)
+            yield from (y[j:j + 1] for j in range(len(y)))
 
 
 def graph_mean_psnr(graph_def: "GraphDef", info: "GraphInfo", contract: Contract, calib: CalibrationSet) -> float:
-    """Mean Y-channel PSNR (crop_border = scale) of the model over the calibration crops."""
-    from sropt.validate.metrics import calculate_psnr
+    """Mean Y-channel PSNR (crop_border = scale) of the model over the calibration crops (sropt.validate.pairs)."""
+    from sropt.validate.pairs import score_outputs
 
-    out = predict_batches(graph_def, info, model_inputs(contract, calib.lr))
-    scores = []
-    for i, (lr, hr) in enumerate(zip(calib.lr, calib.hr)):
-        sr = contract.postprocess(out[i:i + 1], lr)
-        scores.append(calculate_psnr(sr, hr, info.scale))
-    return float(np.mean(scores))
+    outputs = predict_batches(graph_def, info, model_inputs(contract, calib.lr))
+    return score_outputs(outputs, calib.lr, calib.hr, contract, info.scale).mean_psnr
 
 
 def tensor_means(graph_def: "GraphDef", input_name: str, x: np.ndarray, tensors: list[str], batch: int = 8) -> dict[str, np.ndarray]:

@@ -30,6 +30,7 @@ class Scope(str, enum.Enum):
 class Compensation(str, enum.Enum):
     """How removed channels' contribution is folded into the next conv (see prune.compensation)."""
 
+    NONE = "none"  # plain pruning: removed channels are dropped
     MEAN = "mean"  # bias compensation: their mean activation into the bias
     LSTSQ = "lstsq"  # ridge regression from the kept channels into weights + bias
 
@@ -49,10 +50,12 @@ class PruneConfig:
     scope: Scope = Scope.INNER
     round_to: int = 1  # kept channel counts rounded to a multiple of this
     importance: str = "l1"  # a name in sropt.prune.importance.IMPORTANCE
-    bias_compensation: bool = True  # False: no compensation at all
     # lstsq by default: at 25% inner it costs the trained EDSR layout 0.08 dB
     # on T91 calibration crops where mean costs 1.2 dB (docs/prune.md).
     compensation: Compensation = Compensation.LSTSQ
+    # Deprecated spelling kept for callers that have it: False is compensation="none"
+    # (it always switched off every kind, not only the bias one); True changes nothing.
+    bias_compensation: bool | None = None
     calib_dir: Path | None = None  # default: datasets_dir()/T91
     calib_count: int = 32
     calib_size: int = 48  # LR crop side for calibration
@@ -72,6 +75,9 @@ class PruneConfig:
         object.__setattr__(self, "scope", Scope(self.scope))
         object.__setattr__(self, "store", WeightStore(self.store))
         object.__setattr__(self, "compensation", Compensation(self.compensation))
+        if self.bias_compensation is False:
+            object.__setattr__(self, "compensation", Compensation.NONE)
+        object.__setattr__(self, "bias_compensation", None)
         problems = []
         from sropt.prune.importance import IMPORTANCE
 
@@ -97,6 +103,11 @@ class PruneConfig:
         if problems:
             raise InputError("invalid prune options", problems=problems)
 
+    @property
+    def compensates(self) -> bool:
+        """Whether removed channels are compensated at all (mean or lstsq)."""
+        return self.compensation is not Compensation.NONE
+
     def to_json(self) -> dict:
         """The JSON-safe form recorded in provenance."""
         return {
@@ -104,8 +115,7 @@ class PruneConfig:
             "scope": self.scope.value,
             "round_to": self.round_to,
             "importance": self.importance,
-            "bias_compensation": self.bias_compensation,
-            "compensation": self.compensation.value if self.bias_compensation else None,
+            "compensation": self.compensation.value,
             "calib_dir": str(self.calib_dir) if self.calib_dir else None,
             "calib_count": self.calib_count,
             "sensitivity": self.sensitivity,

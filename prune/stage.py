@@ -8,11 +8,12 @@ Order of work, and why:
    and pick those in scope. Groups the surgery cannot handle are left
    unpruned with a note, or refused when asked for (``strict`` or an explicit
    per-group ratio).
-3. Calibration (T91 crops) only when something needs it: bias compensation
-   (mean activations, measured once on the unpruned model), sensitivity,
-   the budgeted search and fine-tuning.
+3. Calibration (T91 crops) only when something needs it: compensation
+   (activation means for ``mean``, moments for ``lstsq``, measured once on
+   the unpruned model), sensitivity, the budgeted search and fine-tuning.
 4. Choose ratios (uniform, explicit per group, or the budgeted search),
-   keep the most important channels (L1/fan-in), slice, compensate biases.
+   keep the most important channels (L1/fan-in), slice, compensate (unless
+   ``compensation`` is ``none``).
 5. Optionally distil from the unpruned model, then re-store as quint8.
 6. Verify the serialized graph by running it once in TF; only then write it
    atomically, with its sidecar (provenance), and report before/after.
@@ -244,7 +245,7 @@ def _wants_calibration(config: PruneConfig, uniform: dict[str, float]) -> bool:
     data_aware = config.importance in NEEDS_CALIBRATION
     return (config.sensitivity or config.max_psnr_drop is not None or config.finetune_steps > 0
             or config.calib_dir is not None
-            or ((config.bias_compensation or data_aware) and any(r > 0 for r in uniform.values())))
+            or ((config.compensates or data_aware) and any(r > 0 for r in uniform.values())))
 
 
 def _load_calibration(loaded: FrozenGraph, config: PruneConfig, say) -> _Calibration:
@@ -262,19 +263,19 @@ def _measure_statistics(pruner: _Pruner, cal: _Calibration, say) -> None:
 
     config = pruner.config
     data_aware = config.importance in NEEDS_CALIBRATION
-    if not (config.bias_compensation or data_aware):
+    if not (config.compensates or data_aware):
         return
     all_plans = [GroupPlan(g, np.arange(g.channels)) for g in pruner.groups.values()]
     tensors = sorted(set(consumer_inputs(pruner.index, all_plans).values()))
     x = model_inputs(cal.contract, cal.set.lr)
-    lstsq = config.bias_compensation and config.compensation is Compensation.LSTSQ
+    lstsq = config.compensation is Compensation.LSTSQ
     if lstsq or data_aware:
         say("measuring activation moments")
         moments = tensor_moments(pruner.graph, cal.info.inputs[0], x, tensors)
         pruner.stats = moments
         if lstsq:
             pruner.moments = moments
-        elif config.bias_compensation:
+        elif config.compensation is Compensation.MEAN:
             pruner.means = {t: m.mean for t, m in moments.items()}
     else:
         say("measuring mean activations for bias compensation")
@@ -285,7 +286,7 @@ def _scan_sensitivity(pruner: _Pruner, cal: _Calibration, base_macs: int, say) -
     """Calibration PSNR change of pruning each group alone at each of SENSITIVITY_RATIOS."""
 
     def measure_one(name: str, ratio: float) -> tuple[float, int, int, int]:
-        g, plans = pruner.build({name: ratio}, pruner.config.bias_compensation)
+        g, plans = pruner.build({name: ratio}, pruner.config.compensates)
         return cal.psnr(g), len(plans[0].keep), plans[0].group.channels, base_macs - analyze_graph(g).macs_per_pixel
 
     return scan_sensitivity(list(pruner.groups), SENSITIVITY_RATIOS, cal.base_psnr, measure_one,
@@ -298,7 +299,7 @@ def _fit_budget(pruner: _Pruner, cal: _Calibration, rows: list[SensitivityRow], 
     config = pruner.config
     say("choosing per-group ratios within the PSNR budget")
     budget = choose_ratios(rows, config.max_psnr_drop,
-                           lambda rs: cal.base_psnr - cal.psnr(pruner.build(rs, config.bias_compensation)[0]))
+                           lambda rs: cal.base_psnr - cal.psnr(pruner.build(rs, config.compensates)[0]))
     if not budget.ratios:
         notes.append(f"no group can be pruned within a {config.max_psnr_drop} dB calibration drop; "
                      "the output equals the input")
@@ -446,7 +447,7 @@ def prune_model(model: FrozenGraph | str | Path, config: PruneConfig, out: Path 
         ratios = budget.ratios
 
     say("pruning")
-    pruned, plans = pruner.build(ratios, config.bias_compensation)
+    pruned, plans = pruner.build(ratios, config.compensates)
     if cal is not None:
         _check_pruned_drop(cal, pruned, config, notes)
     evaluation = _evaluate(eval_set, {"original": graph, "pruned": pruned}, loaded) if eval_set else {}

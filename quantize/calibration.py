@@ -45,7 +45,7 @@ def calibration_images(folder: Path) -> list[Path]:
 
 
 def load_calibration_inputs(config: CalibrationConfig, contract: Contract, scale: int) -> CalibrationSet:
-    """``config.count`` LR crops (one per image, side ``config.crop``) made like inference, preprocessed by ``contract``.
+    """``config.calib_count`` LR crops (one per image, side ``config.crop``) made like inference, preprocessed by ``contract``.
 
     The HR images are degraded at ``scale`` before cropping: FSRCNN_x3's INT8
     ranges and GPTQ moments were measured on HR crops before, a wider and
@@ -55,5 +55,5 @@ def load_calibration_inputs(config: CalibrationConfig, contract: Contract, scale
 
     folder = config.resolved_folder()
     calibration_images(folder)  # the evaluation-set and empty-folder checks
-    calib = load_calibration(folder, scale, config.count, config.crop, config.seed, distinct=True)
+    calib = load_calibration(folder, scale, config.calib_count, config.crop, config.seed, distinct=True)
     return calib.preprocessed(contract)

@@ -68,21 +68,23 @@ class CalibrationConfig:
 
     ``folder`` None means ``datasets_dir()/T91``. Each image is degraded to
     LR as at inference, then one random crop of ``crop`` x ``crop`` LR pixels
-    is taken per image (seeded), so ``count`` can be at most the number of
-    images whose LR is at least that large. 32 leaves 86 of T91's 91 images
-    usable at x4 (48 left 40).
+    is taken per image (seeded), so ``calib_count`` can be at most the number
+    of images whose LR is at least that large. 32 leaves 86 of T91's 91
+    images usable at x4 (48 left 40). ``calib_count`` is named as in
+    pipelines.yaml, ``--calib-count`` and ``PruneConfig``: one name for the
+    number of calibration crops everywhere.
     """
 
     folder: Path | None = None
-    count: int = 64
+    calib_count: int = 64
     crop: int = 32
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.folder is not None:
             object.__setattr__(self, "folder", Path(self.folder))
-        if int(self.count) < 1:
-            raise InputError(f"--calib-count {self.count}: give at least 1 calibration crop (32-64 is typical).")
+        if int(self.calib_count) < 1:
+            raise InputError(f"--calib-count {self.calib_count}: give at least 1 calibration crop (32-64 is typical).")
         if int(self.crop) < 8:
             raise InputError(f"calibration crop size {self.crop}: use at least 8 pixels (32 is the default).")
 

@@ -3,7 +3,8 @@
 Used by the quality budget (``--max-psnr-drop``) and to verify ONNX Runtime
 INT8. The protocol is validation's: HR mod-cropped, LR = MATLAB bicubic
 (``matlab-bicubic`` degradation), SR rounded to uint8, PSNR on BT.601 Y with
-``scale`` pixels cropped at every border (``sropt.validate.metrics``). Images
+``scale`` pixels cropped at every border, scored by validation's pair
+evaluator (``sropt.validate.pairs``) as prune and validate score. Images
 are the calibration folder's (T91 by default), never the evaluation sets.
 """
 
@@ -57,21 +58,16 @@ def load_budget_pairs(images: list[Path], scale: int, count: int, crop: int = HR
 def image_psnrs(
     predict: Callable[[np.ndarray], np.ndarray], pairs: list[BudgetImage], contract: Contract, scale: int
 ) -> np.ndarray:
-    """Y-PSNR (dB) of ``predict`` (NHWC float in -> NHWC float out) on each of ``pairs``, in order."""
-    from sropt.validate.metrics import calculate_psnr
+    """Y-PSNR (dB) of ``predict`` (NHWC float in -> model output out) on each of ``pairs``, in order (sropt.validate.pairs)."""
+    from sropt.validate.pairs import score_pairs
 
-    values = []
-    for pair in pairs:
-        out = predict(contract.preprocess(pair.lr))
-        sr = contract.postprocess(out, pair.lr)
-        values.append(calculate_psnr(sr, pair.hr, crop_border=scale, test_y_channel=True))
-    return np.asarray(values, dtype=np.float64)
+    return score_pairs(predict, [p.lr for p in pairs], [p.hr for p in pairs], contract, scale).psnr
 
 
 def predictor_mean_psnr(
     predict: Callable[[np.ndarray], np.ndarray], pairs: list[BudgetImage], contract: Contract, scale: int
 ) -> float:
-    """Mean Y-PSNR (dB) of ``predict`` (NHWC float in -> NHWC float out) over ``pairs``."""
+    """Mean Y-PSNR (dB) of ``predict`` (NHWC float in -> model output out) over ``pairs``."""
     return float(np.mean(image_psnrs(predict, pairs, contract, scale)))
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from sropt.validate.config import ValidationConfig
 from sropt.validate.dataset import load_dataset
 from sropt.validate.degradation import bicubic_upscale
 from sropt.validate.environment import describe_environment
-from sropt.validate.metrics import calculate_psnr_rgb, psnr_ssim_y
+from sropt.validate.pairs import iter_scores, score_image
 from sropt.validate.prepare import EvalSet, pick_crop_box, prepare_set
 from sropt.validate.resolve import OpenedArtifact, open_artifact
 from sropt.validate.results import Crop, ImageResult, ValidationReport, ValidationResult
@@ -320,17 +320,12 @@ def _describe(row: ValidationResult, art: OpenedArtifact, config: ValidationConf
     row.notes = list(art.notes)
 
 
-def _score(sr: np.ndarray, hr: np.ndarray, scale: int, rgb: bool) -> tuple[float, float, float | None]:
-    psnr, ssim = psnr_ssim_y(sr, hr, scale)
-    return psnr, ssim, calculate_psnr_rgb(sr, hr, scale) if rgb else None
-
-
 def _bicubic_row(s: EvalSet, config: ValidationConfig) -> ValidationResult:
     row = ValidationResult(BICUBIC, BICUBIC, s.dataset, s.scale, s.degradation, label=BICUBIC)
     row.notes.append("baseline: MATLAB imresize bicubic upscaling of the LR images")
-    for img in s.images:
-        psnr, ssim, rgb = _score(bicubic_upscale(img.lr, s.scale), img.hr, s.scale, config.rgb_psnr)
-        row.images.append(ImageResult(img.name, psnr, ssim, (img.lr.shape[1], img.lr.shape[0]), rgb))
+    for img in s.images:  # no model and no contract: the upscaled image is scored as it is
+        score = score_image(bicubic_upscale(img.lr, s.scale), img.hr, s.scale, ssim=True, rgb=config.rgb_psnr)
+        row.images.append(ImageResult(img.name, score.psnr, score.ssim, (img.lr.shape[1], img.lr.shape[0]), score.psnr_rgb))
     return row
 
 
@@ -463,25 +458,16 @@ def _timed(model: Callable[[np.ndarray], np.ndarray], out: RowOutput) -> Callabl
 
 def _run_full(task: RowTask, model: Callable[[np.ndarray], np.ndarray], out: RowOutput) -> None:
     """Full-set metrics and latency of every set into ``out.results``; the HTML crop of each set into ``out.crops``."""
-    from sropt.validate.timing import measure_latency
-
     cfg, contract = task.config, task.opened.artifact.contract
-    bench, bench_input = None, None
-    if cfg.bench_size:
-        rng = np.random.default_rng(0)
-        x = contract.preprocess(rng.integers(0, 256, (cfg.bench_size, cfg.bench_size, 3), dtype=np.uint8))
-        bench = measure_latency(lambda: model(x), repeats=cfg.repeats, warmup=cfg.warmup).to_json()
-        bench_input = f"synthetic {list(x.shape)} NHWC"
+    bench, bench_input = _bench_latency(model, contract, cfg)
     for row, s in zip(out.results, task.sets):
-        for img in s.images:
-            x = contract.preprocess(img.lr)
-            y = model(x)  # doubles as the warm-up run of this input size
-            lat = measure_latency(lambda: model(x), repeats=cfg.repeats, warmup=max(cfg.warmup - 1, 0))
-            sr = contract.postprocess(y, img.lr)
-            psnr, ssim, rgb = _score(sr, img.hr, s.scale, cfg.rgb_psnr)
-            row.images.append(
-                ImageResult(img.name, psnr, ssim, (img.lr.shape[1], img.lr.shape[0]), rgb, lat.to_json(), list(img.notes))
-            )
+        latencies: list[dict] = []
+        outputs = _timed_outputs(model, contract, s, cfg, latencies)
+        scored = iter_scores(outputs, [i.lr for i in s.images], [i.hr for i in s.images], contract, s.scale,
+                             ssim=True, rgb=cfg.rgb_psnr)
+        for i, (img, (sr, score)) in enumerate(zip(s.images, scored)):
+            row.images.append(ImageResult(img.name, score.psnr, score.ssim, (img.lr.shape[1], img.lr.shape[0]),
+                                          score.psnr_rgb, latencies[i], list(img.notes)))
             name, (y0, x0, n) = task.crops.get(s.key, ("", (0, 0, 0)))
             if img.name == name:
                 out.crops[s.key] = sr[y0 : y0 + n, x0 : x0 + n].copy()
@@ -491,6 +477,29 @@ def _run_full(task: RowTask, model: Callable[[np.ndarray], np.ndarray], out: Row
             meds = [i.latency_ms["median"] for i in row.images if i.latency_ms]
             row.latency_ms = {"median": float(np.median(meds)), "p90": float(np.percentile(meds, 90)), "min": float(min(meds)), "repeats": cfg.repeats}
             row.latency_input = "dataset images (statistics over per-image medians)"
+
+
+def _bench_latency(model: Callable[[np.ndarray], np.ndarray], contract: Any, cfg: ValidationConfig) -> tuple[dict | None, str | None]:
+    """The headline latency on a seeded synthetic ``bench_size`` input, and what it ran on; (None, None) without one."""
+    from sropt.validate.timing import measure_latency
+
+    if not cfg.bench_size:
+        return None, None
+    rng = np.random.default_rng(0)
+    x = contract.preprocess(rng.integers(0, 256, (cfg.bench_size, cfg.bench_size, 3), dtype=np.uint8))
+    return measure_latency(lambda: model(x), repeats=cfg.repeats, warmup=cfg.warmup).to_json(), f"synthetic {list(x.shape)} NHWC"
+
+
+def _timed_outputs(model: Callable[[np.ndarray], np.ndarray], contract: Any, s: EvalSet, cfg: ValidationConfig,
+                   latencies: list[dict]) -> Iterator[np.ndarray]:
+    """The model's output for each image of ``s``, appending its latency to ``latencies`` before it is yielded."""
+    from sropt.validate.timing import measure_latency
+
+    for img in s.images:
+        x = contract.preprocess(img.lr)
+        y = model(x)  # doubles as the warm-up run of this input size
+        latencies.append(measure_latency(lambda: model(x), repeats=cfg.repeats, warmup=max(cfg.warmup - 1, 0)).to_json())
+        yield y
 
 
 def _finish_rows(rows: list[ValidationResult], task: RowTask) -> None:

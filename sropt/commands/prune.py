@@ -29,8 +29,9 @@ def prune_command(
     round_to: int = typer.Option(1, "--round-to", help="Round kept channel counts to a multiple of this (e.g. 8)."),
     store: StoreChoice = typer.Option("float32", "--store", help="float32, or quint8 (quantize_weights form, like the released EDSR)."),
     importance: ImportanceChoice = typer.Option("l1", "--importance", help="l1: L1 norm of filters / fan-in (data-free); activation: activation std x consumer weight norm on the calibration crops."),
-    no_bias_compensation: bool = typer.Option(False, "--no-bias-compensation", help="Do not compensate removed channels at all."),
-    compensation: str = typer.Option("lstsq", "--compensation", help="lstsq (default): ridge regression from kept channels into the next conv's weights and bias, the most accurate; mean: removed channels' mean activation into the next bias."),
+    compensation: str = typer.Option(None, "--compensation", help="How removed channels are made up for, from calibration crops: lstsq (default): ridge regression from kept channels into the next conv's weights and bias, the most accurate; mean: removed channels' mean activation into the next bias; none: plain pruning."),
+    # Deprecated spelling of --compensation none (it switched off lstsq too, not only the bias kind).
+    no_bias_compensation: bool = typer.Option(False, "--no-bias-compensation", hidden=True, help="Deprecated: use --compensation none."),
     calib: Path = typer.Option(None, "--calib", help="Folder of HR calibration images (default: T91 under SROPT_DATASETS_DIR)."),
     calib_count: int = typer.Option(32, "--calib-count", help="Number of calibration crops."),
     sensitivity: bool = typer.Option(False, "--sensitivity", help="Measure each group's calibration PSNR change at ratios 0.1..0.5 (table + plot)."),
@@ -47,13 +48,16 @@ def prune_command(
     from sropt.core.errors import InputError
     from sropt.prune import Compensation, PruneConfig, Scope, WeightStore, prune_model
 
+    if no_bias_compensation and compensation not in (None, Compensation.NONE.value):
+        raise InputError(f"--no-bias-compensation contradicts --compensation {compensation}: give --compensation only "
+                         "(--compensation none switches compensation off).")
+    compensation = compensation or (Compensation.NONE if no_bias_compensation else Compensation.LSTSQ).value
     choices = {"--scope": (scope, Scope), "--store": (store, WeightStore), "--compensation": (compensation, Compensation)}
     for flag, (value, enum) in choices.items():
         if value not in {e.value for e in enum}:
             raise InputError(f"{flag} {value!r}: choose one of {', '.join(e.value for e in enum)}.")
     config = PruneConfig(
-        ratio=ratio, scope=scope, round_to=round_to, store=store, bias_compensation=not no_bias_compensation,
-        compensation=compensation, importance=importance,
+        ratio=ratio, scope=scope, round_to=round_to, store=store, compensation=compensation, importance=importance,
         calib_dir=calib, calib_count=calib_count, sensitivity=sensitivity, max_psnr_drop=max_psnr_drop,
         eval_dataset=eval_dataset, finetune_steps=finetune_steps, strict=strict,
     )

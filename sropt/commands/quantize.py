@@ -51,7 +51,7 @@ def quantize_model(
 
     config = QuantizeConfig(
         target=to, mode=mode, io=io,
-        calibration=CalibrationConfig(folder=calib, count=calib_count),
+        calibration=CalibrationConfig(folder=calib, calib_count=calib_count),
         max_psnr_drop=max_psnr_drop, fixed_shape=parse_hw(fixed_shape), equalize=equalize,
         weight_rounding=weight_rounding, cpu_target=target, qat_steps=qat_steps,
     )

@@ -10,20 +10,18 @@ folders, the model path, the output folder) for the one pipeline to run.
 from __future__ import annotations
 
 import difflib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from sropt.core.errors import ConfigError, InputError
 from sropt.core.locations import datasets_dir
+from sropt.pipeline.messages import describe_location, did_you_mean, field_names, problem_line, validation_problem
 from sropt.pipeline.schema import Pipeline, PipelineDefaults, PipelinesFile, cross_check_pipeline
 from sropt.pipeline.yamlfile import LineDict, line_of, load_yaml_with_lines, merge_defaults, parse_yaml_with_lines
-
-STAGE_KEYS = ("prune", "export", "quantize", "validate", "gates")
+from sropt.prune.config import Compensation
 
 
 @dataclass
@@ -65,11 +63,11 @@ def load_pipelines(path: Path) -> PipelineConfig:
     path = Path(path)
     config = _validate(load_yaml_with_lines(path), str(path), path)
     for pipeline in config.file.pipelines.values():
-        _anchor_dataset_paths(pipeline, config.base_dir)
+        anchor_dataset_paths(pipeline, config.base_dir)
     return config
 
 
-def _anchor_dataset_paths(pipeline: Pipeline, base_dir: Path) -> None:
+def anchor_dataset_paths(pipeline: Pipeline, base_dir: Path) -> None:
     """Relative dataset *paths* (a value with "/") mean relative to the pipelines file, as model paths do.
 
     Bare names (Set5, T91) keep resolving through SROPT_DATASETS_DIR. Done once
@@ -100,41 +98,41 @@ def _validate(raw: Any, name: str, path: Path | None) -> PipelineConfig:
     if not isinstance(raw, LineDict):
         raise ConfigError(f"{name}: expected a mapping with a 'pipelines:' key at the top, got {type(raw).__name__}.")
 
-    top_fields = _field_names(PipelinesFile)
+    top_fields = field_names(PipelinesFile)
     for key in raw:
         # x-* keys are free-form holders for YAML anchors (as in docker compose).
         if key not in top_fields and not str(key).startswith("x-"):
-            problems.append(_fmt(name, raw.key_lines.get(key), "", f"unknown top-level key '{key}'{_suggest(key, top_fields)}"))
+            problems.append(problem_line(name, raw.key_lines.get(key), "", f"unknown top-level key '{key}'{did_you_mean(key, top_fields)}"))
 
     defaults = raw.get("defaults") or LineDict()
     if not isinstance(defaults, dict):
-        problems.append(_fmt(name, raw.key_lines.get("defaults"), "", "'defaults' must be a mapping of stage options"))
+        problems.append(problem_line(name, raw.key_lines.get("defaults"), "", "'defaults' must be a mapping of stage options"))
         defaults = LineDict()
     else:
         try:
             PipelineDefaults.model_validate(defaults)
         except ValidationError as exc:
-            problems += [_format_error(name, defaults, err, "defaults", PipelineDefaults) for err in exc.errors()]
+            problems += [validation_problem(name, defaults, err, "defaults", PipelineDefaults) for err in exc.errors()]
 
     pipelines_raw = raw.get("pipelines")
     pipelines: dict[str, Pipeline] = {}
     raws: dict[str, Any] = {}
     if not isinstance(pipelines_raw, dict) or not pipelines_raw:
-        problems.append(_fmt(name, raw.key_lines.get("pipelines", raw.line), "", "'pipelines' must map pipeline names to pipelines (at least one)"))
+        problems.append(problem_line(name, raw.key_lines.get("pipelines", raw.line), "", "'pipelines' must map pipeline names to pipelines (at least one)"))
         pipelines_raw = {}
     for pname, body in pipelines_raw.items():
         where = f"pipeline '{pname}'"
         if not isinstance(body, dict):
-            problems.append(_fmt(name, pipelines_raw.key_lines.get(pname), where, "must be a mapping (model:, prune:, ...)"))
+            problems.append(problem_line(name, pipelines_raw.key_lines.get(pname), where, "must be a mapping (model:, prune:, ...)"))
             continue
         merged = merge_defaults(defaults, body) if defaults else body
         try:
             pipeline = Pipeline.model_validate(merged, context={"defer_cross_checks": True})
         except ValidationError as exc:
-            problems += [_format_error(name, merged, err, where, Pipeline) for err in exc.errors()]
+            problems += [validation_problem(name, merged, err, where, Pipeline) for err in exc.errors()]
             continue
         for loc, msg in cross_check_pipeline(pipeline):
-            problems.append(_fmt(name, line_of(merged, loc), _describe(where, loc), msg))
+            problems.append(problem_line(name, line_of(merged, loc), describe_location(where, loc), msg))
         pipelines[str(pname)] = pipeline
         raws[str(pname)] = merged
 
@@ -142,10 +140,10 @@ def _validate(raw: Any, name: str, path: Path | None) -> PipelineConfig:
     if default is not None and pipelines_raw and default not in pipelines_raw:
         close = difflib.get_close_matches(str(default), list(pipelines_raw), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        problems.append(_fmt(name, raw.key_lines.get("default"), "", f"default pipeline '{default}' is not defined{hint}"))
+        problems.append(problem_line(name, raw.key_lines.get("default"), "", f"default pipeline '{default}' is not defined{hint}"))
     version = raw.get("version", 1)
     if version != 1:
-        problems.append(_fmt(name, raw.key_lines.get("version"), "", f"version {version!r} is not supported; this sropt reads version 1"))
+        problems.append(problem_line(name, raw.key_lines.get("version"), "", f"version {version!r} is not supported; this sropt reads version 1"))
 
     if problems:
         # Deduplicate: a bad value in `defaults:` is reported once, not once per pipeline.
@@ -155,88 +153,6 @@ def _validate(raw: Any, name: str, path: Path | None) -> PipelineConfig:
         version=1, default=default, defaults=None, pipelines=pipelines
     )
     return PipelineConfig(file=file, path=path, raw=raws)
-
-
-# --------------------------------------------------------------------------- messages
-
-
-def _fmt(file: str, line: int | None, where: str, msg: str) -> str:
-    at = f"{file}:{line}" if line else file
-    return f"{at}: {where + ': ' if where else ''}{msg}"
-
-
-def _describe(where: str, loc: tuple[Any, ...]) -> str:
-    """'pipeline 'p', stage 'prune', field 'ratio'' from a pydantic location."""
-    parts = [where] if where else []
-    loc = tuple(loc)
-    if loc and loc[0] in STAGE_KEYS:
-        parts.append(f"stage '{loc[0]}'")
-        loc = loc[1:]
-    if loc:
-        parts.append("field '" + ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") + "'")
-    return ", ".join(parts)
-
-
-def _format_error(file: str, data: Any, err: dict[str, Any], where: str, model: type[BaseModel]) -> str:
-    # Drop the "function-after[...]" / union-tag segments pydantic adds to locations.
-    loc = tuple(p for p in err["loc"] if isinstance(p, int) or not str(p).startswith(("function-", "list[", "dict[")))
-    line = line_of(data, loc)
-    etype = err["type"]
-    if etype == "extra_forbidden":
-        key = loc[-1]
-        allowed = _field_names_at(model, loc[:-1])
-        msg = f"unknown key '{key}'{_suggest(str(key), allowed)}"
-        if allowed:
-            msg += f" (allowed: {', '.join(sorted(allowed))})"
-        return _fmt(file, line, _describe(where, loc[:-1]), msg)
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    if etype == "missing":
-        msg = "required field is missing"
-    elif "input" in err and etype not in ("missing",) and not isinstance(err["input"], dict):
-        msg += f" (got {err['input']!r})"
-    return _fmt(file, line, _describe(where, loc), msg)
-
-
-def _suggest(key: str, allowed: set[str]) -> str:
-    close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def _field_names(model: type[BaseModel]) -> set[str]:
-    return {f.alias or n for n, f in model.model_fields.items()}
-
-
-def _field_names_at(model: type[BaseModel], loc: tuple[Any, ...]) -> set[str]:
-    """Field names of the model reached from ``model`` along ``loc``."""
-    current: Any = model
-    for part in loc:
-        current = _unwrap(current, part)
-        if current is None:
-            return set()
-    current = _unwrap(current, None)
-    return _field_names(current) if isinstance(current, type) and issubclass(current, BaseModel) else set()
-
-
-def _unwrap(tp: Any, part: Any) -> Any:
-    """Step into a type along one location part (field name, list index, dict key)."""
-    # Optional[X] / X | None
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        tp = args[0] if len(args) == 1 else tp
-        origin = typing.get_origin(tp)
-    if part is None:
-        return tp
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        for n, f in tp.model_fields.items():
-            if part in (n, f.alias):
-                return _unwrap(f.annotation, None)
-        return None
-    if origin in (list, dict):
-        return _unwrap(typing.get_args(tp)[-1], None)
-    return None
 
 
 # --------------------------------------------------------------------------- preflight
@@ -309,7 +225,7 @@ def _dataset_refs(pipeline: Pipeline) -> list[tuple[str, tuple[Any, ...], str]]:
     if pipeline.validate_:
         refs += [("validate.datasets", ("validate", "datasets", i), d) for i, d in enumerate(pipeline.validate_.datasets)]
     prune = pipeline.prune
-    if prune and (prune.bias_compensation or prune.sensitivity or prune.finetune_steps or prune.max_psnr_drop):
+    if prune and (prune.compensation is not Compensation.NONE or prune.sensitivity or prune.finetune_steps or prune.max_psnr_drop):
         refs.append(("prune.calib", ("prune", "calib"), prune.calib))
     if pipeline.quantize:
         for i, t in enumerate(pipeline.quantize.tflite):

@@ -102,8 +102,11 @@ class PruneStage(StrictModel):
     scope: PruneScope = Field(PruneScope.INNER, description="Channel groups to prune: inner block channels, the residual trunk, or all.")
     round_to: int | None = Field(None, ge=1, description="Round kept channel counts to a multiple of this (e.g. 8 for SIMD).")
     importance: str = Field("l1", description="Channel importance: l1 (filter L1 norm, the default) or activation (data-aware; FSRCNN and ESPCN need it).")
-    bias_compensation: bool = Field(True, description="Compensate removed channels from calibration data (False: no compensation).")
-    compensation: Compensation = Field(Compensation.LSTSQ, description="lstsq: ridge regression from kept channels into the next conv; mean: removed channels' mean activation into its bias.")
+    compensation: Compensation = Field(Compensation.LSTSQ, description="How removed channels are made up for, from calibration data: lstsq (ridge regression from kept channels into the next conv's weights and bias), mean (removed channels' mean activation into its bias) or none.")
+    # Deprecated spelling (it read as if it switched the bias kind only, but false
+    # turned off lstsq too): false is compensation: none, true changes nothing.
+    # Excluded from dumps, so the cache key and resolved.yaml see only compensation.
+    bias_compensation: bool | None = Field(None, exclude=True, json_schema_extra={"deprecated": True}, description="Deprecated: use compensation (false is compensation: none; true changes nothing).")
     sensitivity: bool = Field(False, description="Measure per-group PSNR sensitivity on calibration crops.")
     max_psnr_drop: float | None = Field(None, gt=0.0, description="Choose per-group ratios removing the most MACs within this calibration PSNR drop (dB); overrides ratio.")
     finetune_steps: int = Field(0, ge=0, description="Distillation steps against the unpruned model after surgery (0 = none).")
@@ -119,6 +122,16 @@ class PruneStage(StrictModel):
         if value not in IMPORTANCE:
             raise ValueError(f"unknown importance {value!r}; choose one of {', '.join(IMPORTANCE)}")
         return value
+
+    @model_validator(mode="after")
+    def _bias_compensation_alias(self) -> "PruneStage":
+        if self.bias_compensation is False:
+            if "compensation" in self.model_fields_set and self.compensation is not Compensation.NONE:
+                raise ValueError(f"bias_compensation: false contradicts compensation: {self.compensation.value}; "
+                                 "keep compensation only (none switches compensation off)")
+            self.compensation = Compensation.NONE
+        self.bias_compensation = None
+        return self
 
 
 class TFLiteTarget(StrictModel):

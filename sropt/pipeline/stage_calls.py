@@ -39,7 +39,7 @@ def prune(ctx: StepContext) -> Artifact:
     cfg = ctx.config
     config = PruneConfig(
         ratio=cfg.ratio, scope=cfg.scope.value, round_to=cfg.round_to or 1,
-        importance=cfg.importance, bias_compensation=cfg.bias_compensation, compensation=cfg.compensation.value,
+        importance=cfg.importance, compensation=cfg.compensation.value,
         calib_dir=resolve_dataset(cfg.calib), calib_count=cfg.calib_count,
         sensitivity=cfg.sensitivity, max_psnr_drop=cfg.max_psnr_drop, finetune_steps=cfg.finetune_steps,
         store=cfg.store.value,
@@ -62,7 +62,7 @@ def _quantize_config(cfg: Any, target: str) -> Any:
 
     options: dict[str, Any] = dict(
         target=target, mode=cfg.mode.value,
-        calibration=CalibrationConfig(folder=resolve_dataset(cfg.calib), count=cfg.calib_count),
+        calibration=CalibrationConfig(folder=resolve_dataset(cfg.calib), calib_count=cfg.calib_count),
     )
     if target == "tflite":
         options.update(io=cfg.io.value, max_psnr_drop=cfg.max_psnr_drop, equalize=cfg.equalize,

@@ -24,9 +24,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from sropt.core.errors import ConfigError
-from sropt.pipeline.config import (
-    PipelineConfig, _anchor_dataset_paths, _fmt, _format_error, _field_names, _field_names_at, _suggest, load_pipelines,
-)
+from sropt.pipeline.config import PipelineConfig, anchor_dataset_paths, load_pipelines
+from sropt.pipeline.messages import did_you_mean, field_names, field_names_at, problem_line, validation_problem
 from sropt.pipeline.schema import Pipeline, PipelinesFile, Runtime, StrictModel, cross_check_pipeline
 from sropt.pipeline.yamlfile import LineDict, line_of, load_yaml_with_lines, parse_yaml_with_lines
 
@@ -175,13 +174,13 @@ def apply_overrides(base: Any, overrides: dict[str, Any]) -> LineDict:
 def _key_problem(key: str) -> str | None:
     """Why a dotted grid key names no pipeline field (None when it does)."""
     parts = KEY_ALIASES.get(key, key).split(".")
-    allowed = _field_names_at(Pipeline, tuple(parts[:-1])) if len(parts) > 1 else _field_names(Pipeline)
+    allowed = field_names_at(Pipeline, tuple(parts[:-1])) if len(parts) > 1 else field_names(Pipeline)
     if parts[-1] in allowed and parts[-1] not in ("gates", "baseline", "output"):
         return None
     allowed -= {"gates", "baseline", "output"}
     if not allowed:
         return f"'{'.'.join(parts[:-1])}' is not a pipeline stage with fields"
-    return f"not a pipeline field{_suggest(parts[-1], allowed)} (fields here: {', '.join(sorted(allowed))})"
+    return f"not a pipeline field{did_you_mean(parts[-1], allowed)} (fields here: {', '.join(sorted(allowed))})"
 
 
 # --------------------------------------------------------------------------- loading
@@ -208,7 +207,7 @@ def _validate_file(raw: Any, name: str) -> SweepsFile:
     try:
         return SweepsFile.model_validate(body)
     except ValidationError as exc:
-        problems = [_format_error(name, raw, err, "", SweepsFile) for err in exc.errors()]
+        problems = [validation_problem(name, raw, err, "", SweepsFile) for err in exc.errors()]
         raise ConfigError(f"{name}: {len(problems)} problem(s); nothing was run", problems=problems) from None
 
 
@@ -227,19 +226,19 @@ def plan_sweep(
     where = f"sweep '{name}'"
     problems: list[str] = []
     if sweep.base not in pipelines.raw:
-        raise ConfigError(f"{fname}:{line_of(sraw, ('base',))}: {where}, field 'base': pipeline '{sweep.base}' is not in {pipelines.path}{_suggest(sweep.base, set(pipelines.raw))}.")
+        raise ConfigError(f"{fname}:{line_of(sraw, ('base',))}: {where}, field 'base': pipeline '{sweep.base}' is not in {pipelines.path}{did_you_mean(sweep.base, set(pipelines.raw))}.")
     for key, values in sweep.grid.items():
         at = line_of(sraw, ("grid", key))
         if not values:
-            problems.append(_fmt(fname, at, f"{where}, grid key '{key}'", "empty list of values; give at least one"))
+            problems.append(problem_line(fname, at, f"{where}, grid key '{key}'", "empty list of values; give at least one"))
         elif (why := _key_problem(key)) is not None:
-            problems.append(_fmt(fname, at, f"{where}, grid key '{key}'", why))
+            problems.append(problem_line(fname, at, f"{where}, grid key '{key}'", why))
     for i, point in enumerate(sweep.points):
         for key in point:
             if (why := _key_problem(key)) is not None:
-                problems.append(_fmt(fname, line_of(sraw, ("points", i)), f"{where}, points[{i}] key '{key}'", why))
+                problems.append(problem_line(fname, line_of(sraw, ("points", i)), f"{where}, points[{i}] key '{key}'", why))
     if not sweep.grid and not sweep.points:
-        problems.append(_fmt(fname, line_of(sraw, ()), where, "no grid and no points: nothing to sweep; add grid: {prune.ratio: [0.25, 0.5]}"))
+        problems.append(problem_line(fname, line_of(sraw, ()), where, "no grid and no points: nothing to sweep; add grid: {prune.ratio: [0.25, 0.5]}"))
     if problems:
         raise ConfigError(f"{fname}: {where}: {len(problems)} problem(s); nothing was run", problems=problems)
     points, problems = _build_points(name, sweep, sraw, pipelines, fname, where)
@@ -260,27 +259,27 @@ def _build_points(name: str, sweep: Sweep, sraw: Any, pipelines: PipelineConfig,
             pipeline = Pipeline.model_validate(merged, context={"defer_cross_checks": True})
         except ValidationError as exc:
             for err in exc.errors():
-                problems.append(_point_problem(fname, sraw, sweep, overrides, err["loc"], _format_error("", merged, err, "", Pipeline), said))
+                problems.append(_point_problem(fname, sraw, sweep, overrides, err["loc"], validation_problem("", merged, err, "", Pipeline), said))
             continue
         for loc, msg in cross_check_pipeline(pipeline):
             problems.append(_point_problem(fname, sraw, sweep, overrides, loc, msg, said))
         problems += [_point_problem(fname, sraw, sweep, overrides, ("goal",) + loc, msg, said) for loc, msg in goal_problems(sweep.goal, pipeline)]
-        _anchor_dataset_paths(pipeline, pipelines.base_dir)
+        anchor_dataset_paths(pipeline, pipelines.base_dir)
         points.append(SweepPoint(pid, overrides, pipeline, merged))
     return points, problems
 
 
 def _point_problem(fname: str, sraw: Any, sweep: Sweep, overrides: dict[str, Any], loc: tuple[Any, ...], msg: str, said: str) -> str:
     """A point's problem, placed at the grid key whose value caused it (else at the goal / the base)."""
-    msg = re.sub(r"^:?\d*: ", "", msg)  # _format_error's "FILE:LINE: " with no file; the line is the grid key's
+    msg = re.sub(r"^:?\d*: ", "", msg)  # validation_problem's "FILE:LINE: " with no file; the line is the grid key's
     dotted = [str(p) for p in loc if not isinstance(p, int)]
     for key in overrides:
         parts = KEY_ALIASES.get(key, key).split(".")
         if dotted[: len(parts)] == parts:
-            return _fmt(fname, line_of(sraw, ("grid", key)), f"sweep point {said}, grid key '{key}'", msg)
+            return problem_line(fname, line_of(sraw, ("grid", key)), f"sweep point {said}, grid key '{key}'", msg)
     if loc and loc[0] == "goal":
-        return _fmt(fname, line_of(sraw, loc), f"sweep point {said}, field '{'.'.join(map(str, loc))}'", msg)
-    return _fmt(fname, line_of(sraw, ("base",)), f"sweep point {said}, base pipeline '{sweep.base}', field '{'.'.join(map(str, loc))}'", msg)
+        return problem_line(fname, line_of(sraw, loc), f"sweep point {said}, field '{'.'.join(map(str, loc))}'", msg)
+    return problem_line(fname, line_of(sraw, ("base",)), f"sweep point {said}, base pipeline '{sweep.base}', field '{'.'.join(map(str, loc))}'", msg)
 
 
 def goal_problems(goal: Goal, pipeline: Pipeline) -> list[tuple[tuple[Any, ...], str]]:

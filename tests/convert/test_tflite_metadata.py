@@ -114,7 +114,7 @@ def test_int8_uint8_io_metadata_states_scale_and_zero_point(tiny_edsr: Path, dat
     from sropt.quantize.config import CalibrationConfig, QuantizeConfig
     from sropt.quantize.tflite_quantize import quantize_tflite
 
-    config = QuantizeConfig("tflite", "int8", io="uint8", calibration=CalibrationConfig(datasets / "T91", count=4),
+    config = QuantizeConfig("tflite", "int8", io="uint8", calibration=CalibrationConfig(datasets / "T91", calib_count=4),
                             equalize="off", weight_rounding="nearest")
     out = tmp_path / "q.tflite"
     quantize_tflite(tiny_edsr, out, config)

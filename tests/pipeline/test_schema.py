@@ -270,3 +270,50 @@ def test_ci_example_workflow_runs_the_gate():
     assert "sropt run pipelines.yaml --pipeline edsr_x3_ci" in runs
     assert "sropt check runs/ci/report.json" in runs and "--baseline" in runs and "--junit" in runs
     assert "pull_request" in wf[True]  # PyYAML reads the bare key `on` as True
+
+
+def _registered_names(decorator: str) -> list[str]:
+    """Names passed to ``@decorator("name")`` anywhere in the package source, read with ast (nothing imported)."""
+    import ast
+
+    names = []
+    for folder in ("core", "convert", "models", "validate", "prune", "quantize", "sropt"):
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == decorator and node.args:
+                    names.append(node.args[0].value)
+    return names
+
+
+def test_schema_enums_are_the_validate_registries():
+    """Runtime and Degradation list exactly what the source registers, in the JSON schema too (a new one fails here)."""
+    from sropt.pipeline.schema import Degradation, Runtime, ValidateStage
+    from sropt.validate.degradation import DEGRADATIONS
+    from sropt.validate.runners import BUILTIN_RUNTIMES
+
+    runtimes, degradations = [m.value for m in Runtime], [m.value for m in Degradation]
+    assert sorted(runtimes) == sorted(_registered_names("register_runner")) == ["opencv", "ort", "tf", "tflite"]
+    assert runtimes == list(BUILTIN_RUNTIMES)
+    assert sorted(degradations) == sorted(_registered_names("register_degradation")) == ["matlab-bicubic", "opencv-area", "opencv-cubic"]
+    assert degradations == list(DEGRADATIONS)
+    defs = json.loads((PROJECT_ROOT / "pipelines.schema.json").read_text())["$defs"]
+    assert defs["Runtime"]["enum"] == runtimes and defs["Degradation"]["enum"] == degradations
+    for name in degradations:
+        assert ValidateStage(degradation=name).degradation.value == name
+    with pytest.raises(ValueError, match="matlab-bicubic"):
+        ValidateStage(degradation="lanczos")
+
+
+def test_bias_compensation_false_is_the_deprecated_spelling_of_compensation_none():
+    from sropt.pipeline.schema import PruneStage
+    from sropt.prune.config import Compensation
+
+    old, new = PruneStage(ratio=0.25, bias_compensation=False), PruneStage(ratio=0.25, compensation="none")
+    assert old.compensation is Compensation.NONE
+    # Both spellings give one cache key and one resolved.yaml, which name compensation only.
+    assert old.model_dump(mode="json") == new.model_dump(mode="json")
+    assert "bias_compensation" not in new.model_dump() and new.model_dump()["compensation"] is Compensation.NONE
+    assert PruneStage(ratio=0.25, bias_compensation=True, compensation="mean").compensation is Compensation.MEAN
+    assert PruneStage(ratio=0.25, bias_compensation=True).compensation is Compensation.LSTSQ
+    msg = _error("pipelines:\n  a:\n    model: FSRCNN_x3\n    prune: {ratio: 0.2, bias_compensation: false, compensation: mean}\n")
+    assert "p.yaml:4: pipeline 'a', stage 'prune': bias_compensation: false contradicts compensation: mean" in msg

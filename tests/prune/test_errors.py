@@ -30,7 +30,7 @@ def test_bad_round_to_and_budget_are_collected_in_one_error() -> None:
 def test_ratio_that_empties_a_group(shared_models: Path, tmp_path: Path) -> None:
     # FSRCNN-small's conv2.out has 5 channels: 5 * (1 - 0.95) = 0.25 rounds to 0 kept.
     with pytest.raises(InputError, match=r"ratio 0.95 would remove every channel of group 'conv2.out' \(5 channels\)"):
-        prune_model(shared_models / "FSRCNN-small_x2.pb", PruneConfig(ratio=0.95, bias_compensation=False), tmp_path / "o.pb")
+        prune_model(shared_models / "FSRCNN-small_x2.pb", PruneConfig(ratio=0.95, compensation="none"), tmp_path / "o.pb")
     assert not (tmp_path / "o.pb").exists()
 
 
@@ -47,7 +47,7 @@ def _edsr_with_unknown_op():
 
 
 def test_unsupported_op_leaves_group_unpruned_with_a_note(tmp_path: Path) -> None:
-    result = prune_model(_edsr_with_unknown_op(), PruneConfig(ratio=0.5, bias_compensation=False), tmp_path / "o.pb")
+    result = prune_model(_edsr_with_unknown_op(), PruneConfig(ratio=0.5, compensation="none"), tmp_path / "o.pb")
     assert result.notes == ["group block0.inner: left unpruned, the surgery does not understand odd_square (Square)"]
     kept = {g.name: (g.kept, g.status) for g in result.groups}
     assert kept["block0.inner"] == (16, "unsupported") and kept["block1.inner"] == (8, "pruned")
@@ -77,15 +77,15 @@ def test_output_must_not_overwrite_the_input(shared_models: Path, tmp_path: Path
     src = tmp_path / "ESPCN_x3.pb"
     src.write_bytes((shared_models / "ESPCN_x3.pb").read_bytes())
     with pytest.raises(InputError, match="output would overwrite the input model"):
-        prune_model(src, PruneConfig(ratio=0.25, bias_compensation=False), src)
+        prune_model(src, PruneConfig(ratio=0.25, compensation="none"), src)
     with pytest.raises(InputError, match="name the output \\*.pb"):
-        prune_model(src, PruneConfig(ratio=0.25, bias_compensation=False), tmp_path / "o.onnx")
+        prune_model(src, PruneConfig(ratio=0.25, compensation="none"), tmp_path / "o.onnx")
 
 
 def test_cli_prints_json_and_inspect_sees_the_reduced_graph(shared_models: Path, tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "e.pb"
-    assert main(["prune", str(shared_models / "ESPCN_x3.pb"), "--ratio", "0.5", "--no-bias-compensation",
+    assert main(["prune", str(shared_models / "ESPCN_x3.pb"), "--ratio", "0.5", "--compensation", "none",
                  "--json", "-o", str(out)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["schema_version"] == 1 and report["output"] == str(out)

@@ -22,7 +22,7 @@ def _quick(datasets: Path, **kw) -> PruneConfig:
 
 
 def test_bias_compensation_beats_plain_pruning(shared_models: Path, datasets: Path, tmp_path: Path) -> None:
-    plain = prune_model(shared_models / EDSR, _quick(datasets, ratio=0.5, bias_compensation=False), tmp_path / "a.pb")
+    plain = prune_model(shared_models / EDSR, _quick(datasets, ratio=0.5, compensation="none"), tmp_path / "a.pb")
     comp = prune_model(shared_models / EDSR, _quick(datasets, ratio=0.5), tmp_path / "b.pb")
     # Same channels removed, same cost; only the consumers' biases differ.
     assert (plain.after.params, plain.after.macs_per_pixel) == (comp.after.params, comp.after.macs_per_pixel)
@@ -38,7 +38,7 @@ def test_missing_bias_is_inserted_and_exports_accept_it(shared_models: Path, dat
     import cv2
 
     cfg = dict(ratio=0.0, group_ratios={"conv7.out": 0.25})
-    plain = prune_model(shared_models / "FSRCNN_x3.pb", _quick(datasets, bias_compensation=False, **cfg), tmp_path / "a.pb")
+    plain = prune_model(shared_models / "FSRCNN_x3.pb", _quick(datasets, compensation="none", **cfg), tmp_path / "a.pb")
     out = tmp_path / "b.pb"
     comp = prune_model(shared_models / "FSRCNN_x3.pb", _quick(datasets, **cfg), out)
     assert any("conv8/compensated" in n for n in comp.notes)

@@ -65,7 +65,7 @@ def test_pruned_cost_matches_kept_channel_counts(tiny_edsr: Path, tmp_path: Path
                                                   round_to: int, inner: int, trunk: int) -> None:
     out = tmp_path / "p.pb"
     result = prune_model(tiny_edsr, PruneConfig(ratio=ratio, scope=scope, round_to=round_to,
-                                                 bias_compensation=False), out)
+                                                 compensation="none"), out)
     params, macs = _edsr_cost(16, inner, trunk)
     assert (result.after.params, result.after.macs_per_pixel) == (params, macs)
     assert (result.before.params, result.before.macs_per_pixel) == _edsr_cost(16, 16, 16)
@@ -79,7 +79,7 @@ def test_pruned_cost_matches_kept_channel_counts(tiny_edsr: Path, tmp_path: Path
 
 def test_quint8_store_matches_the_release_layout_and_shrinks_the_file(tiny_edsr_quint8: Path, tmp_path: Path) -> None:
     f32, q8 = tmp_path / "f32.pb", tmp_path / "q8.pb"
-    cfg = dict(ratio=0.25, scope="inner", bias_compensation=False)
+    cfg = dict(ratio=0.25, scope="inner", compensation="none")
     prune_model(tiny_edsr_quint8, PruneConfig(**cfg), f32)
     result = prune_model(tiny_edsr_quint8, PruneConfig(**cfg, store="quint8"), q8)
     info = load_frozen_graph(q8).info
@@ -95,7 +95,7 @@ def test_quint8_store_matches_the_release_layout_and_shrinks_the_file(tiny_edsr_
 
 def test_sidecar_records_provenance(tiny_edsr: Path, tmp_path: Path) -> None:
     out = tmp_path / "p.pb"
-    prune_model(tiny_edsr, PruneConfig(ratio=0.5, bias_compensation=False), out)
+    prune_model(tiny_edsr, PruneConfig(ratio=0.5, compensation="none"), out)
     meta = json.loads(sidecar_path(out).read_text())
     step = meta["provenance"][-1]
     assert meta["family"] == "edsr" and meta["scale"] == 3
@@ -113,7 +113,7 @@ def test_pruned_graph_runs_in_opencv_tf2onnx_and_tflite(tiny_edsr: Path, tmp_pat
     from tests.validate.exports import export_onnx, export_tflite
 
     out = tmp_path / "p.pb"
-    prune_model(tiny_edsr, PruneConfig(ratio=0.5, scope="all", bias_compensation=False), out)
+    prune_model(tiny_edsr, PruneConfig(ratio=0.5, scope="all", compensation="none"), out)
     x = _edsr_input(10, 13)
     ref = _outputs(out, x)  # NHWC
 

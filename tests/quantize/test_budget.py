@@ -17,7 +17,7 @@ def _config(datasets: Path, drop: float):
     from sropt.quantize.config import CalibrationConfig, QuantizeConfig
 
     return QuantizeConfig(
-        "tflite", "int8", calibration=CalibrationConfig(datasets / "T91", count=8), max_psnr_drop=drop,
+        "tflite", "int8", calibration=CalibrationConfig(datasets / "T91", calib_count=8), max_psnr_drop=drop,
         budget_images=3, equalize="off", weight_rounding="nearest",
     )
 

@@ -28,7 +28,7 @@ def test_crops_go_through_the_contract(tmp_path: Path) -> None:
     from sropt.validate.matlab_resize import imresize
 
     _write_images(tmp_path / "train", [(60, 90), (72, 72), (120, 54)])
-    calib = load_calibration_inputs(CalibrationConfig(tmp_path / "train", count=2, crop=16, seed=3), Y_CHANNEL_CONTRACT, 3)
+    calib = load_calibration_inputs(CalibrationConfig(tmp_path / "train", calib_count=2, crop=16, seed=3), Y_CHANNEL_CONTRACT, 3)
     assert len(calib.inputs) == 2 and all(x.shape == (1, 16, 16, 1) for x in calib.inputs)
     # Each crop equals Y/255 of some 16x16 window of the x3 MATLAB-bicubic LR of its
     # source image (what the model sees at inference), not of the HR image.
@@ -41,7 +41,7 @@ def test_crops_go_through_the_contract(tmp_path: Path) -> None:
             if np.array_equal(y[t : t + 16, l : l + 16], x[0, :, :, 0])
         ]
         assert hits
-    rgb = load_calibration_inputs(CalibrationConfig(tmp_path / "train", count=3, crop=16), BGR_MEAN_CONTRACT, 3)
+    rgb = load_calibration_inputs(CalibrationConfig(tmp_path / "train", calib_count=3, crop=16), BGR_MEAN_CONTRACT, 3)
     assert rgb.inputs[0].shape == (1, 16, 16, 3) and rgb.inputs[0].min() < 0  # mean subtracted
     assert calib.describe()["crops"] == 2 and calib.describe()["dataset"] == "train"
 
@@ -60,11 +60,11 @@ def test_missing_folder(tmp_path: Path) -> None:
 def test_fewer_usable_crops_than_asked_names_the_counts(tmp_path: Path) -> None:
     _write_images(tmp_path / "few", [(60, 60), (10, 10), (47, 100)])  # LR x3: 20x20, 3x3, 15x33
     with pytest.raises(InputError) as info:
-        load_calibration_inputs(CalibrationConfig(tmp_path / "few", count=2, crop=16), Y_CHANNEL_CONTRACT, 3)
+        load_calibration_inputs(CalibrationConfig(tmp_path / "few", calib_count=2, crop=16), Y_CHANNEL_CONTRACT, 3)
     assert "3 image(s), 1 usable (LR at x3 at least 16x16 px), but --calib-count asks for 2 crops" in str(info.value)
 
 
 def test_evaluation_set_is_refused(tmp_path: Path) -> None:
     _write_images(tmp_path / "Set5", [(60, 60)])
     with pytest.raises(InputError, match="Set5 is an evaluation set"):
-        load_calibration_inputs(CalibrationConfig(tmp_path / "Set5", count=1), Y_CHANNEL_CONTRACT, 3)
+        load_calibration_inputs(CalibrationConfig(tmp_path / "Set5", calib_count=1), Y_CHANNEL_CONTRACT, 3)

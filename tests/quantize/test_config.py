@@ -43,4 +43,4 @@ def test_calibration_defaults_to_t91(monkeypatch: pytest.MonkeyPatch, tmp_path) 
     monkeypatch.setenv("SROPT_DATASETS_DIR", str(tmp_path))
     assert CalibrationConfig().resolved_folder() == tmp_path / "T91"
     with pytest.raises(InputError, match="--calib-count 0: give at least 1"):
-        CalibrationConfig(count=0)
+        CalibrationConfig(calib_count=0)

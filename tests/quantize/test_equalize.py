@@ -175,7 +175,7 @@ def test_fsrcnn_sites_through_prelu_are_exact(shared_models: Path, datasets: Pat
     prepared = _prepared(shared_models / "FSRCNN_x3.pb")
     sites = find_sites(prepared.graph_def)
     assert len(sites) == 7  # conv1..conv7 each feed the next conv through PReLU; conv8 feeds DepthToSpace
-    calib = load_calibration_inputs(CalibrationConfig(datasets / "T91", count=4), prepared.source.artifact.contract, prepared.source.artifact.scale)
+    calib = load_calibration_inputs(CalibrationConfig(datasets / "T91", calib_count=4), prepared.source.artifact.contract, prepared.source.artifact.scale)
     ranges = channel_ranges(prepared.graph_def, prepared.input_name, sites, calib.inputs)
     equalized = equalize_graph(prepared.graph_def, sites, ranges, 0.75)
     a, b = _outputs(prepared.graph_def, equalized, prepared.input_name, prepared.output_nhwc, calib.inputs[0])

@@ -23,7 +23,7 @@ def espcn_onnx(shared_models: Path, tmp_path_factory: pytest.TempPathFactory):
 def _config(mode: str, datasets: Path):
     from sropt.quantize.config import CalibrationConfig, QuantizeConfig
 
-    return QuantizeConfig("onnx", mode, calibration=CalibrationConfig(datasets / "T91", count=8), budget_images=3)
+    return QuantizeConfig("onnx", mode, calibration=CalibrationConfig(datasets / "T91", calib_count=8), budget_images=3)
 
 
 def _weights_and_activations(path: Path) -> tuple[list[np.ndarray], set[str]]:
@@ -96,7 +96,7 @@ def test_the_target_not_the_build_cpu_sets_the_model(espcn_onnx, datasets: Path,
     from sropt.validate.resolve import open_artifact
 
     _fake_build_cpu(monkeypatch, *build)
-    config = QuantizeConfig("onnx", "int8", calibration=CalibrationConfig(datasets / "T91", count=8),
+    config = QuantizeConfig("onnx", "int8", calibration=CalibrationConfig(datasets / "T91", calib_count=8),
                             budget_images=3, cpu_target=target)
     result = quantize_onnx(espcn_onnx.path, tmp_path / "q.onnx", config)
     weights, dtypes = _weights_and_activations(tmp_path / "q.onnx")
@@ -125,7 +125,7 @@ def test_saturation_fallback_only_where_the_drop_is_the_targets(espcn_onnx, data
 
     _fake_build_cpu(monkeypatch, *build)
     monkeypatch.setattr(oq, "SATURATION_DROP_DB", -100.0)  # every drop counts as saturation
-    config = QuantizeConfig("onnx", "int8", calibration=CalibrationConfig(datasets / "T91", count=8),
+    config = QuantizeConfig("onnx", "int8", calibration=CalibrationConfig(datasets / "T91", calib_count=8),
                             budget_images=3, cpu_target="x86-avx512-vnni")
     result = oq.quantize_onnx(espcn_onnx.path, tmp_path / "q.onnx", config)
     kernel = result.artifact.provenance[-1]["kernel_choice"]

@@ -17,7 +17,7 @@ CALIB_CROPS = 8  # few crops keep tests fast; the numbers in docs/quantize.md us
 def _config(mode: str, datasets: Path, **kw):
     from sropt.quantize.config import CalibrationConfig, QuantizeConfig
 
-    return QuantizeConfig("tflite", mode, calibration=CalibrationConfig(datasets / "T91", count=CALIB_CROPS), **kw)
+    return QuantizeConfig("tflite", mode, calibration=CalibrationConfig(datasets / "T91", calib_count=CALIB_CROPS), **kw)
 
 
 def _set5_psnr(artifact, datasets: Path, images: int = 2) -> float:
@@ -129,7 +129,7 @@ def test_calibration_problems_leave_nothing_behind(shared_models: Path, tmp_path
     from sropt.quantize.tflite_quantize import quantize_tflite
 
     (tmp_path / "calib").mkdir()
-    cfg = QuantizeConfig("tflite", "int8", calibration=CalibrationConfig(tmp_path / "calib", count=4))
+    cfg = QuantizeConfig("tflite", "int8", calibration=CalibrationConfig(tmp_path / "calib", calib_count=4))
     with pytest.raises(InputError, match="the folder holds no images"):
         quantize_tflite(shared_models / "ESPCN_x3.pb", tmp_path / "q.tflite", cfg)
     assert not list(tmp_path.glob("*q.tflite*"))

@@ -109,7 +109,7 @@ def test_progress_says_candidate_k_of_n_and_search_uses_30_spread_images(tmp_pat
 
     src = write_synthetic_edsr(tmp_path / "e.pb", blocks=2, filters=8, scale=2, seed=0).path
     messages: list[str] = []
-    config = QuantizeConfig("tflite", "int8", calibration=CalibrationConfig(datasets / "T91", count=4))
+    config = QuantizeConfig("tflite", "int8", calibration=CalibrationConfig(datasets / "T91", calib_count=4))
     result = quantize_tflite(src, tmp_path / "q.tflite", config, progress=messages.append)
     weights = result.weights
     n = len(weights["candidates"])

@@ -107,7 +107,7 @@ def test_python_snippet_equals_sropt_upscale_int8_uint8_io(shared_models: Path, 
     from sropt.quantize.config import CalibrationConfig, QuantizeConfig
     from sropt.quantize.tflite_quantize import quantize_tflite
 
-    config = QuantizeConfig("tflite", "int8", io="uint8", calibration=CalibrationConfig(datasets / "T91", count=4),
+    config = QuantizeConfig("tflite", "int8", io="uint8", calibration=CalibrationConfig(datasets / "T91", calib_count=4),
                             equalize="off", weight_rounding="nearest")
     model = quantize_tflite(shared_models / "ESPCN_x3.pb", tmp_path / "espcn_int8.tflite", config).artifact.path
     _snippet_equals_upscale(model, lr_png, tmp_path)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 
 from sropt.core.errors import InputError
-from sropt.validate.runners.base import RUNNERS, Runner, register_runner, to_nhwc
+from sropt.core.layout import to_nhwc
+from sropt.validate.runners.base import RUNNERS, Runner, register_runner
 
 # Imported lazily by get_runner/available_runtimes so that listing runtimes
 # does not import TensorFlow, onnxruntime or LiteRT.

@@ -10,6 +10,7 @@ import numpy as np
 
 from sropt.core.artifacts import Artifact, ArtifactKind
 from sropt.core.errors import InputError, StageError
+from sropt.core.layout import to_nhwc
 
 RUNNERS: dict[str, type["Runner"]] = {}
 
@@ -89,26 +90,3 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def _run(self, x_nhwc: np.ndarray) -> np.ndarray:
         """Runtime-specific execution, returning the output in whatever layout the model has."""
-
-
-def to_nhwc(out: np.ndarray, in_shape: tuple[int, ...], scale: int | None, *, source: str = "model") -> np.ndarray:
-    """Bring a model output to NHWC using the input shape: NHWC and NCHW are told apart by shape.
-
-    Artifacts from the zoo end in a Transpose to NCHW, exporters may keep or
-    drop it, so the layout is read from the shape rather than trusted from
-    metadata. Test inputs use H != W so a swapped layout can't pass unnoticed.
-    """
-    out = np.asarray(out, dtype=np.float32)
-    _, h, w, c = in_shape
-    scales = [scale] if scale else [out.shape[1] // h if out.ndim == 4 and h else 0, out.shape[2] // h if out.ndim == 4 and h else 0]
-    for s in scales:
-        if not s:
-            continue
-        if out.shape == (1, s * h, s * w, c):
-            return out
-        if out.shape == (1, c, s * h, s * w):
-            return np.ascontiguousarray(out.transpose(0, 2, 3, 1))
-    raise StageError(
-        f"{source}: output shape {tuple(out.shape)} does not match input {tuple(in_shape)} "
-        f"upscaled x{scale or '?'} in NHWC or NCHW; is the artifact's scale right?"
-    )
