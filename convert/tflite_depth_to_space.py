@@ -1,51 +1,62 @@
-"""DepthToSpace as a fixed-weight transposed convolution, the form LiteRT's EDSR sample ships for GPUs.
+"""DEPTH_TO_SPACE as a fixed-weight TRANSPOSE_CONV, the form LiteRT's EDSR sample ships for GPUs.
 
 LiteRT's EDSR GPU sample (google-ai-edge/litert-samples,
 ``compiled_model_api/super_resolution/edsr_kotlin_gpu/conversion/build_edsr.py``)
 replaces each PixelShuffle(r) with "the mathematically identical fixed-weight
 ConvTranspose2d(C*r*r -> C, kernel r, stride r)" so that every node lands on
-the GPU delegate. The zoo graphs use TF's DepthToSpace (DCR order), so here
-the same idea is written for it::
+the GPU delegate. The zoo graphs use TF's DepthToSpace (DCR order), so the
+same idea is written for it::
 
     out[b, r*y + p, r*x + q, c] = in[b, y, x, (p*r + q)*C + c]
-                                = sum_k in[b, y, x, k] * W[p, q, c, k],
-    W[p, q, c, k] = 1 if k == (p*r + q)*C + c else 0
+                                = sum_k in[b, y, x, k] * W[c, p, q, k],
+    W[c, p, q, k] = 1 if k == (p*r + q)*C + c else 0      (TFLite's OHWI filter)
 
-``Conv2DBackpropInput`` (TF's transposed convolution; TFLite TRANSPOSE_CONV)
-with kernel = stride = r and VALID padding computes exactly that sum: the
-kernel windows do not overlap, so each output is one input value times 1.0
-plus zeros, which is exact in float32.
+With kernel = stride = r and VALID padding the windows do not overlap, so
+each output is one input value times 1 plus zeros.
+
+The rewrite is made on the converted .tflite, op for op, so nothing else
+changes (calibration, weights, every other tensor's quantization):
+
+* float models: a float32 0/1 filter; exact.
+* full INT8: the op's output keeps the scale and zero point DEPTH_TO_SPACE had,
+  which the converter makes equal to its input's; the filter is int8 127 with
+  scale 1/127, so the requantization multiplier is in_scale * (1/127) * 127 /
+  out_scale = 1 and the result is the input value itself: bit-identical.
+
+Rewriting the graph before conversion instead was tried and dropped: the
+converter's calibrator resizes the model to each 32 px crop, but a
+TRANSPOSE_CONV's output shape is a constant, so its calibrated range came out
+as scale inf at 128x128 (ESPCN_x3); fixed-size mosaics of the crops fixed that
+but moved FSRCNN_x3's INT8 Set5 PSNR by -0.07 dB.
 
 The sample goes one step further for Mali GPUs (which it says reject both
 DEPTH_TO_SPACE and TRANSPOSE_CONV): a nearest upsample, a zero-stuffing mask
-and a plain conv. That form needs the input size baked in and is not done here.
+and a plain conv. That is not done here.
 
-The op's output shape is a constant, so the rewrite needs a fixed input
-shape (``check_depth_to_space``): with dynamic H/W it would come from SHAPE
-ops, which delegates that need static shapes cannot run.
+TRANSPOSE_CONV takes its output shape as a constant, so the model needs a
+fixed input shape (``check_depth_to_space``); with dynamic H/W the shape would
+come from SHAPE ops, which delegates that need static shapes cannot run.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
-from sropt.core.errors import InputError
-
-if TYPE_CHECKING:
-    from tensorflow.core.framework.graph_pb2 import GraphDef
-
-    from sropt.convert.tflite_export import PreparedGraph
+from sropt.core.errors import InputError, StageError
 
 REWRITE_NAME = "depth-to-space-transpose-conv"
+# TFLite op versions (tensorflow/lite/tools/versioning/op_version.cc): TRANSPOSE_CONV v1 is
+# float, v2 adds int8/uint8; DEPTH_TO_SPACE's float and int8 kernels are v1/v2 likewise.
+_TRANSPOSE_CONV_VERSION = {"FLOAT32": 1, "INT8": 2}
 
 
 class DepthToSpaceForm(str, enum.Enum):
-    """How DepthToSpace is written in the converted .tflite."""
+    """How DepthToSpace is written in the .tflite."""
 
-    NATIVE = "native"  # TFLite DEPTH_TO_SPACE, as the zoo graph has it
+    NATIVE = "native"  # TFLite DEPTH_TO_SPACE, as the converter writes it
     TRANSPOSE_CONV = "transpose_conv"  # a fixed 0/1 TRANSPOSE_CONV (LiteRT's EDSR GPU sample)
 
 
@@ -53,9 +64,8 @@ def parse_depth_to_space(value: object, option: str = "--depth-to-space") -> Dep
     """``native`` or ``transpose_conv``; InputError (naming ``option``) otherwise."""
     if isinstance(value, DepthToSpaceForm):
         return value
-    text = str(value).strip().lower()
     try:
-        return DepthToSpaceForm(text)
+        return DepthToSpaceForm(str(value).strip().lower())
     except ValueError:
         raise InputError(f"{option} {value!r}: choose native (TFLite DEPTH_TO_SPACE) or transpose_conv "
                          "(a fixed-weight TRANSPOSE_CONV, the form LiteRT's EDSR GPU sample uses).") from None
@@ -65,103 +75,116 @@ def check_depth_to_space(form: DepthToSpaceForm, fixed_shape: tuple[int, int] | 
     """InputError when the transposed-convolution form is asked for without a fixed input shape."""
     if form is DepthToSpaceForm.TRANSPOSE_CONV and fixed_shape is None:
         raise InputError("--depth-to-space transpose_conv needs --fixed-shape HxW (pipelines.yaml: fixed_shape): "
-                         "with dynamic H/W its output shape comes from SHAPE ops, which GPU delegates that need "
-                         "static shapes cannot run. Add e.g. --fixed-shape 128x128.")
-
-
-def with_depth_to_space(
-    prepared: "PreparedGraph", form: DepthToSpaceForm, fixed_shape: tuple[int, int] | None,
-) -> "PreparedGraph":
-    """``prepared`` with its DepthToSpace nodes in ``form`` (recorded in its steps); unchanged for native."""
-    import dataclasses
-
-    if form is DepthToSpaceForm.NATIVE:
-        return prepared
-    check_depth_to_space(form, fixed_shape)
-    assert fixed_shape is not None
-    graph_def, count = rewrite_depth_to_space(prepared.graph_def, prepared.input_name, [1, *fixed_shape, prepared.channels])
-    step = {"stage": "rewrite", "rewrite": REWRITE_NAME, "count": count,
-            "why": "every op on the GPU delegate (LiteRT's EDSR GPU sample form)"}
-    return dataclasses.replace(prepared, graph_def=graph_def, steps=[*prepared.steps, step])
+                         "TRANSPOSE_CONV takes its output shape as a constant; with dynamic H/W it would come from "
+                         "SHAPE ops, which GPU delegates that need static shapes cannot run. Add e.g. --fixed-shape 128x128.")
 
 
 def shuffle_filter(block: int, channels: int) -> np.ndarray:
-    """The [r, r, C, C*r*r] 0/1 filter of ``Conv2DBackpropInput`` that equals DepthToSpace(r) in DCR order."""
-    w = np.zeros((block, block, channels, channels * block * block), np.float32)
+    """The [C, r, r, C*r*r] (OHWI) 0/1 TRANSPOSE_CONV filter equal to DEPTH_TO_SPACE(r), DCR order."""
+    w = np.zeros((channels, block, block, channels * block * block), np.float32)
     for p in range(block):
         for q in range(block):
             for c in range(channels):
-                w[p, q, c, (p * block + q) * channels + c] = 1.0
+                w[c, p, q, (p * block + q) * channels + c] = 1.0
     return w
 
 
-def _static_input_shapes(graph_def: "GraphDef", input_name: str, input_shape: list[int | None]) -> dict[str, list]:
-    """Static shape of each DepthToSpace node's input, with the graph input set to ``input_shape``."""
-    import tensorflow as tf
-
-    graph = tf.Graph()
-    with graph.as_default():
-        x = tf.compat.v1.placeholder(tf.float32, input_shape, name="sropt_d2s_input")
-        tf.graph_util.import_graph_def(graph_def, input_map={f"{input_name}:0": x}, name="g")
-    shapes = {}
-    for node in graph_def.node:
-        if node.op == "DepthToSpace":
-            ref = node.input[0] if ":" in node.input[0] else f"{node.input[0]}:0"
-            shapes[node.name] = graph.get_tensor_by_name(f"g/{ref}").shape.as_list()
-    return shapes
+def apply_depth_to_space(data: bytes, form: DepthToSpaceForm, step: dict[str, Any]) -> bytes:
+    """``data`` with its DEPTH_TO_SPACE ops in ``form`` (recorded in ``step``); unchanged for native."""
+    if form is DepthToSpaceForm.NATIVE:
+        return data
+    data, count = rewrite_depth_to_space(data)
+    step["depth_to_space"] = {"form": form.value, "rewrite": REWRITE_NAME, "ops": count,
+                              "why": "every op on the GPU delegate (LiteRT's EDSR GPU sample form)"}
+    return data
 
 
-def rewrite_depth_to_space(
-    graph_def: "GraphDef", input_name: str, input_shape: list[int | None],
-) -> tuple["GraphDef", int]:
-    """Every NHWC DepthToSpace as a fixed ``Conv2DBackpropInput``; returns (new graph, count).
+def rewrite_depth_to_space(data: bytes) -> tuple[bytes, int]:
+    """Every DEPTH_TO_SPACE of ``data`` (a .tflite) as a fixed TRANSPOSE_CONV; returns (new bytes, count)."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
 
-    ``input_shape`` is the model input, [1, H, W, C] with a fixed H and W:
-    each DepthToSpace's input channels, H and W follow from it. Node names
-    are kept, so the graph's outputs are unchanged.
-    """
-    import tensorflow as tf
-
-    out = tf.compat.v1.GraphDef()
-    out.CopyFrom(graph_def)
-    shapes = _static_input_shapes(graph_def, input_name, input_shape)
-    if not shapes:
-        return out, 0
-    del out.node[:]
-    for node in graph_def.node:
-        if node.name not in shapes:
-            out.node.add().CopyFrom(node)
-            continue
-        fmt = node.attr["data_format"].s.decode() if "data_format" in node.attr else "NHWC"
-        _, h, w, depth = shapes[node.name]
-        block = int(node.attr["block_size"].i)
-        if fmt != "NHWC" or None in (h, w, depth) or depth % (block * block):
-            raise InputError(f"DepthToSpace node {node.name}: cannot rewrite it as a transposed convolution "
-                             f"(data_format {fmt}, input shape {shapes[node.name]}, block {block}); it needs NHWC, a fixed H and W "
-                             "and channels divisible by block^2. Use --depth-to-space native.")
-        _add_transpose_conv(out, node, block, depth // (block * block), (h, w))
-    return out, len(shapes)
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    d2s = {i for i, c in enumerate(model.operatorCodes)
+           if flatbuffer_utils.get_builtin_code_from_operator_code(c) == schema.BuiltinOperator.DEPTH_TO_SPACE}
+    count = 0
+    for subgraph in model.subgraphs:
+        for position, op in enumerate(subgraph.operators):
+            if op.opcodeIndex in d2s:
+                subgraph.operators[position] = _transpose_conv(model, subgraph, op)
+                count += 1
+    if not count:
+        return data, 0
+    _drop_unused_opcodes(model)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), count
 
 
-def _add_transpose_conv(out: "GraphDef", node, block: int, channels: int, hw: tuple[int, int]) -> None:
-    """Append the nodes that replace DepthToSpace ``node``; the last one keeps its name."""
-    import tensorflow as tf
+def _drop_unused_opcodes(model: Any) -> None:
+    """Remove operator codes no op uses (the replaced DEPTH_TO_SPACE), which runtimes still resolve at load."""
+    used = sorted({op.opcodeIndex for sg in model.subgraphs for op in sg.operators})
+    new_index = {old: new for new, old in enumerate(used)}
+    model.operatorCodes = [model.operatorCodes[i] for i in used]
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            op.opcodeIndex = new_index[op.opcodeIndex]
 
-    int32, float32 = tf.int32.as_datatype_enum, tf.float32.as_datatype_enum
 
-    def const(name: str, value: np.ndarray, dtype: int) -> str:
-        n = out.node.add(name=name, op="Const")
-        n.attr["dtype"].type = dtype
-        n.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
-        return name
+def _transpose_conv(model: Any, subgraph: Any, op: Any) -> Any:
+    """The TRANSPOSE_CONV op replacing DEPTH_TO_SPACE ``op``: same input and output tensors."""
+    from ai_edge_litert import schema_py_generated as schema
 
-    base, x = node.name, node.input[0]
-    weights = const(f"{base}/d2s_filter", shuffle_filter(block, channels), float32)
-    sizes = const(f"{base}/d2s_sizes", np.array([1, hw[0] * block, hw[1] * block, channels], np.int32), int32)
-    conv = out.node.add(name=base, op="Conv2DBackpropInput", input=[sizes, weights, x])
-    conv.attr["T"].type = float32
-    conv.attr["strides"].list.i.extend([1, block, block, 1])
-    conv.attr["padding"].s = b"VALID"
-    conv.attr["data_format"].s = b"NHWC"
-    conv.attr["dilations"].list.i.extend([1, 1, 1, 1])
-    conv.attr["use_cudnn_on_gpu"].b = True
+    source, target = subgraph.tensors[op.inputs[0]], subgraph.tensors[op.outputs[0]]
+    block = int(op.builtinOptions.blockSize)
+    shape = [int(v) for v in target.shape]
+    dynamic = target.shapeSignature is not None and any(int(v) < 0 for v in target.shapeSignature)
+    kind = {schema.TensorType.FLOAT32: "FLOAT32", schema.TensorType.INT8: "INT8"}.get(source.type)
+    if dynamic or len(shape) != 4 or kind is None:
+        raise StageError(f"DEPTH_TO_SPACE ({target.name!r}): cannot write it as TRANSPOSE_CONV (shape {shape}, "
+                         f"dynamic {dynamic}, type {source.type}); it needs a fixed input shape and float32 or int8 "
+                         "tensors (int16x8 is not supported). Use --depth-to-space native.")
+    channels = shape[3]
+    weights = shuffle_filter(block, channels)
+    if kind == "INT8":
+        quant = schema.QuantizationParametersT()
+        quant.scale, quant.zeroPoint, quant.quantizedDimension = [1.0 / 127] * channels, [0] * channels, 0
+        weights_t = _add_const(model, subgraph, f"{target.name}/d2s_filter", (weights * 127).astype(np.int8),
+                               schema.TensorType.INT8, quant)
+    else:
+        weights_t = _add_const(model, subgraph, f"{target.name}/d2s_filter", weights, schema.TensorType.FLOAT32)
+    shape_t = _add_const(model, subgraph, f"{target.name}/d2s_output_shape", np.array(shape, np.int32),
+                         schema.TensorType.INT32)
+    options = schema.TransposeConvOptionsT()
+    options.padding, options.strideH, options.strideW = schema.Padding.VALID, block, block
+    new = schema.OperatorT()
+    new.opcodeIndex = _opcode(model, schema.BuiltinOperator.TRANSPOSE_CONV, _TRANSPOSE_CONV_VERSION[kind])
+    new.inputs, new.outputs = [shape_t, weights_t, op.inputs[0]], list(op.outputs)
+    new.builtinOptionsType, new.builtinOptions = schema.BuiltinOptions.TransposeConvOptions, options
+    return new
+
+
+def _add_const(model: Any, subgraph: Any, name: str, value: np.ndarray, dtype: int, quant: Any = None) -> int:
+    """Append a constant tensor (and its buffer) to ``subgraph``; returns its index."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(value.tobytes(), np.uint8)
+    model.buffers.append(buffer)
+    tensor = schema.TensorT()
+    tensor.shape, tensor.type, tensor.buffer, tensor.name = list(value.shape), dtype, len(model.buffers) - 1, name
+    tensor.quantization = quant
+    subgraph.tensors.append(tensor)
+    return len(subgraph.tensors) - 1
+
+
+def _opcode(model: Any, builtin: int, version: int) -> int:
+    """The index of ``builtin`` at ``version`` in the model's operator codes, added when absent."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    for i, code in enumerate(model.operatorCodes):
+        if flatbuffer_utils.get_builtin_code_from_operator_code(code) == builtin and code.version == version:
+            return i
+    code = schema.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), version
+    model.operatorCodes.append(code)
+    return len(model.operatorCodes) - 1

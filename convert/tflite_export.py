@@ -231,7 +231,7 @@ def export_tflite(
     ``depth_to_space="transpose_conv"`` writes DepthToSpace as a fixed
     TRANSPOSE_CONV (``sropt.convert.tflite_depth_to_space``; needs ``fixed_shape``).
     """
-    from sropt.convert.tflite_depth_to_space import check_depth_to_space, parse_depth_to_space, with_depth_to_space
+    from sropt.convert.tflite_depth_to_space import apply_depth_to_space, check_depth_to_space, parse_depth_to_space
 
     form = parse_depth_to_space(depth_to_space)
     check_fixed_shape(fixed_shape)
@@ -239,14 +239,13 @@ def export_tflite(
     prepared = prepare_graph(model)
     check_fixed_shape(fixed_shape, prepared.source.info)
     check_writable(Path(out), inputs=(prepared.source.artifact.path,), what="TFLite export")  # before the conversion
-    prepared = with_depth_to_space(prepared, form, fixed_shape)
     converter = make_converter(prepared, fixed_shape)
     data = run_converter(converter, prepared.source.artifact.path)
     step = {"stage": "export", "format": "tflite", "mode": "float32", "io": "float",
             "input_shape": [1, *(fixed_shape or ("H", "W")), prepared.channels]}
     if fixed_shape:
         step["fixed_shape"] = list(fixed_shape)
-    return write_tflite(data, out, prepared, "float32", step)
+    return write_tflite(apply_depth_to_space(data, form, step), out, prepared, "float32", step)
 
 
 def run_tflite_once(

@@ -88,45 +88,11 @@ def _int16x8(converter: Any, calib: "CalibrationSet | None", io: IOType) -> None
     ]
 
 
-def mosaic_calibration(calib: "CalibrationSet", shape: tuple[int, int]) -> "CalibrationSet":
-    """``calib`` with its inputs tiled into ``shape``-sized mosaics, every crop once (the last mosaic wraps around).
-
-    The converter's calibrator resizes the model input to each sample, but a
-    TRANSPOSE_CONV's output shape is a constant (``tflite_depth_to_space``), so
-    crops smaller than the fixed shape leave most of its output unwritten and
-    the calibrated range is garbage (measured: scale inf on ESPCN_x3 at
-    128x128 with 32 px crops). Samples of exactly the fixed shape avoid that.
-    """
-    import dataclasses
-
-    import numpy as np
-
-    h, w = shape
-    crop = calib.inputs[0].shape[1]
-    rows, cols = -(-h // crop), -(-w // crop)
-    per, n = rows * cols, len(calib.inputs)
-    mosaics = []
-    for start in range(0, n, per):
-        tiles = [calib.inputs[(start + i) % n][0] for i in range(per)]
-        grid = np.concatenate([np.concatenate(tiles[r * cols:(r + 1) * cols], axis=1) for r in range(rows)], axis=0)
-        mosaics.append(grid[None, :h, :w].astype(np.float32))
-    return dataclasses.replace(calib, inputs=mosaics)
-
-
-def _has_constant_shapes(prepared: PreparedGraph) -> bool:
-    """True when ``prepared`` holds ops whose output shape is fixed at conversion (the TRANSPOSE_CONV rewrite)."""
-    from sropt.convert.tflite_depth_to_space import REWRITE_NAME
-
-    return any(step.get("rewrite") == REWRITE_NAME for step in prepared.steps)
-
-
 def convert_mode(
     prepared: PreparedGraph, mode: Mode, calib: "CalibrationSet | None", io: IOType,
     fixed_shape: tuple[int, int] | None = None,
 ) -> bytes:
     """Convert ``prepared`` with the recipe of ``mode``; StageError listing unsupported ops on failure."""
     converter = make_converter(prepared, fixed_shape)
-    if calib is not None and fixed_shape is not None and _has_constant_shapes(prepared):
-        calib = mosaic_calibration(calib, fixed_shape)
     CONFIGURERS[mode](converter, calib, io)
     return run_converter(converter, prepared.source.artifact.path)

@@ -25,7 +25,7 @@ from sropt.convert.tflite_export import (
     prepare_graph,
     write_tflite,
 )
-from sropt.convert.tflite_depth_to_space import parse_depth_to_space, with_depth_to_space
+from sropt.convert.tflite_depth_to_space import apply_depth_to_space, parse_depth_to_space
 from sropt.core.atomic import check_writable
 from sropt.core.errors import InputError
 from sropt.quantize.config import IOType, Mode, QuantizeConfig, Target
@@ -97,10 +97,9 @@ def quantize_tflite(
         assert calib is not None
         data, precision, result_extra = _convert_within_budget(prepared, unequalized, calib, config, moments, step)
     else:
-        # The weights search measured candidates at dynamic H/W with DepthToSpace as is; the fixed shape
-        # and the DepthToSpace form apply to the shipped conversion only.
-        prepared = with_depth_to_space(prepared, parse_depth_to_space(config.depth_to_space), config.fixed_shape)
         data = converted or convert_mode(prepared, config.mode, calib, config.io, config.fixed_shape)
+    # On the converted file, op for op: calibration and every other tensor stay as they are.
+    data = apply_depth_to_space(data, parse_depth_to_space(config.depth_to_space), step)
     artifact = write_tflite(data, out, prepared, precision, step)
     return QuantizeResult(
         artifact=artifact,
