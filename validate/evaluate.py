@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from sropt.core.artifacts import ArtifactKind
 from sropt.core.errors import InputError, SroptError, StageError
 from sropt.validate.config import ValidationConfig
 from sropt.validate.dataset import load_dataset
@@ -318,6 +319,11 @@ def _describe(row: ValidationResult, art: OpenedArtifact, config: ValidationConf
     row.kind, row.precision, row.size_bytes = a.kind.value, a.precision, art.size_bytes
     row.params, row.macs_per_pixel, row.threads = art.params, art.macs_per_pixel, config.threads
     row.notes = list(art.notes)
+    if a.kind is ArtifactKind.TFLITE:  # GPU-delegate verdicts and the input-shape note (issue 18)
+        from sropt.validate.delegate_notes import delegate_facts
+
+        row.gpu_delegate, notes = delegate_facts(a.path)
+        row.notes += notes
 
 
 def _bicubic_row(s: EvalSet, config: ValidationConfig) -> ValidationResult:

@@ -96,6 +96,8 @@ class ValidationResult:
     #: "full": metrics over every image of the set; "parity": the artifact ran only on the fixed parity
     #: crops in this runtime (it is not the runtime the file is made for), so the row carries parity alone.
     scope: str = "full"
+    #: .tflite only: LiteRT's per-op GPU-delegate verdicts (sropt.convert.tflite_gpu), read by gpu_compatible gates.
+    gpu_delegate: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -148,6 +150,8 @@ class ValidationResult:
             "errors": self.errors,
             "notes": self.notes,
         }
+        if self.gpu_delegate is not None:
+            d["gpu_delegate"] = self.gpu_delegate
         if psnr is not None and math.isinf(psnr):
             d["psnr_y_inf"] = True
         if self.psnr_rgb is not None:

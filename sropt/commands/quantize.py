@@ -18,6 +18,7 @@ TargetChoice = Literal["tflite", "onnx"]
 ModeChoice = Literal["float32", "fp16", "dynamic", "int8", "int16x8"]
 IOChoice = Literal["float", "int8", "uint8"]
 WeightRoundingChoice = Literal["auto", "nearest", "gptq"]
+DepthToSpaceChoice = Literal["native", "transpose_conv"]
 CpuTargetChoice = Literal["portable", "x86-avx2", "x86-avx512", "x86-avx512-vnni", "arm64"]
 
 
@@ -40,6 +41,7 @@ def quantize_model(
     target: Optional[CpuTargetChoice] = typer.Option(None, "--target", help="onnx int8 only: the CPU the model will run on, which sets ORT's activation type and reduce_range (this machine never does): portable (default, safe on every CPU), x86-avx2, x86-avx512 (no VNNI), x86-avx512-vnni, arm64."),
     qat_steps: int = typer.Option(0, "--qat-steps", help="tflite int8 only: quantization-aware training steps (tensorflow-model-optimization, the float model as teacher on T91 LR crops) before converting; 0 = post-training INT8. See docs/quantize.md for when it pays."),
     fixed_shape: str = typer.Option(None, "--fixed-shape", help="tflite only: fixed input HxW (default: dynamic H/W)."),
+    depth_to_space: DepthToSpaceChoice = typer.Option("native", "--depth-to-space", help="tflite only: native DEPTH_TO_SPACE, or transpose_conv (a fixed 0/1 TRANSPOSE_CONV, LiteRT's EDSR GPU sample form; needs --fixed-shape)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result (artifact, calibration, drop, float layers) as JSON."),
 ) -> None:
     """Quantize MODEL; exits 0 only after the written file loaded and ran in its real consumer.
@@ -53,7 +55,7 @@ def quantize_model(
         target=to, mode=mode, io=io,
         calibration=CalibrationConfig(folder=calib, calib_count=calib_count),
         max_psnr_drop=max_psnr_drop, fixed_shape=parse_hw(fixed_shape), equalize=equalize,
-        weight_rounding=weight_rounding, cpu_target=target, qat_steps=qat_steps,
+        weight_rounding=weight_rounding, cpu_target=target, qat_steps=qat_steps, depth_to_space=depth_to_space,
     )
     if config.target is Target.TFLITE:
         from rich.console import Console

@@ -242,6 +242,8 @@ def _no_rows_message(gate: Gate, report: dict[str, Any]) -> str:
 
 def evaluate_gate(gate: Gate, report: dict[str, Any], *, baseline: dict[str, Any] | None = None, source: str | None = None) -> list[GateResult]:
     """Apply one gate to every matching row of ``report``."""
+    if gate.metric is None:
+        return evaluate_gpu_gate(gate, report)
     rows = gate_rows(gate, report, source)
     common = dict(gate=gate.label, metric=gate.metric.value, kind=gate.kind, bound=gate.bound)
     if gate.relative and gate.against is Reference.BASELINE and baseline is None:
@@ -264,6 +266,40 @@ def evaluate_gate(gate: Gate, report: dict[str, Any], *, baseline: dict[str, Any
             results.append(GateResult(**common, **where, **_absolute(gate, value)))
         else:
             results.append(GateResult(**common, **where, **_relative(gate, report, row, baseline, source)))
+    return results
+
+
+def evaluate_gpu_gate(gate: Gate, report: dict[str, Any]) -> list[GateResult]:
+    """``gpu_compatible: true``: one result per matched .tflite, from its rows' ``gpu_delegate`` (LiteRT's analyzer).
+
+    Fails naming the ops the analyzer flags. An analyzer that cannot flag
+    anything (it passes a probe model with an unknown custom op, as in TF 2.21
+    and ai-edge-litert 2.3) gives an error, never a pass: CI must not go green
+    on a check that checked nothing.
+    """
+    common = dict(gate=gate.label, metric="gpu_compatible", kind=gate.kind, bound=gate.bound)
+    rows: dict[str, dict[str, Any]] = {}
+    for row in report["results"]:
+        if row.get("kind") == "tflite" and _matches(gate, report, row):
+            rows.setdefault(str(row.get("artifact")), row)
+    if not rows:
+        return [GateResult(**common, status=GateStatus.ERROR, message=f"matched no .tflite rows (artifacts {gate.artifacts}); "
+                           "gpu_compatible checks .tflite files only")]
+    results = []
+    for artifact, row in rows.items():
+        where = dict(artifact=artifact, stage=row_stage(report, row), runtime=str(row.get("runtime")))
+        gpu = row.get("gpu_delegate")
+        if not gpu:
+            status, message = GateStatus.ERROR, "the report has no GPU analysis for this file; re-run validation with this sropt"
+        elif not gpu.get("verified"):
+            status, message = GateStatus.ERROR, f"cannot tell: {gpu.get('summary')}"
+        elif gpu.get("compatible"):
+            status, message = GateStatus.PASS, gpu.get("summary", "GPU-compatible")
+        else:
+            flagged = ", ".join(f"{op['op']} ({op['reason']})" if op.get("reason") else op["op"] for op in gpu.get("unsupported", []))
+            status, message = GateStatus.FAIL, f"not GPU-compatible: {flagged}"
+        results.append(GateResult(**common, **where, status=status, message=message,
+                                  value=1.0 if status is GateStatus.PASS else 0.0))
     return results
 
 

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from sropt.convert.onnx_export import Layout
+from sropt.convert.tflite_depth_to_space import DepthToSpaceForm
 from sropt.prune.config import Compensation, Scope, WeightStore
 from sropt.core.cpu_targets import DEFAULT_CPU_TARGET, CpuTarget
 from sropt.core.errors import InputError
@@ -58,6 +59,7 @@ TFLiteMode = Mode
 # TFLite target fields parsed by the CLI's own parser, with the option its messages name.
 CLI_PARSERS = {"equalize": (parse_equalize, "--equalize"), "weight_rounding": (parse_weight_rounding, "--weight-rounding")}
 TFLiteIO = IOType
+DepthToSpace = DepthToSpaceForm
 OnnxLayout = Layout
 
 
@@ -146,6 +148,20 @@ class TFLiteTarget(StrictModel):
     weight_rounding: str = Field("auto", description="int8/int16x8 only: how conv weights reach the int8 grid: auto (measure GPTQ against nearest on calibration images, keep the better), nearest or gptq.")
     skip_if_not_smaller: bool = Field(False, description="Keep this artifact out of the run (not validated, gated or copied; the summary says why) when its file is not smaller than the float file it came from.")
     qat: int = Field(0, ge=0, description="int8 only: quantization-aware training steps (tensorflow-model-optimization, the float model as teacher on calib LR crops) instead of the post-training equalization/rounding search; 0 = post-training INT8 (sropt quantize --qat-steps).")
+    fixed_shape: str | None = Field(None, description="Fixed input HxW, e.g. 128x128 (sropt quantize --fixed-shape): GPU and NNAPI delegates compile the graph for one shape and again on every resize. Default: dynamic H/W. Part of the step name.")
+    depth_to_space: DepthToSpace = Field(DepthToSpace.NATIVE, description="native: TFLite DEPTH_TO_SPACE; transpose_conv: a fixed 0/1 TRANSPOSE_CONV, the form LiteRT's EDSR GPU sample uses, bit-identical outputs (needs fixed_shape; sropt quantize --depth-to-space).")
+
+    @field_validator("fixed_shape", mode="before")
+    @classmethod
+    def _hw(cls, value: object) -> str | None:
+        """``128x128``: two positive integers, as ``--fixed-shape`` takes them; kept as ``HxW``."""
+        from sropt.convert.tflite_export import parse_hw
+
+        try:
+            hw = parse_hw(None if value is None else str(value), option="fixed_shape")
+        except InputError as exc:
+            raise ValueError(str(exc)) from exc
+        return None if hw is None else f"{hw[0]}x{hw[1]}"
 
     @field_validator("equalize", "weight_rounding", mode="before")
     @classmethod
@@ -176,6 +192,11 @@ class TFLiteTarget(StrictModel):
             if clashes:
                 raise ValueError(f"qat needs mode int8 with io float and no {'/'.join(clashes)}: "
                                  "QAT trains the weights and ranges itself")
+        if self.fixed_shape and (self.qat or self.max_psnr_drop is not None):
+            raise ValueError("fixed_shape cannot be combined with qat or max_psnr_drop (they measure on whole images)")
+        if self.depth_to_space is DepthToSpace.TRANSPOSE_CONV and not self.fixed_shape:
+            raise ValueError("depth_to_space: transpose_conv needs fixed_shape (TRANSPOSE_CONV takes a constant output shape); "
+                             "add e.g. fixed_shape: 128x128")
         return self
 
     @property
@@ -184,6 +205,10 @@ class TFLiteTarget(StrictModel):
         suffix = "" if self.io is TFLiteIO.FLOAT else f"-io{self.io.value}"
         if self.qat:  # a QAT and a post-training target of the same mode are two steps
             suffix += f"-qat{self.qat}"
+        if self.fixed_shape:  # likewise a fixed-shape target beside the dynamic one
+            suffix += f"-{self.fixed_shape}"
+        if self.depth_to_space is not DepthToSpace.NATIVE:
+            suffix += "-d2s-tconv"
         return f"quantize.tflite.{self.mode.value}{suffix}"
 
 
@@ -263,18 +288,20 @@ class ValidateStage(StrictModel):
         return values
 
 
-BOUND_KINDS = ("min", "max", "max_drop", "max_ratio", "min_gain")
+BOUND_KINDS = ("min", "max", "max_drop", "max_ratio", "min_gain", "gpu_compatible")
 
 
 class Gate(StrictModel):
     """One quality gate: a bound on one metric of the matching report rows.
 
     Exactly one of ``min``, ``max`` (absolute) or ``max_drop``, ``max_ratio``,
-    ``min_gain`` (relative to ``against``) is given.
+    ``min_gain`` (relative to ``against``) is given, with a ``metric``; or
+    ``gpu_compatible: true`` alone, which needs every matched .tflite's ops
+    GPU-delegate compatible per LiteRT's analyzer (report rows' gpu_delegate).
     """
 
     name: str | None = Field(None, description="Name shown in JUnit/summary (default: derived).")
-    metric: Metric = Field(description="The report metric the gate bounds.")
+    metric: Metric | None = Field(None, description="The report metric the gate bounds (every gate but gpu_compatible).")
     min: float | None = Field(None, description="Absolute lower bound (e.g. PSNR dB).")
     max: float | None = Field(None, description="Absolute upper bound (e.g. size in bytes, latency ms).")
     max_drop: float | None = Field(None, ge=0.0, description="Max decrease vs the reference (quality metrics).")
@@ -285,6 +312,7 @@ class Gate(StrictModel):
     artifacts: list[str] = Field(default_factory=lambda: ["*"], min_length=1, description="Glob patterns on step names (prune, quantize.tflite.int8, ...) or artifact file names.")
     runtimes: list[Runtime] | None = Field(None, description="Runtimes the gate applies to (default all).")
     datasets: list[str] | None = Field(None, description="Datasets the gate applies to (default all).")
+    gpu_compatible: bool | None = Field(None, description="true: every matched .tflite must have all its ops GPU-delegate compatible per LiteRT's model analyzer; a failure names the ops. Takes no metric.")
 
     @model_validator(mode="after")
     def _one_bound(self) -> "Gate":
@@ -292,8 +320,16 @@ class Gate(StrictModel):
         if len(given) != 1:
             raise ValueError(
                 "give exactly one of min, max, max_drop, max_ratio, min_gain"
-                + (f" (got {', '.join(given)})" if given else "")
+                + (f" (got {', '.join(given)})" if given else "") + "; or gpu_compatible: true alone"
             )
+        if self.gpu_compatible is not None:
+            if self.gpu_compatible is not True:
+                raise ValueError("gpu_compatible: false checks nothing; set true or remove the gate")
+            if self.metric is not None:
+                raise ValueError(f"gpu_compatible takes no metric (got metric: {self.metric.value}); remove metric")
+            return self
+        if self.metric is None:
+            raise ValueError("give the metric the gate bounds: " + ", ".join(m.value for m in Metric))
         if self.max_drop is not None and self.metric not in QUALITY_METRICS:
             raise ValueError(f"max_drop applies to quality metrics (psnr_y, ssim_y, psnr_rgb), not {self.metric.value}; use max_ratio")
         if self.max_ratio is not None and self.metric in QUALITY_METRICS:
@@ -324,6 +360,8 @@ class Gate(StrictModel):
         """A stable human name, e.g. ``psnr_y max_drop 0.3 vs source``."""
         if self.name:
             return self.name
+        if self.metric is None:
+            return self.kind
         tail = f" vs {self.against.value}" if self.relative else ""
         return f"{self.metric.value} {self.kind} {self.bound:g}{tail}"
 
@@ -405,7 +443,11 @@ def cross_check_pipeline(p: Pipeline) -> list[tuple[tuple[Any, ...], str]]:
     ]
     produced = p.produced_metrics()
     for i, gate in enumerate(p.gates):
-        if gate.metric not in produced:
+        if gate.metric is None:
+            if not p.validate_ or not any(".tflite." in s for s in steps):
+                problems.append((("gates", i, "gpu_compatible"), "gpu_compatible checks .tflite artifacts in the "
+                                 "validation report, but this pipeline validates none; add a quantize.tflite target and validate"))
+        elif gate.metric not in produced:
             problems.append(
                 (("gates", i, "metric"), f"gate on metric '{gate.metric.value}' but {_why_not_produced(p, gate.metric)}")
             )

@@ -65,8 +65,11 @@ def _quantize_config(cfg: Any, target: str) -> Any:
         calibration=CalibrationConfig(folder=resolve_dataset(cfg.calib), calib_count=cfg.calib_count),
     )
     if target == "tflite":
+        from sropt.convert.tflite_export import parse_hw
+
         options.update(io=cfg.io.value, max_psnr_drop=cfg.max_psnr_drop, equalize=cfg.equalize,
-                       weight_rounding=cfg.weight_rounding, qat_steps=cfg.qat)
+                       weight_rounding=cfg.weight_rounding, qat_steps=cfg.qat,
+                       fixed_shape=parse_hw(cfg.fixed_shape, option="fixed_shape"), depth_to_space=cfg.depth_to_space.value)
     elif cfg.mode.value == "int8":
         options.update(cpu_target=cfg.target.value)
     return QuantizeConfig(**options)
