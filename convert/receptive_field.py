@@ -101,10 +101,10 @@ def margin_of_nodes(nodes: list[SpatialNode], source: str, where: str = "graph")
 
 def receptive_margin(path: Path, kind: ArtifactKind) -> int:
     """Receptive-field margin in LR pixels of the model file ``path``."""
-    if kind is ArtifactKind.FROZEN_GRAPH:
-        from sropt.convert.graph import read_graph_def
+    if kind is ArtifactKind.FROZEN_GRAPH:  # kernel shapes and strides only: protobuf alone, no TensorFlow import
+        from sropt.convert.graph_structure import read_graph_structure
 
-        return margin_of_graph_def(read_graph_def(path), str(path))
+        return margin_of_graph_def(read_graph_structure(path), str(path))
     if kind is ArtifactKind.ONNX:
         import onnx
 

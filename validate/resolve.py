@@ -58,10 +58,12 @@ def open_artifact(ref: str | Path) -> OpenedArtifact:
 
 
 def _open_frozen_graph(path: Path) -> OpenedArtifact:
+    # The graph's structure is all the analysis reads: parsed with protobuf alone, so opening a .pb for a
+    # runtime that is not TensorFlow (OpenCV) does not import TensorFlow (`sropt serve` start-up, issue 16).
     from sropt.convert.analysis import analyze_graph
-    from sropt.convert.graph import read_graph_def
+    from sropt.convert.graph_structure import read_graph_structure
 
-    info = analyze_graph(read_graph_def(path), source=str(path))
+    info = analyze_graph(read_graph_structure(path), source=str(path))
     side = Artifact.from_sidecar(path)
     artifact = Artifact(
         path=path,
