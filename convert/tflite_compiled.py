@@ -18,6 +18,7 @@ could not be exercised here instead of assuming.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,12 @@ def run_compiled(path: Path | str, x: np.ndarray, accelerators: str = "CPU") -> 
     in_buffers[0].write(np.ascontiguousarray(x))
     model.run_by_index(SIGNATURE, in_buffers, out_buffers)
     out = next(iter(model.get_output_tensor_details(key).values()))
-    dtype = np.dtype(out["dtype"])
-    return out_buffers[0].read(int(np.prod(out["shape"])), dtype).reshape(out["shape"])
+    y = out_buffers[0].read(int(np.prod(out["shape"])), np.dtype(out["dtype"])).reshape(out["shape"])
+    # Free the native model, buffers and environment now: their destructors log, and at interpreter
+    # exit that would reach the terminal after sropt's capture of native output has ended.
+    del in_buffers, out_buffers, model
+    gc.collect()
+    return y
 
 
 PROBED = ("CPU", "GPU", "GPU|CPU", "NPU", "NPU|CPU")
@@ -84,8 +89,42 @@ def probe_accelerators(path: Path | str, sets: tuple[str, ...] = PROBED) -> list
             model = compile_model(path, names)
         except Exception as exc:  # RuntimeError from the C++ layer, with a multi-line trace
             lines = [ln.strip("└ ").strip() for ln in str(exc).splitlines() if ln.strip()]
-            reason = next((ln for ln in lines if not ln.startswith("ERROR: [")), lines[-1] if lines else type(exc).__name__)
+            reason = next((ln for ln in lines if not ln.startswith("ERROR: [")), None)
+            if reason is None:  # only source locations: the reason is in LiteRT's log (sropt -v shows it)
+                reason = f"did not compile ({lines[-1] if lines else type(exc).__name__}; LiteRT's log, shown by sropt -v, says why)"
             probes.append(AcceleratorProbe(names, False, None, reason))
             continue
         probes.append(AcceleratorProbe(names, True, bool(model.is_fully_accelerated())))
+        del model
+    gc.collect()
     return probes
+
+
+def compare_with_interpreter(path: Path | str, size: tuple[int, int] = (13, 17)) -> dict[str, Any]:
+    """Run ``path`` through ``CompiledModel`` (CPU) and the ``Interpreter`` on one seeded input; their max |diff|.
+
+    The input is the model's fixed shape, else ``size`` (H != W, so a swapped
+    dimension shows), in the input's own dtype.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path))
+    detail = interp.get_input_details()[0]
+    shape = [int(v) for v in detail["shape_signature"]]
+    if any(v < 0 for v in shape):
+        shape = [1, *size, shape[3]]
+        interp.resize_tensor_input(detail["index"], shape, strict=False)
+    interp.allocate_tensors()
+    dtype = np.dtype(detail["dtype"])
+    rng = np.random.default_rng(0)
+    if dtype.kind == "f":
+        x = rng.random(shape, dtype=np.float32).astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max, shape, endpoint=True, dtype=dtype)
+    interp.set_tensor(detail["index"], x)
+    interp.invoke()
+    want = interp.get_tensor(interp.get_output_details()[0]["index"])
+    got = run_compiled(path, x, "CPU")
+    diff = float(np.abs(got.astype(np.float64) - want.astype(np.float64)).max())
+    return {"input_shape": shape, "max_abs_diff": diff, "identical": diff == 0.0}

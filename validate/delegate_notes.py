@@ -52,3 +52,20 @@ def input_shape_note(path: Path) -> str:
     if any(v < 0 for v in signature):
         return f"input {signature} has dynamic H/W: {DYNAMIC_SHAPE_COST}"
     return f"input fixed at {signature[1]}x{signature[2]}: a delegate compiles it once (an app tiles larger images)"
+
+
+def describe_delegates(path: Path | str) -> dict[str, Any]:
+    """For ``sropt inspect`` and a package's metadata.json: GPU verdicts, the shape note, what CompiledModel did here."""
+    from sropt.convert.tflite_compiled import compare_with_interpreter, probe_accelerators
+    from sropt.core.machine import machine
+
+    gpu, notes = delegate_facts(path)
+    try:
+        cpu_run = compare_with_interpreter(path)
+    except Exception as exc:  # the C++ layer raises RuntimeError with its own trace text
+        cpu_run = {"error": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}
+    return {
+        "gpu": gpu, "notes": notes,
+        "compiled_model": {"machine": machine()["cpu"], "cpu_vs_interpreter": cpu_run,
+                           "accelerators": [probe.to_json() for probe in probe_accelerators(path)]},
+    }

@@ -45,6 +45,8 @@ class Handoff:
     sidecar: bool
     inferred: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    #: .tflite: GPU-delegate verdicts and what LiteRT's CompiledModel did on this machine (validate.delegate_notes).
+    delegates: dict[str, Any] | None = None
 
     @property
     def contract(self) -> dict[str, Any]:
@@ -64,7 +66,7 @@ class Handoff:
             "family": a.family.value if self.family_known else None, "scale": a.scale,
             "precision": a.precision, "sidecar": self.sidecar, "contract": self.contract,
             "tflite_metadata": self.metadata, "provenance": list(a.provenance),
-            "inferred": self.inferred, "unknown": self.unknown,
+            "inferred": self.inferred, "unknown": self.unknown, "delegates": self.delegates,
         }
 
 
@@ -80,9 +82,12 @@ def describe_handoff(ref: str | Path) -> Handoff:
     io = file_io_tensors(art.path, art.kind)
     metadata = read_tflite_metadata(art.path) if art.kind is ArtifactKind.TFLITE else None
     sidecar = Artifact.from_sidecar(art.path) is not None
-    if sidecar:
-        return Handoff(art, True, io, metadata, True)
-    return _describe_unwritten(opened.artifact, io, metadata)
+    handoff = Handoff(art, True, io, metadata, True) if sidecar else _describe_unwritten(opened.artifact, io, metadata)
+    if art.kind is ArtifactKind.TFLITE:
+        from sropt.validate.delegate_notes import describe_delegates
+
+        handoff.delegates = describe_delegates(art.path)
+    return handoff
 
 
 def _describe_unwritten(art: Artifact, io: dict[str, Any], metadata: dict[str, Any] | None) -> Handoff:

@@ -15,7 +15,7 @@ def render_readme(handoff: "Handoff", measurement: "Measurement | None", shape: 
     """Markdown for ``handoff``; ``shape`` is the H, W the benchmark command uses."""
     art = handoff.artifact
     sections = [_summary(handoff), _measured(measurement), _contract(handoff.contract), _known(handoff),
-                _usage(art.path.name, art.kind.value, files), _benchmark(handoff, shape, measurement)]
+                _usage(art.path.name, art.kind.value, files), _delegates(handoff), _benchmark(handoff, shape, measurement)]
     return f"# {art.path.name}: x{art.scale} super-resolution\n\n" + "\n".join(s for s in sections if s)
 
 
@@ -103,6 +103,24 @@ def _usage(model: str, kind: str, files: list[str]) -> str:
                      "compile it (no Android toolchain); upscale.py is the tested reference.")
     lines.append("- `metadata.json`: the contract and I/O tensors as data; the .tflite carries the same in its "
                  "TFLite metadata (`sropt inspect MODEL`).")
+    return "\n".join(lines) + "\n"
+
+
+def _delegates(handoff: "Handoff") -> str:
+    """What is known about GPU/NPU readiness, and what this machine could not exercise."""
+    d = handoff.delegates
+    if not d:
+        return ""
+    compiled = d["compiled_model"]
+    lines = ["## Accelerators", ""] + [f"- {note}" for note in d["notes"]]
+    cpu = compiled["cpu_vs_interpreter"]
+    lines.append(f"- LiteRT `CompiledModel` on {compiled['machine']}: "
+                 + (cpu.get("error") or f"CPU output {'identical to' if cpu['identical'] else 'differs from'} the "
+                    f"`Interpreter`'s (max |diff| {cpu['max_abs_diff']:g})") + "; "
+                 + "; ".join(f"{p['accelerators']} {'compiles' if p['compiled'] else 'does not compile'}"
+                             for p in compiled["accelerators"]) + ".")
+    lines += ["", "On a phone, `benchmark_model --use_gpu=true` (below) logs `Replacing N out of M node(s) with "
+              "delegate`: N = M means every op runs on the GPU."]
     return "\n".join(lines) + "\n"
 
 

@@ -68,20 +68,42 @@ def _inspect_exported(model: str, as_json: bool) -> None:
     if facts["kind"] == "tflite":
         rows.append(("TFLite metadata", f"{meta['name']} ({meta['version']}), min parser {meta['min_parser_version']}, "
                      f"sropt contract {'included' if meta['contract'] else 'absent'}" if meta else "none"))
+    rows += _delegate_rows(facts.get("delegates"))
     rows += [("made by", ", ".join(f"{k}={v}" for k, v in step.items())) for step in facts["provenance"]]
     rows += [("inferred", x) for x in facts["inferred"]] + [("unknown", x) for x in facts["unknown"]]
     _print_rows(rows)
 
 
+def _delegate_rows(delegates: dict | None) -> list[tuple[str, str]]:
+    """GPU-delegate verdicts (per op when any is flagged) and what LiteRT's CompiledModel did on this machine."""
+    if not delegates:
+        return []
+    gpu = delegates.get("gpu")
+    rows = [("GPU delegate", gpu["summary"] if gpu else delegates["notes"][0])]
+    if gpu:
+        rows.append(("ops", ", ".join(f"{op} x{n}" for op, n in gpu["op_counts"].items())))
+        rows += [("not on GPU", f"{op['op']}: {op['reason'] or 'flagged'}") for op in gpu["unsupported"]]
+    rows += [("note", note) for note in delegates["notes"][1:]]
+    compiled = delegates["compiled_model"]
+    cpu = compiled["cpu_vs_interpreter"]
+    rows.append(("CompiledModel CPU", cpu.get("error") or f"output {'identical to' if cpu['identical'] else 'differs from'} "
+                 f"the Interpreter's on a {cpu['input_shape']} input (max |diff| {cpu['max_abs_diff']:g})"))
+    for probe in compiled["accelerators"]:
+        state = (f"compiles, fully accelerated: {probe['fully_accelerated']}" if probe["compiled"] else probe["error"])
+        rows.append((f"CompiledModel {probe['accelerators']}", f"{state} (on {compiled['machine']})"))
+    return rows
+
+
 def _print_rows(rows: list[tuple[str, str]]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")
     summary.add_column()
     for k, v in rows:
-        summary.add_row(k, str(v))
+        summary.add_row(k, escape(str(v)))  # LiteRT's messages carry [file:line], which rich reads as markup
     Console().print(summary)
 
 
