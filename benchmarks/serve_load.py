@@ -280,10 +280,14 @@ def summarize(result: LoadResult) -> dict:
 def markdown(record: dict) -> str:
     """The result as a markdown page."""
     s = record["summary"]
-    lines = ["# sropt serve under load (loopback)", "", f"`{record['command']}`", "", environment_line(record), "",
-             f"{s['requests']} requests at concurrency {record['settings']['concurrency']} in {s['wall_s']:.1f} s; "
+    lines = ["# sropt serve under load (loopback)", "", f"`{record['command']}`", "", environment_line(record), ""]
+    if "startup" in record:
+        st = record["startup"]
+        lines += [f"Start-up (`{st['command']}`, the demo model, to the first 200 on /healthz): median {st['median_s']:.2f} s, "
+                  f"max {st['max_s']:.2f} s over {len(st['runs_s'])} runs ({', '.join(f'{x:.2f}' for x in st['runs_s'])}).", ""]
+    lines += [f"{s['requests']} requests at concurrency {record['settings']['concurrency']} in {s['wall_s']:.1f} s; "
              f"{s['valid_per_s']:.1f} valid requests/s; server start-up {s['startup_s']:.2f} s.", "",
-             "| artifact | 200s | p50 (ms) | p99 (ms) | model p50 (ms) | model p99 (ms) |", "|---|---|---|---|---|---|"]
+              "| artifact | 200s | p50 (ms) | p99 (ms) | model p50 (ms) | model p99 (ms) |", "|---|---|---|---|---|---|"]
     for name, p in s["per_artifact"].items():
         lines.append(f"| {name} | {p['ok']} | {p['p50_ms']:.1f} | {p['p99_ms']:.1f} | {p['model_p50_ms']:.1f} | {p['model_p99_ms']:.1f} |")
     lines += ["", "Latency is the client's (queueing included); model time is the server's X-Latency-Ms.", "",
@@ -294,6 +298,16 @@ def markdown(record: dict) -> str:
               f"(warm + {CACHE_MB} MB cache + {RSS_SLACK_MB} MB allocator slack).", "",
               "Failures: " + ("; ".join(s["failures"]) if s["failures"] else "none."), ""]
     return "\n".join(lines)
+
+
+def measure_startup(runs: int, work: Path) -> dict:
+    """Seconds from starting `sropt serve` (no argument: the demo model) to its first 200 on /healthz, ``runs`` times."""
+    seconds = []
+    for i in range(runs):
+        with running_server([], work / f"startup-cache-{i}") as server:
+            seconds.append(server.startup_s)
+    return {"command": "python -m sropt serve --port P --cache-dir D", "runs_s": seconds,
+            "median_s": statistics.median(seconds), "max_s": max(seconds)}
 
 
 def demo_artifacts(work: Path) -> list[str]:
@@ -319,10 +333,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-size", type=int, default=128, help="largest valid image side (LR px)")
     p.add_argument("--max-seconds", type=float, default=600, help="no request starts after this")
     p.add_argument("--threads", type=int, default=None, help="--threads of sropt serve (default: the runtimes' own)")
+    p.add_argument("--startup-runs", type=int, default=5, help="times to measure start-up to the first /healthz 200 (0: skip)")
     add_output_options(p, "serve_load")
     args = p.parse_args(argv)
     record = start_record("serve_load", args.threads or os.cpu_count() or 1, args_settings(args))
     with tempfile.TemporaryDirectory(prefix="sropt-serve-load-") as tmp:
+        if args.startup_runs:
+            say(f"start-up with the demo model, {args.startup_runs} runs")
+            record["startup"] = measure_startup(args.startup_runs, Path(tmp))
         artifacts = args.artifacts or demo_artifacts(Path(tmp))
         record["settings"]["served"] = artifacts
         say(f"serving {', '.join(artifacts)}; {args.requests} requests at concurrency {args.concurrency}")
