@@ -24,7 +24,6 @@ def _fixed_8x8_onnx(path: Path) -> Path:
     return path
 
 
-@pytest.mark.slow  # starts a server process that imports TF and ORT: 8-18 s here
 def test_refuses_to_start_listing_every_broken_model(artifact_files, tmp_path: Path) -> None:
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"not onnx at all")
