@@ -216,6 +216,7 @@ def preflight(
         *_model_problems(pipeline, where, at, base_dir, model_override),
         *_output_problems(where, out_dir),
         *_baseline_problems(pipeline, where, at, base_dir),
+        *_fixed_shape_problems(pipeline, where, at, base_dir, model_override),
     ]
 
 
@@ -272,6 +273,34 @@ def _model_problems(pipeline: Pipeline, where: str, at, base_dir: Path, model_ov
     if mp.suffix.lower() != ".pb":
         return [f"{at(('model',))}{where}, field 'model': {mp} is a {mp.suffix} file; a pipeline starts from a frozen TensorFlow graph (.pb)."]
     return []
+
+
+def _fixed_shape_problems(pipeline: Pipeline, where: str, at, base_dir: Path, model_override: Path | None) -> list[str]:
+    """TFLite fixed_shape values the source model cannot take (a downsampling multiple, memory), before any step.
+
+    Read with protobuf alone, for a model given as a file; a registry name is
+    checked by the quantize step itself, before its calibration. The source
+    is an upper bound for a pruned graph's memory and has the same multiple.
+    """
+    shapes = [(i, t.fixed_shape) for i, t in enumerate(pipeline.quantize.tflite if pipeline.quantize else []) if t.fixed_shape]
+    path = model_override or (base_dir / pipeline.model if is_model_path(pipeline.model) else None)
+    if not shapes or path is None or not Path(path).is_file():
+        return []
+    from sropt.convert.frozen import describe_frozen_graph
+    from sropt.convert.tflite_export import check_fixed_shape, parse_hw
+
+    try:
+        _, info = describe_frozen_graph(path)
+    except InputError:
+        return []  # the model itself is reported by the runner, with its own message
+    problems = []
+    for i, text in shapes:
+        try:
+            check_fixed_shape(parse_hw(text, option="fixed_shape"), info)
+        except InputError as exc:
+            problems.append(f"{at(('quantize', 'tflite', i, 'fixed_shape'))}{where}, stage 'quantize', field 'tflite[{i}].fixed_shape': "
+                            + str(exc).replace("--fixed-shape", "fixed_shape"))
+    return problems
 
 
 def _output_problems(where: str, out_dir: Path) -> list[str]:

@@ -157,6 +157,9 @@ class TFLiteTarget(StrictModel):
         """``128x128``: two positive integers, as ``--fixed-shape`` takes them; kept as ``HxW``."""
         from sropt.convert.tflite_export import parse_hw
 
+        if isinstance(value, (int, float)) and not isinstance(value, bool):  # YAML reads 0x8 as the hex number 8
+            raise ValueError(f"fixed_shape {value!r} is a number; give HxW as text, e.g. 128x128 (quote values "
+                             "such as '0x8', which YAML reads as hex)")
         try:
             hw = parse_hw(None if value is None else str(value), option="fixed_shape")
         except InputError as exc:

@@ -19,6 +19,25 @@ def test_bad_fixed_shape_is_refused_with_the_field(value: str) -> None:
         TFLiteTarget(mode="int8", fixed_shape=value)
 
 
+def test_fixed_shape_read_by_yaml_as_a_number_is_named() -> None:
+    with pytest.raises(ValidationError, match="fixed_shape 8 is a number; give HxW as text"):
+        TFLiteTarget(mode="int8", fixed_shape=8)  # what YAML makes of `fixed_shape: 0x8`
+
+
+@pytest.mark.shared
+def test_fixed_shape_the_model_cannot_take_stops_the_run_before_any_step(tmp_path: Path, shared_models: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    shutil.copy(shared_models / "ESPCN_x3.pb", tmp_path / "m.pb")
+    (tmp_path / "p.yaml").write_text("version: 1\npipelines:\n  big:\n    model: m.pb\n    quantize:\n      tflite:\n"
+                                     "        - {mode: int8, fixed_shape: 40000x40000}\n")
+    assert main(["run", str(tmp_path / "p.yaml"), "--pipeline", "big", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "p.yaml:7" in err and "field 'tflite[0].fixed_shape': fixed_shape 40000x40000: running the model" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_fixed_shape_and_depth_to_space_rules_and_names() -> None:
     assert TFLiteTarget(mode="int8", fixed_shape=" 128X96 ").fixed_shape == "128x96"
     target = TFLiteTarget(mode="int8", io="uint8", fixed_shape="128x128", depth_to_space="transpose_conv")
