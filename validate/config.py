@@ -46,7 +46,7 @@ class ValidationConfig:
     lr_dir: str | Path | None = None
     rgb_psnr: bool = False
     isolate: bool = True
-    crop_size: int = 96
+    crop_size: int = 64  # HR px per report crop, shown at 2x: 7 panels of 128 px fit a 1400 px page
     #: Raise InputError (exit 2) before any runtime row when an artifact does not open, its scale is not the
     #: run's, or a dataset yields no usable image, instead of recording error rows (`sropt validate` sets it).
     refuse_bad_inputs: bool = False

@@ -4,7 +4,9 @@ For each dataset x degradation the LR images are made once (and cached by
 content across runs in one process). Each artifact then runs on the full sets
 in the runtime its file is made for (.pb in OpenCV, .onnx in ONNX Runtime,
 .tflite in LiteRT), by default in its own spawned process so the peak RSS is
-that runtime's, and returns per-image PSNR/SSIM, latencies and report crops.
+that runtime's, and returns per-image PSNR/SSIM and latencies; its SR outputs
+go to a scratch folder, from which the report's crops are chosen afterwards
+(``sropt.validate.report_crops``: the images where the artifacts differ most).
 Cross-runtime parity is computed on a fixed set of small LR crops, run in
 every allowed runtime that loads each file: those other runtimes give
 parity-only rows (``scope == "parity"``) instead of repeating full-set
@@ -15,6 +17,7 @@ baseline row is added per set. Bad inputs never stop the run: they become
 
 from __future__ import annotations
 
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -32,6 +35,7 @@ from sropt.validate.degradation import bicubic_upscale
 from sropt.validate.environment import describe_environment
 from sropt.validate.pairs import iter_scores, score_image
 from sropt.validate.prepare import EvalSet, pick_crop_box, prepare_set
+from sropt.validate.report_crops import OutputRow, choose_crops, save_output
 from sropt.validate.resolve import OpenedArtifact, open_artifact
 from sropt.validate.results import Crop, ImageResult, ValidationReport, ValidationResult
 
@@ -49,7 +53,8 @@ class RowTask:
     opened: OpenedArtifact
     runtime: str
     sets: list[EvalSet]
-    crops: dict[tuple[str, str], tuple[str, tuple[int, int, int]]]
+    #: Where a full task saves its SR outputs for the report's crops (a scratch folder; None: it saves none).
+    outputs_dir: Path | None
     config: ValidationConfig
     runner: Any = None  # runners.runner_ref(runtime) for a spawned worker; None: look ``runtime`` up here
     #: LR parity crops per set key; a parity-only task (``full`` False) gets these and no ``sets`` images.
@@ -59,11 +64,10 @@ class RowTask:
 
 @dataclass
 class RowOutput:
-    """What a row task sends back: result rows, SR parity crops, crops for the HTML, seconds in the model."""
+    """What a row task sends back: result rows, SR parity crops, seconds in the model."""
 
     results: list[ValidationResult]
     sr: dict[tuple[str, str], list[np.ndarray]]
-    crops: dict[tuple[str, str], np.ndarray]
     model_seconds: float = 0.0
     worker_seconds: float = 0.0  # the whole run_row, for the process start-up share
 
@@ -89,27 +93,17 @@ def validate_artifacts(
     if config.refuse_bad_inputs:  # before any runtime row: bad inputs are exit 2, not a report of error rows
         _refuse_bad_inputs(opened, scale, unusable)
     prepared = time.perf_counter()
-    crops = {s.key: (s.images[0].name, pick_crop_box(s.images[0].hr, config.crop_size)) for s in sets}
     boxes = parity_boxes(sets, config.parity_images, config.parity_crop)
     parity_lr = {s.key: [_lr_crop(s, name, box) for name, box in boxes[s.key]] for s in sets}
     report.config["parity_crops"] = {f"{k[0]}/{k[1]}": [[name, *box] for name, box in v] for k, v in boxes.items()}
-    for s in sets:
-        report.results.append(_bicubic_row(s, config))
-        report.crops.append(_bicubic_crop(s, *crops[s.key]))
+    report.results += [_bicubic_row(s, config) for s in sets]
     report.warnings += _unloadable_warnings(opened, config)
-    entries = _plan_entries(opened, sets, scale, crops, parity_lr, config)
-    tasks = [e for e in entries if isinstance(e, RowTask)]
-    outputs: dict[int, RowOutput] = {}
-    rows_s = 0.0
-    for group in group_tasks(tasks):
-        host = group[0]
-        extra = f" (+ parity crops of {len(group) - 1} more)" if len(group) > 1 else ""
-        say(f"{host.opened.artifact.path.name} on {host.runtime}" + (" (parity crops)" if not host.full else "") + extra)
-        t0 = time.perf_counter()
-        for task, out in zip(group, _run_group(group)):
-            outputs[id(task)] = out
-        rows_s += time.perf_counter() - t0
-    sr_by_row = _collect(report, entries, outputs)
+    # The rows' SR outputs go to a scratch folder: the report's crops are chosen where they differ most.
+    with tempfile.TemporaryDirectory(prefix="sropt-outputs-") as scratch:
+        entries = _plan_entries(opened, sets, scale, Path(scratch), parity_lr, config)
+        outputs, rows_s = _run_entries(entries, say)
+        sr_by_row = _collect(report, entries, outputs)
+        report.crops = _report_crops(sets, entries, outputs, config)
     _add_parity(sr_by_row)
     wall = time.perf_counter() - started
     model_s = sum(o.model_seconds for o in outputs.values())
@@ -123,7 +117,30 @@ def validate_artifacts(
     return report
 
 
-def _plan_entries(opened, sets: list[EvalSet], scale: int, crops, parity_lr, config: ValidationConfig) -> list[ValidationResult | RowTask]:
+def _run_entries(entries: list[ValidationResult | RowTask], say: Progress) -> tuple[dict[int, RowOutput], float]:
+    """Run every task of ``entries`` (grouped into processes); their outputs by task id and the seconds it took."""
+    outputs: dict[int, RowOutput] = {}
+    rows_s = 0.0
+    for group in group_tasks([e for e in entries if isinstance(e, RowTask)]):
+        host = group[0]
+        extra = f" (+ parity crops of {len(group) - 1} more)" if len(group) > 1 else ""
+        say(f"{host.opened.artifact.path.name} on {host.runtime}" + (" (parity crops)" if not host.full else "") + extra)
+        t0 = time.perf_counter()
+        for task, out in zip(group, _run_group(group)):
+            outputs[id(task)] = out
+        rows_s += time.perf_counter() - t0
+    return outputs, rows_s
+
+
+def _report_crops(sets: list[EvalSet], entries: list[ValidationResult | RowTask], outputs: dict[int, RowOutput],
+                  config: ValidationConfig) -> list[Crop]:
+    """The report's crops from the saved outputs of the full rows that ran; the first of them is the reference."""
+    rows = [OutputRow(f"{e.opened.artifact.path.name} [{e.runtime}]", e.outputs_dir) for e in entries
+            if isinstance(e, RowTask) and e.full and e.outputs_dir is not None and not any(r.errors for r in outputs[id(e)].results)]
+    return choose_crops(sets, rows, config.crop_size)
+
+
+def _plan_entries(opened, sets: list[EvalSet], scale: int, scratch: Path, parity_lr, config: ValidationConfig) -> list[ValidationResult | RowTask]:
     """In report order: ready error rows, and a task per artifact x runtime to run."""
     entries: list[ValidationResult | RowTask] = []
     for ref, art, err in opened:
@@ -146,12 +163,13 @@ def _plan_entries(opened, sets: list[EvalSet], scale: int, crops, parity_lr, con
                 continue
             is_full = runtime in full
             task_sets = sets if is_full else [EvalSet(s.dataset, s.degradation, s.scale) for s in sets]
-            entries.append(RowTask(art, runtime, task_sets, crops, config, parity_lr=parity_lr, full=is_full))
+            outputs_dir = scratch / str(len(entries)) if is_full else None
+            entries.append(RowTask(art, runtime, task_sets, outputs_dir, config, parity_lr=parity_lr, full=is_full))
     return entries
 
 
 def _collect(report: ValidationReport, entries: list[ValidationResult | RowTask], outputs: dict[int, RowOutput]):
-    """Rows into the report in plan order, crop panels into the HTML crops; (row, its SR parity crops) pairs."""
+    """Rows into the report in plan order; (row, its SR parity crops) pairs."""
     sr_by_row: list[tuple[ValidationResult, dict[tuple[str, str], list[np.ndarray]]]] = []
     for e in entries:
         if isinstance(e, ValidationResult):
@@ -160,10 +178,6 @@ def _collect(report: ValidationReport, entries: list[ValidationResult | RowTask]
         out = outputs[id(e)]
         report.results += out.results
         sr_by_row += [(r, out.sr) for r in out.results]
-        for crop in report.crops:
-            key = (crop.dataset, crop.degradation)
-            if key in out.crops:
-                crop.panels[f"{e.opened.artifact.path.name} [{e.runtime}]"] = out.crops[key]
     return sr_by_row
 
 
@@ -335,15 +349,6 @@ def _bicubic_row(s: EvalSet, config: ValidationConfig) -> ValidationResult:
     return row
 
 
-def _bicubic_crop(s: EvalSet, name: str, box: tuple[int, int, int]) -> Crop:
-    img = next(i for i in s.images if i.name == name)
-    y0, x0, n = box
-    crop = Crop(s.dataset, s.degradation, name, box)
-    crop.panels["HR"] = img.hr[y0 : y0 + n, x0 : x0 + n].copy()
-    crop.panels[BICUBIC] = bicubic_upscale(img.lr, s.scale)[y0 : y0 + n, x0 : x0 + n].copy()
-    return crop
-
-
 def _run_group(group: list[RowTask]) -> list[RowOutput]:
     """Run a group of tasks in one spawned process (in this one without ``config.isolate``), outputs in order.
 
@@ -393,7 +398,7 @@ def _run_task(task: RowTask) -> RowOutput:
             _describe(row, task.opened, task.config)
             row.scope = "full" if task.full else "parity"
             rows.append(row)
-        return RowOutput(rows, {}, {})
+        return RowOutput(rows, {})
 
 
 def run_row(task: RowTask) -> RowOutput:
@@ -422,7 +427,7 @@ def _run_row(task: RowTask) -> RowOutput:
             row.notes.append(f"parity only: ran on {n} fixed LR crop(s) of up to {cfg.parity_crop} px, not the full set; "
                              "full-set metrics come from the runtime this file is made for (--all-runtimes for full rows here)")
         rows.append(row)
-    out = RowOutput(rows, {}, {})
+    out = RowOutput(rows, {})
     try:
         runner = resolve_runner(task.runner or task.runtime)().load(art.artifact, cfg.threads)
         model = _timed(_model_fn(runner, art.artifact.scale, cfg), out)  # InputError: overlap below the receptive field
@@ -463,7 +468,7 @@ def _timed(model: Callable[[np.ndarray], np.ndarray], out: RowOutput) -> Callabl
 
 
 def _run_full(task: RowTask, model: Callable[[np.ndarray], np.ndarray], out: RowOutput) -> None:
-    """Full-set metrics and latency of every set into ``out.results``; the HTML crop of each set into ``out.crops``."""
+    """Full-set metrics and latency of every set into ``out.results``; each SR output into ``task.outputs_dir``."""
     cfg, contract = task.config, task.opened.artifact.contract
     bench, bench_input = _bench_latency(model, contract, cfg)
     for row, s in zip(out.results, task.sets):
@@ -474,9 +479,8 @@ def _run_full(task: RowTask, model: Callable[[np.ndarray], np.ndarray], out: Row
         for i, (img, (sr, score)) in enumerate(zip(s.images, scored)):
             row.images.append(ImageResult(img.name, score.psnr, score.ssim, (img.lr.shape[1], img.lr.shape[0]),
                                           score.psnr_rgb, latencies[i], list(img.notes)))
-            name, (y0, x0, n) = task.crops.get(s.key, ("", (0, 0, 0)))
-            if img.name == name:
-                out.crops[s.key] = sr[y0 : y0 + n, x0 : x0 + n].copy()
+            if task.outputs_dir is not None:
+                save_output(task.outputs_dir, s, img.name, sr)
         if bench is not None:
             row.latency_ms, row.latency_input = bench, bench_input
         else:

@@ -1,18 +1,21 @@
-"""Writing a ValidationReport: report.json, report.md and report.html (atomically)."""
+"""Writing a ValidationReport: report.json, report.md and report.html (atomically), from one page context."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from sropt.core.atomic import write_text_atomic
-from sropt.validate.report_table import TABLE_HEADER, fmt_psnr, fmt_ssim, table_rows
 from sropt.validate.results import ValidationReport
+
+#: The page context next to the reports: `sropt run` reads the validate step's crops from it.
+CONTEXT_FILE = "report.context.json"
 
 
 def write_report(report: ValidationReport, out_dir: Path | str) -> dict[str, Path]:
-    """Write the three report files into ``out_dir``; return {"json"|"md"|"html": path}."""
-    from sropt.validate.report_html import html_context, render_html
+    """Write the three report files (and the page context) into ``out_dir``; return {"json"|"md"|"html": path}."""
+    from sropt.validate.report_html import render_html
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -20,13 +23,12 @@ def write_report(report: ValidationReport, out_dir: Path | str) -> dict[str, Pat
 
         raise InputError(f"--out {out}: exists and is not a folder; give a folder for the reports.")
     out.mkdir(parents=True, exist_ok=True)
-    context = html_context(report)
-    # The page's data, so `sropt run` renders the same template inside its own page (no splicing).
-    write_text_atomic(out / "report.context.json", json.dumps(context) + "\n")
+    context = validation_context(report)
+    write_text_atomic(out / CONTEXT_FILE, json.dumps(context) + "\n")
     return {
         "json": write_text_atomic(out / "report.json", report_json(report)),
-        "md": write_text_atomic(out / "report.md", render_markdown(report)),
-        "html": write_text_atomic(out / "report.html", render_html(report, context)),
+        "md": write_text_atomic(out / "report.md", _markdown(context)),
+        "html": write_text_atomic(out / "report.html", render_html(context)),
     }
 
 
@@ -35,52 +37,26 @@ def report_json(report: ValidationReport) -> str:
     return json.dumps(report.to_json(), indent=2, allow_nan=False) + "\n"
 
 
+def validation_context(report: ValidationReport) -> dict[str, Any]:
+    """The page context of a `sropt validate` report: summary, crops, plots, every row."""
+    from sropt.validate.report_context import model_identity, page_context
+    from sropt.validate.report_html import crop_pictures, plot_pictures
+
+    doc = report.to_json()
+    artifacts = dict.fromkeys(r.artifact for r in report.results if r.artifact != "bicubic")
+    models = [model_identity(a) for a in artifacts]
+    crops = crop_pictures(report.crops, report.config.get("scale"))
+    missing = None if crops else "No crops: no artifact produced an output on a dataset image (see the problems above)."
+    pictures = {"crops": crops, "plots": plot_pictures(doc), "missing": missing}
+    return page_context(doc, title="sropt validation report", models=models, pictures=pictures)
+
+
 def render_markdown(report: ValidationReport) -> str:
-    """report.md: protocol, environment, the results table, per-image numbers and problems."""
-    env = report.environment
-    lines = [
-        "# sropt validation report",
-        "",
-        f"Schema {report.schema_version}. Metrics: PSNR/SSIM on BT.601 Y, crop_border = scale, uint8-rounded outputs "
-        "(BasicSR protocol). Latency: model execution only (pre/post-processing excluded), "
-        f"{report.config.get('repeats')} timed repeats after warm-up.",
-        "",
-        f"Environment: {env.get('cpu')}, {env.get('cores')} cores, {env.get('threads')} threads, Python {env.get('python')}.",
-        "",
-        "| " + " | ".join(TABLE_HEADER) + " |",
-        "|" + "---|" * len(TABLE_HEADER),
-    ]
-    lines += ["| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in row) + " |" for row in table_rows(report)]
-    n_crops = max((len(v) for v in report.config.get("parity_crops", {}).values()), default=0)
-    if n_crops:
-        lines += ["", f"Parity: pixels within 1 level of the reference row (same model) on {n_crops} fixed LR crop(s) per set, "
-                  "run in every runtime that loads each file; 'parity only' rows ran just those crops (full-set metrics "
-                  "come from the runtime the file is made for)."]
-    if report.warnings:
-        lines += ["", "## Warnings", ""] + [f"- {w}" for w in report.warnings]
-    if report.errors:
-        lines += ["", "## Problems and errors", ""] + [f"- {p}" for p in report.errors]
-    lines += _artifact_notes(report)
-    lines += ["", "## Per image", ""]
-    for r in report.results:
-        if not r.images:
-            continue
-        lines.append(f"### {r.label} [{r.runtime}] {r.dataset} x{r.scale} {r.degradation}")
-        lines.append("")
-        lines.append("| image | PSNR-Y | SSIM-Y | median ms |")
-        lines.append("|---|---|---|---|")
-        for i in r.images:
-            ms = f"{i.latency_ms['median']:.1f}" if i.latency_ms else "-"
-            lines.append(f"| {i.name} | {fmt_psnr(i.psnr_y)} | {fmt_ssim(i.ssim_y)} | {ms} |")
-        lines.append("")
-    return "\n".join(lines) + "\n"
+    """report.md of ``report``."""
+    return _markdown(validation_context(report))
 
 
-def _artifact_notes(report: ValidationReport) -> list[str]:
-    """Each artifact's notes once (its rows in every runtime and dataset repeat them), e.g. its CPU target."""
-    seen: dict[str, list[str]] = {}
-    for r in report.results:
-        notes = seen.setdefault(r.label, [])
-        notes += [n for n in r.notes if n not in notes]
-    lines = [f"- {label}: {note}" for label, notes in seen.items() for note in notes]
-    return ["", "## Notes", ""] + lines if lines else []
+def _markdown(context: dict[str, Any]) -> str:
+    from sropt.validate.report_markdown import render_markdown_page
+
+    return render_markdown_page(context)

@@ -1,98 +1,75 @@
-"""report.html: the results table, side-by-side crops and a quality-vs-latency plot.
+"""report.html: rendered from the page context with the jinja2 templates in validate/templates.
 
 Everything is embedded (PNG as base64 data URIs) so the file can be mailed
-or archived by CI as a single artifact.
+or archived by CI as a single artifact. `sropt validate` renders
+validate.html, `sropt run` run.html; both extend base.html and include the
+same summary, pictures and details blocks.
 """
 
 from __future__ import annotations
 
 import base64
-import io
-import math
+from collections.abc import Callable
+from typing import Any
 
 from sropt.validate.imageio import encode_png
-from sropt.validate.report_table import TABLE_HEADER, table_rows
-from sropt.validate.results import ValidationReport
+from sropt.validate.report_plots import quality_plot
+from sropt.validate.results import Crop
 
-def _data_uri(png: bytes) -> str:
+
+def data_uri(png: bytes) -> str:
+    """A PNG as a data URI for an <img src>."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def quality_latency_plot(report: ValidationReport, dataset: str, degradation: str) -> bytes | None:
-    """PNG scatter of PSNR-Y against median latency for one set, or None if nothing to plot."""
-    points = [
-        (r.latency_ms["median"], r.psnr_y, f"{r.label} [{r.runtime}]")
-        for r in report.results
-        if r.dataset == dataset and r.degradation == degradation and r.latency_ms and r.psnr_y is not None and math.isfinite(r.psnr_y)
-    ]
-    if not points:
+def _image_uri(img: Any) -> str | None:
+    try:
+        return data_uri(encode_png(img))
+    except Exception:  # an unencodable panel is stated in place, never a traceback
         return None
-    import matplotlib
-    import matplotlib.ticker
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(10, 4.8), dpi=100)
-    markers = "osD^vP*X<>"
-    for k, (ms, psnr, label) in enumerate(points):
-        # A legend rather than point annotations: same-model rows sit on top of each other.
-        ax.scatter([ms], [psnr], s=40, marker=markers[k % len(markers)], label=label, alpha=0.85)
-    bicubic = next((r.psnr_y for r in report.results if r.runtime == "bicubic" and r.dataset == dataset and r.degradation == degradation), None)
-    if bicubic is not None and math.isfinite(bicubic):
-        ax.axhline(bicubic, color="grey", linestyle="--", linewidth=1, label=f"bicubic {bicubic:.2f} dB")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    latencies = [ms for ms, _, _ in points]
-    log_x = min(latencies) > 0 and max(latencies) / min(latencies) > 20
-    if log_x:  # only when the spread needs it: a log axis over a narrow range prints unreadable ticks
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.margins(x=0.1, y=0.15)
-    ax.set_xlabel("median latency, ms" + (" (log)" if log_x else ""))
-    ax.set_ylabel("PSNR-Y, dB")
-    ax.set_title(f"{dataset}, {degradation}: quality vs latency")
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+def crop_pictures(crops: list[Crop], scale: Any, rename: Callable[[str], str] = str) -> list[dict[str, Any]]:
+    """The crops as template data: panels with their PSNR, heat maps aligned under the panels they compare."""
+    out = []
+    for crop in crops:
+        y0, x0, n = crop.box
+        titles = list(dict.fromkeys([*crop.panels, *crop.missing]))
+        panels = [{"title": rename(t), "src": _image_uri(crop.panels[t]) if t in crop.panels else None,
+                   "psnr": f"{crop.psnr[t]:.2f} dB" if t in crop.psnr else ""} for t in titles]
+        legend = f"maps below: |ΔY| against this output, black 0 to yellow {crop.heat_max:.1f}+ levels"
+        heat = [{"title": rename(t), "src": _image_uri(crop.heat[t])} if t in crop.heat
+                else ({"caption": legend} if t == crop.reference and crop.heat else None) for t in titles]
+        why = (f"Chosen where the outputs differ most from {rename(crop.reference)} (their mean squared ΔY on this image, "
+               f"summed: {crop.difference:.3g} levels²)." if crop.difference > 0 else
+               "No artifact differs from the reference output here: the first images and their most textured window are shown.")
+        out.append({
+            "heading": f"{crop.dataset} x{scale} ({crop.degradation}): {crop.image}, {n}x{n} px at x={x0}, y={y0}, shown at 2x",
+            "why": why, "size": n, "panels": panels, "heat": heat if crop.heat else [],
+        })
+    return out
+
+
+def plot_pictures(doc: dict[str, Any]) -> list[dict[str, str]]:
+    """The quality-vs-latency/size figure of every dataset in report.json ``doc``."""
+    from sropt.validate.report_summary import dataset_name
+
+    plots = []
+    for dataset in dict.fromkeys(dataset_name(r) for r in doc.get("results", [])):
+        png = quality_plot(doc, dataset)
+        if png is not None:
+            plots.append({"alt": f"{dataset}: PSNR-Y against latency and against file size", "src": data_uri(png)})
+    return plots
 
 
 def templates():
-    """The jinja2 environment over validate/templates (shared by `validate` and `run` pages)."""
+    """The jinja2 environment over validate/templates (shared by the `validate` and `run` pages)."""
     import jinja2
 
-    return jinja2.Environment(loader=jinja2.PackageLoader("sropt.validate", "templates"), autoescape=True)
+    return jinja2.Environment(loader=jinja2.PackageLoader("sropt.validate", "templates"), autoescape=True,
+                              undefined=jinja2.ChainableUndefined)
 
 
-def html_context(report: ValidationReport) -> dict:
-    """Everything validation_body.html shows, JSON-serialisable (images as data URIs)."""
-    env = report.environment
-    crops = []
-    for crop in report.crops:
-        y0, x0, n = crop.box
-        panels = []
-        for title, img in crop.panels.items():
-            try:
-                src = _data_uri(encode_png(img))
-            except Exception:  # an unreadable panel is stated in place, never a traceback
-                src = None
-            panels.append({"title": title, "src": src})
-        crops.append({"heading": f"{crop.dataset} x{report.config.get('scale')} ({crop.degradation}): {crop.image}, {n}x{n} px at ({x0},{y0})", "panels": panels})
-    plots = []
-    for ds, degr in dict.fromkeys((c.dataset, c.degradation) for c in report.crops):
-        png = quality_latency_plot(report, ds, degr)
-        if png is not None:
-            plots.append({"alt": f"{ds} {degr}: quality vs latency", "src": _data_uri(png)})
-    return {
-        "protocol": "PSNR/SSIM on BT.601 Y, crop_border = scale, uint8-rounded outputs.",
-        "environment": f"{env.get('cpu')}, {env.get('cores')} cores, {env.get('threads')} threads. Schema {report.schema_version}.",
-        "header": TABLE_HEADER, "rows": table_rows(report), "errors": report.errors, "warnings": report.warnings, "crops": crops, "plots": plots,
-    }
-
-
-def render_html(report: ValidationReport, context: dict | None = None) -> str:
-    """The self-contained report.html document."""
-    v = context if context is not None else html_context(report)
-    return templates().get_template("validate.html").render(title="sropt validation report", v=v) + "\n"
+def render_html(context: dict[str, Any], template: str = "validate.html") -> str:
+    """The self-contained report page from ``context`` (``page_context``)."""
+    return templates().get_template(template).render(v=context) + "\n"

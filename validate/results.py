@@ -161,13 +161,20 @@ class ValidationResult:
 
 @dataclass
 class Crop:
-    """An HR-space crop of one image, shown side by side in report.html."""
+    """An HR-space crop of one image, shown side by side in report.html (sropt.validate.report_crops)."""
 
     dataset: str
     degradation: str
     image: str
     box: tuple[int, int, int]  # y0, x0, size in HR pixels
     panels: dict[str, np.ndarray] = field(default_factory=dict)  # title -> uint8 BGR crop
+    psnr: dict[str, float] = field(default_factory=dict)  # title -> PSNR-Y of the crop against HR
+    #: The output every heat map compares with (the source model's row) and the image's summed mean squared ΔY.
+    reference: str = ""
+    difference: float = 0.0
+    heat: dict[str, np.ndarray] = field(default_factory=dict)  # title -> |ΔY| vs the reference, BGR heat map
+    heat_max: float = 0.0  # ΔY levels at which the heat maps saturate
+    missing: list[str] = field(default_factory=list)  # titles whose output could not be read
 
 
 @dataclass

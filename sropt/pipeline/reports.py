@@ -1,9 +1,11 @@
 """The run folder's report.json / report.md / report.html.
 
-The validation stage renders the per-artifact tables, crops and plot; the
-run adds the pipeline summary (each step's status, time, size and PSNR-Y
-delta against the source model) and the gate results on top. Every PSNR
-line states its protocol (Y channel, border crop = scale, degradation).
+One page context (``sropt.validate.report_context``) from the run's
+report.json renders both report.md and report.html (run.html, which extends
+the validate page's base layout): the ten-second summary with a gates
+column, the gates grouped per artifact, the steps, and the pictures. The
+crops come from the validate step's stored context (its outputs are not in
+report.json); the plots are drawn from the run's rows, named by step.
 """
 
 from __future__ import annotations
@@ -12,65 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-
-def _fmt_size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
-def _protocol(report: dict[str, Any]) -> str:
-    rows = [r for r in report.get("results", []) if r.get("psnr_y") is not None]
-    degr = sorted({str(r.get("degradation")) for r in rows})
-    scales = sorted({str(r.get("scale")) for r in rows})
-    return (
-        f"PSNR/SSIM on BT.601 Y, border crop = scale ({', '.join(scales) or '-'}), "
-        f"LR by {', '.join(degr) or '-'}; deltas are against the source model on the same dataset "
-        "(same runtime when the source ran in it, else OpenCV)."
-    )
-
-
-def summary_markdown(report: dict[str, Any]) -> str:
-    """The pipeline summary and results as markdown."""
-    p = report["pipeline"]
-    datasets = list(dict.fromkeys(ds for s in p["summary"] for ds in s["psnr_y"]))
-    name, sha = _model_identity(p)
-    lines = [f"# sropt run: {p['name']}", "", f"Model `{name}`" + (f" (sha256 {sha})" if sha else "") + f", sropt {p['sropt_version']}.", ""]
-    if p.get("bundled_stand_in"):
-        lines += ["**Ran on the bundled stand-in model, not a model you gave.**", ""]
-    if p.get("description"):  # e.g. edsr_x3_demo says it ran on the bundled stand-in, not EDSR_x3.pb
-        lines += [f"> {p['description']}", ""]
-    status = "passed" if p.get("passed", True) else "FAILED"
-    if p.get("gate_results") is not None:
-        n_fail = sum(g["status"] in ("fail", "error") for g in p["gate_results"])
-        lines += [f"**Gates: {status}** ({len(p['gate_results'])} checks, {n_fail} failed). See gates.md.", ""]
-    head = "| step | status | build time (s) | artifact | size |" + "".join(f" PSNR-Y {d} | Δ {d} |" for d in datasets)
-    lines += ["## Pipeline", "", head, "|" + "---|" * (5 + 2 * len(datasets))]
-    for s in p["summary"]:
-        cells = [s["step"], s["status"], f"{s['seconds']:.1f}", f"`{s['artifact']}`" if s["artifact"] else "-", _fmt_size(s["size_bytes"])]
-        for d in datasets:
-            v = s["psnr_y"].get(d)
-            dv = s["psnr_delta"].get(d)
-            cells.append(f"{v:.2f} ({s['runtime']})" if v is not None else "-")
-            cells.append(f"{dv:+.2f}" if dv is not None else "-")
-        lines.append("| " + " | ".join(cells) + " |")
-    notes = payoff_notes(p)
-    if notes:
-        lines += ["", *(f"- **{step}**: {note}" for step, note in notes)]
-    lines += ["", _protocol(report), "", "## Results", "", "| artifact | runtime | dataset | PSNR-Y (dB) | SSIM-Y | latency median (ms) | size |", "|---|---|---|---|---|---|---|"]
-    for r in report.get("results", []):
-        lat = (r.get("latency_ms") or {}).get("median")
-        psnr, ssim = r.get("psnr_y"), r.get("ssim_y")
-        lines.append(
-            f"| {r.get('stage') or r.get('artifact')} | {r.get('runtime')} | {Path(str(r.get('dataset'))).name} | "
-            f"{f'{psnr:.2f}' if psnr is not None else '; '.join(r.get('errors') or ['-'])} | {f'{ssim:.4f}' if ssim is not None else '-'} | "
-            f"{f'{lat:.1f}' if lat is not None else '-'} | {_fmt_size(r.get('size_bytes'))} |"
-        )
-    return "\n".join(lines) + "\n"
+from sropt.validate.report_words import runtime_name, size_words
 
 
 def payoff_notes(p: dict[str, Any]) -> list[tuple[str, str]]:
@@ -84,72 +28,86 @@ def payoff_notes(p: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _shift_headings(md: str) -> str:
-    """Nest a validation report.md under the run's "## Validation report": drop its H1, demote the rest one level."""
-    out, in_code = [], False
-    for line in md.splitlines():
-        if line.startswith("```"):
-            in_code = not in_code
-        if not in_code and line.startswith("# "):
-            continue
-        out.append("#" + line if not in_code and line.startswith("#") else line)
-    return "\n".join(out).strip("\n") + "\n"
+def model_identity(p: dict[str, Any]) -> dict[str, str]:
+    """The model file that ran (never the config's label when ``--model`` replaced it) and its sha256."""
+    from sropt.validate.report_context import model_identity as identity
+
+    name = Path(str(p.get("source") or p.get("model") or "-")).name
+    note = f"given with --model {p['model_given']}; the pipeline names {p.get('model')}" if p.get("model_given") else ""
+    return identity(name, p.get("model_sha256") or "", note)
 
 
-def _model_identity(p: dict[str, Any]) -> tuple[str, str | None]:
-    """The model's file name (for a path) or registry name, and its sha256 as the runner hashed it."""
-    model = str(p.get("model") or "-")
-    path = Path(model)
-    sha = p.get("model_sha256")
-    return (path.name if path.is_file() else model), (sha[:16] if sha else None)
+def _stored_crops(validate_dir: Path | None, by_file: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
+    """The validate step's crops, panel titles named by step; or none and a sentence saying why."""
+    from sropt.validate.report import CONTEXT_FILE
 
-
-def _load_validation_context(validate_dir: Path | None) -> tuple[dict | None, str]:
-    """The validation page's data, or None and a sentence saying why it is missing."""
     if validate_dir is None:
-        return None, "This pipeline has no validate step."
-    ctx = Path(validate_dir) / "report.context.json"
+        return [], "This pipeline has no validate step: no crops."
+    path = Path(validate_dir) / CONTEXT_FILE
     try:
-        return json.loads(ctx.read_text(encoding="utf-8")), ""
-    except (OSError, ValueError) as e:
-        return None, f"Validation results could not be read from {ctx}: {e}"
+        crops = json.loads(path.read_text(encoding="utf-8"))["pictures"]["crops"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [], f"The crops could not be read from {path} ({type(exc).__name__}: {exc}); rerun with --force to make them again."
+    rename = _step_titles(by_file)
+    for crop in crops:
+        for item in [*crop.get("panels", []), *(h for h in crop.get("heat", []) if h)]:
+            if "title" in item:
+                item["title"] = rename(item["title"])
+        crop["why"] = rename(crop.get("why", ""))
+    return crops, None if crops else "No crops: no artifact produced an output on a dataset image."
 
 
-def summary_html(report: dict[str, Any], validate_dir: Path | None = None) -> str:
-    """The whole run report.html, from run.html (same base layout as the validate page)."""
-    from sropt.validate.report_html import templates
+def _step_titles(by_file: dict[str, str]):
+    """``X.quantize.tflite.int8.tflite [tflite]`` -> ``quantize.tflite.int8 [LiteRT]`` (any text containing such titles)."""
+    def rename(text: str) -> str:
+        for file, step in sorted(by_file.items(), key=lambda kv: -len(kv[0])):
+            for rt in ("opencv", "ort", "tflite", "tf"):
+                text = text.replace(f"{file} [{rt}]", f"{step} [{runtime_name(rt)}]")
+        return text
+
+    return rename
+
+
+def run_context(report: dict[str, Any], validate_dir: Path | None = None) -> dict[str, Any]:
+    """The page context of a run report."""
+    from sropt.validate.report_context import page_context
+    from sropt.validate.report_html import plot_pictures
 
     p = report["pipeline"]
-    datasets = list(dict.fromkeys(ds for s in p["summary"] for ds in s["psnr_y"]))
-    header = ["step", "status", "build time (s)", "artifact", "size"] + [c for d in datasets for c in (f"PSNR-Y {d}", f"Δ {d}")]
-    rows = []
-    for s in p["summary"]:
-        cells = [s["step"], s["status"], f"{s['seconds']:.1f}", s["artifact"] or "-", _fmt_size(s["size_bytes"])]
-        for d in datasets:
-            v, dv = s["psnr_y"].get(d), s["psnr_delta"].get(d)
-            cells += [f"{v:.2f} ({s['runtime']})" if v is not None else "-", f"{dv:+.2f}" if dv is not None else "-"]
-        rows.append(cells)
-    gates = [
-        {"status": g["status"], "gate": g["gate"], "stage": g.get("stage") or "-", "runtime": g.get("runtime") or "-",
-         "dataset": Path(g.get("dataset") or "-").name, "message": g["message"]}
-        for g in p.get("gate_results") or []
-    ]
-    v, v_missing = _load_validation_context(validate_dir)
-    name, sha = _model_identity(p)
-    return templates().get_template("run.html").render(
-        title=f"sropt run {p['name']}", p=p, model_name=name, model_sha=sha, summary_header=header, summary_rows=rows,
-        protocol=_protocol(report), payoff_notes=payoff_notes(p), gates=gates, v=v, v_missing=v_missing,
-    ) + "\n"
+    by_file = {Path(path).name: step for step, path in (p.get("artifacts") or {}).items()}
+    crops, missing = _stored_crops(validate_dir, by_file)
+    steps = {"header": ["step", "status", "build time (s)", "artifact", "size"],
+             "rows": [[s["step"], s["status"], f"{s['seconds']:.1f}", s["artifact"] or "-", size_words(s["size_bytes"])] for s in p["summary"]]}
+    extra = {"description": p.get("description"), "stand_in": p.get("bundled_stand_in"), "payoff_notes": payoff_notes(p), "steps": steps}
+    return page_context(report, title=f"sropt run: {p['name']}", models=[model_identity(p)], gate_results=p.get("gate_results") or [],
+                        pictures={"crops": crops, "plots": plot_pictures(report), "missing": missing}, extra=extra)
+
+
+def run_markdown(v: dict[str, Any]) -> str:
+    """report.md of a run, from the same context as report.html."""
+    from sropt.validate.report_markdown import _table, details_markdown, gates_markdown, summary_markdown
+
+    lines = [f"# {v['title']}", ""]
+    if v.get("stand_in"):
+        lines += ["**Ran on the bundled stand-in model, not a model you gave.**", ""]
+    if v.get("description"):
+        lines += [f"> {v['description']}", ""]
+    if v["gates"]:
+        lines += [f"**Gates: {'passed' if v['gates']['passed'] else 'FAILED'}** (grouped per artifact below; every check in gates.md).", ""]
+    lines += summary_markdown(v)
+    lines += ["", *(f"- **{step}**: {note}" for step, note in v["payoff_notes"])] if v["payoff_notes"] else []
+    lines += ["", *gates_markdown(v["gates"])] if v["gates"] and v["gates"]["groups"] else []
+    lines += ["", "## Steps", "", *_table(v["steps"]["header"], v["steps"]["rows"]), "",
+              "Pictures (crops where the outputs differ most, heat maps, quality plots): report.html.", "", *details_markdown(v)]
+    return "\n".join(lines) + "\n"
 
 
 def write_run_reports(report: dict[str, Any], out_dir: Path, *, validate_dir: Path | None = None) -> None:
     """Write report.json, report.md and report.html into ``out_dir`` (a staging folder)."""
+    from sropt.validate.report_html import render_html
+
     out_dir = Path(out_dir)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
-    md = summary_markdown(report)
-    if validate_dir is not None:
-        vmd = Path(validate_dir) / "report.md"
-        if vmd.is_file():
-            md += "\n## Validation report\n\n" + _shift_headings(vmd.read_text(encoding="utf-8"))
-    (out_dir / "report.md").write_text(md, encoding="utf-8")
-    (out_dir / "report.html").write_text(summary_html(report, validate_dir), encoding="utf-8")
+    context = run_context(report, validate_dir)
+    (out_dir / "report.md").write_text(run_markdown(context), encoding="utf-8")
+    (out_dir / "report.html").write_text(render_html(context, "run.html"), encoding="utf-8")

@@ -205,7 +205,7 @@ def run_pipeline(
             plan, pipeline, name, stem, source_path, model_sha, cache, force, isolate, observer, logbuf)
 
         raise_if_interrupted()
-        report = _assemble_report(name, pipeline, entries, artifacts, records, model_sha)
+        report = _assemble_report(name, pipeline, entries, artifacts, records, model_sha, model)
         gate_results = _apply_gates(pipeline, report, baseline)
         log.info("pipeline %s finished in %.1f s", name, time.perf_counter() - t_start)
         resolved = _resolved_config(name, pipeline, source_path, model_sha, config)
@@ -403,7 +403,8 @@ def _load_artifact(path: Path) -> Artifact:
 # --------------------------------------------------------------------------- report
 
 
-def _assemble_report(name: str, pipeline: Pipeline, entries: dict[str, CacheEntry], artifacts: dict[str, Artifact], records: list[StepRecord], model_sha: str) -> dict[str, Any]:
+def _assemble_report(name: str, pipeline: Pipeline, entries: dict[str, CacheEntry], artifacts: dict[str, Artifact], records: list[StepRecord],
+                     model_sha: str, model_given: Path | None = None) -> dict[str, Any]:
     """The run's report.json: the validation report with run-folder paths plus a pipeline section."""
     by_file = {a.path.name: step for step, a in artifacts.items()}
     if "validate" in entries:
@@ -424,6 +425,7 @@ def _assemble_report(name: str, pipeline: Pipeline, entries: dict[str, CacheEntr
         "description": pipeline.description,
         "model": pipeline.model,
         "model_sha256": model_sha,  # hashed once at the start of the run; the reports print it
+        "model_given": str(model_given) if model_given is not None else None,  # --model: the reports name this file, not `model`
         "sropt_version": __version__,
         "source": f"artifacts/{artifacts['source'].path.name}",
         "artifacts": {step: f"artifacts/{a.path.name}" for step, a in artifacts.items()},

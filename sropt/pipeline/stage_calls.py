@@ -96,56 +96,39 @@ def quantize_onnx(ctx: StepContext) -> Artifact:
 def validate(ctx: StepContext) -> Path:
     """Validate every input artifact in the configured runtimes that can load it.
 
-    sropt.validate applies an explicit runtime list to every artifact (and
-    gives error rows where a runtime cannot load one), so artifacts are
-    grouped by the configured runtimes their kind can run in, validated per
-    group, and the group reports merged into one (one bicubic row per set).
+    One run over every artifact: each is measured on the full sets in the
+    configured runtime its file is made for and on the parity crops in the
+    other configured runtimes that load it (``skip_incompatible``: a runtime
+    that loads none of an artifact's kind is simply not used for it), so the
+    report's crops compare every artifact with the source in one place.
     """
     from sropt.validate import ValidationConfig, validate_artifacts, write_report
     from sropt.validate.evaluate import validation_failure
     from sropt.validate.runners import get_runner
 
     cfg = ctx.config
-    groups: dict[tuple[str, ...], list[Path]] = {}
+    paths = []
     for artifact in ctx.inputs.values():
-        runtimes = tuple(r.value for r in cfg.runtimes if artifact.kind in get_runner(r.value).kinds)
-        if runtimes:
-            groups.setdefault(runtimes, []).append(artifact.path)
+        if any(artifact.kind in get_runner(r.value).kinds for r in cfg.runtimes):
+            paths.append(artifact.path)
         else:
             ctx.log.warning("%s: none of the runtimes %s loads .%s files; not validated", artifact.path.name, [r.value for r in cfg.runtimes], artifact.kind.value)
-    merged = None
-    for runtimes, paths in groups.items():
-        options = dict(
-            datasets=[resolve_dataset(d) for d in cfg.datasets], degradations=[cfg.degradation.value],
-            runtimes=list(runtimes), repeats=cfg.repeats, rgb_psnr=cfg.rgb, bench_size=cfg.bench_size,
-        )
-        if cfg.threads:
-            options["threads"] = cfg.threads
-        report = validate_artifacts(paths, ValidationConfig(**options), progress=ctx.say)
-        merged = report if merged is None else _merge_reports(merged, report)
-    if merged is None:
+    if not paths:
         raise StageError("no artifact can run in the configured validate.runtimes; add a runtime that loads them")
-    order = {str(a.path): i for i, a in enumerate(ctx.inputs.values())}
-    merged.results.sort(key=lambda r: order.get(r.artifact, -1))
-    write_report(merged, ctx.out_dir)
+    options = dict(
+        datasets=[resolve_dataset(d) for d in cfg.datasets], degradations=[cfg.degradation.value],
+        runtimes=[r.value for r in cfg.runtimes], skip_incompatible=True, repeats=cfg.repeats, rgb_psnr=cfg.rgb,
+        bench_size=cfg.bench_size,
+    )
+    if cfg.threads:
+        options["threads"] = cfg.threads
+    report = validate_artifacts(paths, ValidationConfig(**options), progress=ctx.say)
+    write_report(report, ctx.out_dir)
     # The same verdict as `sropt validate`: a runtime that crashed, or nothing measured at all, fails
     # the step (exit 4, or 2 when no row could even start) after the report is on disk, so a pipeline
     # never passes on rows that were never measured.
-    failure = validation_failure(merged)
+    failure = validation_failure(report)
     if failure is not None:
         raise failure
     return ctx.out_dir / "report.json"
 
-
-def _merge_reports(into, other):
-    """Add ``other``'s artifact rows, problems and crop panels to ``into`` (bicubic rows once)."""
-    have = {(r.artifact, r.runtime, r.dataset, r.degradation) for r in into.results}
-    into.results += [r for r in other.results if (r.artifact, r.runtime, r.dataset, r.degradation) not in have]
-    into.problems += [p for p in other.problems if p not in into.problems]
-    crops = {(c.dataset, c.degradation, c.image): c for c in into.crops}
-    for c in other.crops:
-        if (c.dataset, c.degradation, c.image) in crops:
-            crops[(c.dataset, c.degradation, c.image)].panels.update(c.panels)
-        else:
-            into.crops.append(c)
-    return into

@@ -122,3 +122,5 @@ ADAPTER_VERSIONS: dict[str, str] = {kind: "1" for kind in ADAPTERS}
 ADAPTER_VERSIONS["quantize.tflite"] = "5"
 # 2: the ONNX export is written as <model>.export.onnx, not <model>.export.onnx.onnx (issue 19).
 ADAPTER_VERSIONS["export.onnx"] = "2"
+# 2: one validation run over every artifact; report.context.json holds the crops chosen where outputs differ most (issue 19).
+ADAPTER_VERSIONS["validate"] = "2"

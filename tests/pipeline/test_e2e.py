@@ -93,7 +93,12 @@ def test_edsr_x3_ci_cold_then_warm(tmp_path):
     assert int(suite.get("tests")) > 0 and suite.get("failures") == "0" and suite.get("errors") == "0"
     html = (run / "report.html").read_text()
     assert '<h1 id="sropt-pipeline">sropt run: edsr_x3_ci</h1>' in html and "data:image/png;base64," in html
-    assert all(f"<td>{step}</td>" in html for step in summary_rows)  # the run page holds the pipeline table
+    assert all(f'<td class="text">{step}</td>' in html for step in summary_rows)  # the run page holds the steps table
+    # The summary's speed-up cell is the source's OpenCV latency over the artifact's, as report.json has them.
+    source_ms = rows[("source", "opencv")]["latency_ms"]["median"]
+    for step, runtime in (("quantize.onnx.int8", "ort"), ("quantize.tflite.int8", "tflite")):
+        row_html = html.split(f"<b>{step}</b>", 1)[1].split("</tr>", 1)[0]
+        assert f"<td>{source_ms / rows[(step, runtime)]['latency_ms']['median']:.2f}x</td>" in row_html
     for name in ("resolved.yaml", "run.log", "report.md", "gates.md"):
         assert (run / name).stat().st_size > 0
 

@@ -6,7 +6,8 @@ import json
 
 from sropt.pipeline.config import load_pipelines
 from sropt.pipeline.payoff import judge, payoffs, precision_label, skip_note
-from sropt.pipeline.reports import summary_markdown
+from sropt.pipeline.reports import run_context, run_markdown
+from sropt.validate.report_html import render_html
 from sropt.pipeline.runner import run_pipeline
 
 
@@ -74,13 +75,12 @@ def test_report_markdown_carries_the_note_under_the_pipeline_table():
     for item, p in payoffs(SUMMARY, ROWS, PARENTS).items():
         next(s for s in summary if s["step"] == item)["payoff"] = p.to_json()
     report = {"results": [], "pipeline": {"name": "p", "model": "m", "sropt_version": "0", "summary": summary, "steps": []}}
-    md = summary_markdown(report)
+    context = run_context(report)
+    md = run_markdown(context)
     assert ("- **quantize.onnx.int8**: INT8 is 1.6x larger and 1.5x slower in ort than the float ONNX it came from "
             "(export.onnx): keep the float one") in md
     assert "quantize.tflite.int8**" not in md
-    from sropt.pipeline.reports import summary_html
-
-    html = summary_html(report)
+    html = render_html(context, "run.html")
     assert ("<li><b>quantize.onnx.int8</b>: INT8 is 1.6x larger and 1.5x slower in ort than the float ONNX "
             "it came from (export.onnx): keep the float one</li>") in html
 

@@ -117,7 +117,7 @@ def test_cli_unloadable_runtime_prints_one_warning(exported: dict, small_dataset
     assert err.count("warning:") == 2  # one per listed runtime that skips a file (ort: .tflite; tflite: .onnx)
     assert "problem:" not in err
     md = (tmp_path / "rep" / "report.md").read_text()
-    assert "## Warnings" in md and "runtime 'ort' loads only .onnx files; not used for FSRCNN_x3.tflite" in md
+    assert "**Warnings**" in md and "runtime 'ort' loads only .onnx files; not used for FSRCNN_x3.tflite" in md
 
 
 def test_cli_runtime_loading_nothing_is_exit_2(shared_models: Path, small_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -81,9 +81,9 @@ def test_report_with_bad_inputs_completes(shared_models: Path, exported: dict, s
     on_disk = json.loads(paths["json"].read_text())  # strict JSON (no Infinity)
     assert on_disk["results"][0]["artifact"] == "bicubic"
     html = paths["html"].read_text()
-    imgs = re.findall(r'<img [^>]*alt="([^"]*)" src="data:image/png;base64,', html)
+    imgs = re.findall(r'<img [^>]*alt="([^"]*)"[^>]*src="data:image/png;base64,', html)
     assert imgs[:2] == ["HR", "bicubic"] and "FSRCNN_x3.pb [tf]" in imgs
-    assert '<img class="plot" alt="mini matlab-bicubic: quality vs latency" src="data:image/png;base64,' in html
+    assert '<img class="plot" alt="mini: PSNR-Y against latency and against file size" src="data:image/png;base64,' in html
     md = paths["md"].read_text()
     assert "| FSRCNN_x3.pb [pb/float32] | tf | mini | x3 | matlab-bicubic |" in md
 
