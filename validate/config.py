@@ -39,6 +39,11 @@ class ValidationConfig:
     parity_crop: int = 32
     repeats: int = 5
     warmup: int = 1
+    #: Timed runs per dataset image for its own ``latency_ms``. None: ``repeats`` when the dataset images are the
+    #: latency input (``bench_size`` 0), else 0. Each repeat is a full-set inference more: with the default 5 on a
+    #: full-size EDSR (Set5+Set14 in OpenCV fp32) that was over 30 of the pipeline's minutes, for per-image
+    #: figures no summary, gate or speed-up reads when a synthetic input gives the headline.
+    image_repeats: int | None = None
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     tile: int | None = None
     overlap: int | None = DEFAULT_OVERLAP  # None: each model's receptive-field margin
@@ -50,6 +55,13 @@ class ValidationConfig:
     #: Raise InputError (exit 2) before any runtime row when an artifact does not open, its scale is not the
     #: run's, or a dataset yields no usable image, instead of recording error rows (`sropt validate` sets it).
     refuse_bad_inputs: bool = False
+
+    @property
+    def timed_image_repeats(self) -> int:
+        """Timed runs per dataset image (0: no per-image latency)."""
+        if self.image_repeats is not None:
+            return self.image_repeats
+        return self.repeats if self.bench_size == 0 else 0
 
     def __post_init__(self) -> None:
         problems = []
@@ -71,6 +83,9 @@ class ValidationConfig:
             problems.append(f"parity_images {self.parity_images} / parity_crop {self.parity_crop}: need >= 1 image and a crop >= 8 LR px")
         if self.bench_size < 0:
             problems.append(f"bench_size {self.bench_size}: must be >= 0")
+        if self.image_repeats is not None and (self.image_repeats < 0 or (self.image_repeats == 0 and self.bench_size == 0)):
+            problems.append(f"image_repeats {self.image_repeats}: must be >= 0, and >= 1 when bench_size is 0 "
+                            "(the dataset images are then the only latency input)")
         if self.runtimes is not None:
             from sropt.validate.runners import runtime_names
 

@@ -502,13 +502,15 @@ def _bench_latency(model: Callable[[np.ndarray], np.ndarray], contract: Any, cfg
 
 def _timed_outputs(model: Callable[[np.ndarray], np.ndarray], contract: Any, s: EvalSet, cfg: ValidationConfig,
                    latencies: list[dict]) -> Iterator[np.ndarray]:
-    """The model's output for each image of ``s``, appending its latency to ``latencies`` before it is yielded."""
+    """The model's output for each image of ``s``, appending its latency (None: not timed) to ``latencies`` before it is yielded."""
     from sropt.validate.timing import measure_latency
 
+    repeats = cfg.timed_image_repeats
     for img in s.images:
         x = contract.preprocess(img.lr)
         y = model(x)  # doubles as the warm-up run of this input size
-        latencies.append(measure_latency(lambda: model(x), repeats=cfg.repeats, warmup=max(cfg.warmup - 1, 0)).to_json())
+        latencies.append(measure_latency(lambda: model(x), repeats=repeats, warmup=max(cfg.warmup - 1, 0)).to_json()
+                         if repeats else None)
         yield y
 
 
