@@ -98,6 +98,21 @@ def native_output_to_log(keep: int = 50) -> Iterator[NativeOutput]:
             setattr(sys, name, original)
 
 
+def discard_native_output_at_exit() -> None:
+    """Point fds 1/2 at /dev/null for the rest of the process, after the command's last line was printed.
+
+    LiteRT 2.3 logs ``INFO: [accelerator_registry.cc:43] DestroyAccelerator``
+    twice from C++ static destructors at interpreter exit (every command that
+    touched a CompiledModel), after ``native_output_to_log`` has closed, so
+    they reached the terminal. Only the exiting process calls this, unless -v.
+    """
+    _flush_all()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
 def _is_fd(stream: object, fd: int) -> bool:
     """True when ``stream`` writes to file descriptor ``fd`` (not, e.g., pytest's capture object)."""
     try:

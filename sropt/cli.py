@@ -169,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         _print_error("interrupted; no partial artifacts were kept")
     restore_sigint()
     if argv is None:
+        from sropt.core.quiet import Verbosity, discard_native_output_at_exit, verbosity
+
+        if verbosity() is not Verbosity.VERBOSE:
+            discard_native_output_at_exit()
         sys.exit(code)
     return code
 

@@ -27,6 +27,8 @@ NOISE = {
     "XNNPACK": "Created TensorFlow Lite XNNPACK delegate for CPU",
     "tf2onnx deprecation": "tf_loader.py",
 }
+#: LiteRT's accelerator registry, from C++ destructors at process exit (inspect runs CompiledModel probes).
+EXIT_NOISE = "DestroyAccelerator"
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +76,13 @@ def test_verbose_brings_the_third_party_output_back(tiny_inputs):
     export = _sropt(["-v", "export", "tiny.pb", "--to", "onnx", "-o", "tv.onnx"], tiny_inputs)
     shown = {name for name, p in NOISE.items() if p in quantize.stdout + quantize.stderr + export.stdout + export.stderr}
     assert shown == set(NOISE)
+
+
+def test_inspect_of_a_tflite_prints_no_exit_time_noise(tiny_inputs):
+    if not (tiny_inputs / "q.tflite").exists():
+        _sropt([*QUANTIZE, "-o", "q.tflite"], tiny_inputs)
+    quiet = _sropt(["inspect", "q.tflite"], tiny_inputs)
+    assert EXIT_NOISE not in quiet.stdout + quiet.stderr and quiet.stderr == ""
+    assert "CompiledModel" in quiet.stdout  # the probes that create LiteRT's accelerators did run
+    verbose = _sropt(["-v", "inspect", "q.tflite"], tiny_inputs)
+    assert EXIT_NOISE in verbose.stderr
