@@ -77,7 +77,7 @@ def test_quantize_onnx_int8_text(shared_models: Path, datasets: Path, tmp_path: 
         (["--to", "onnx", "--mode", "int16x8"], "--mode int16x8 is not supported for --to onnx; choose one of int8, fp16"),
         (["--to", "tflite", "--mode", "int4"], "'int4' is not one of 'float32', 'fp16', 'dynamic', 'int8', 'int16x8'"),
         (["--to", "tflite", "--mode", "int8", "--calib-count", "500"], "but --calib-count asks for 500 crops"),
-        (["--to", "tflite", "--mode", "int8", "--fixed-shape", "96"], "--fixed-shape '96': give the input height and width as HxW"),
+        (["--to", "tflite", "--mode", "int8", "--fixed-shape", "96"], "--fixed-shape '96': give the input height and width as two positive integers HxW"),
         (["--to", "tflite", "--mode", "int8", "--weight-rounding", "floor"], "'floor' is not one of 'auto', 'nearest', 'gptq'"),
         (["--to", "tflite", "--mode", "fp16", "--weight-rounding", "gptq"], "--weight-rounding gptq applies to --to tflite --mode int8 or int16x8 only"),
     ],
