@@ -101,8 +101,9 @@ def gate_groups(gate_results: list[dict[str, Any]]) -> dict[str, Any]:
         lines = [_gate_line(rs) for rs in by_gate.values()]
         count = counts.get(stage, {"text": "nothing evaluated", "ok": all(line["status"] == "skip" for line in lines)})
         out.append({"artifact": stage, "count": count["text"], "ok": count["ok"], "lines": lines})
-    failed = [g for g in gate_results if g.get("status") in ("fail", "error")]
-    return {"passed": not failed, "groups": out, "failed": len(failed)}
+    lines = [line for g in out for line in g["lines"]]
+    failed = sum(line["status"] in ("fail", "error") for line in lines)
+    return {"passed": not failed, "groups": out, "failed": failed, "total": len(lines)}
 
 
 def _gate_line(rows: list[dict[str, Any]]) -> dict[str, str]:

@@ -46,13 +46,18 @@ def _print_gates(console, results) -> None:
 
 
 def _gate_failure(results, where: str):
+    """GateFailure counting gates per artifact (a size gate checked on 2 runtimes x 2 sets is one gate), one problem line each."""
     from sropt.core.errors import GateFailure
     from sropt.pipeline.gates import gates_failed
+    from sropt.validate.report_context import gate_groups
 
     failed = gates_failed(results)
+    groups = gate_groups([r.to_json() for r in results])["groups"]
+    bad = [(g["artifact"], line) for g in groups for line in g["lines"] if line["status"] in ("fail", "error")]
+    total = sum(len(g["lines"]) for g in groups)
     return GateFailure(
-        f"{len(failed)} of {len(results)} gate check(s) failed ({where})",
-        problems=[f"{r.gate} [{r.stage} / {r.runtime} / {Path(r.dataset).name}]: {r.status.value}: {r.message}" for r in failed],
+        f"{len(bad)} of {total} gate(s) failed ({len(failed)} of {len(results)} checks over runtimes x datasets; {where})",
+        problems=[f"{artifact}: {line['gate']} [{line['covered']}]: {line['status']}: {line['result']}" for artifact, line in bad],
     )
 
 

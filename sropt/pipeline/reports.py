@@ -93,7 +93,8 @@ def run_markdown(v: dict[str, Any]) -> str:
     if v.get("description"):
         lines += [f"> {v['description']}", ""]
     if v["gates"]:
-        lines += [f"**Gates: {'passed' if v['gates']['passed'] else 'FAILED'}** (grouped per artifact below; every check in gates.md).", ""]
+        verdict = "passed" if v["gates"]["passed"] else f"FAILED ({v['gates']['failed']} of {v['gates']['total']} gates)"
+        lines += [f"**Gates: {verdict}** (grouped per artifact below; every check in gates.md).", ""]
     lines += summary_markdown(v)
     lines += ["", *(f"- **{step}**: {note}" for step, note in v["payoff_notes"])] if v["payoff_notes"] else []
     lines += ["", *gates_markdown(v["gates"])] if v["gates"] and v["gates"]["groups"] else []

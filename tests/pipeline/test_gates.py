@@ -184,7 +184,7 @@ def test_check_cli_pass_fail_and_junit(tmp_path, capsys):
     _write(rep, _report(gates))
     assert main(["check", str(rep), "--junit", str(junit), "--summary", str(summary)]) == 1
     err = capsys.readouterr().err
-    assert "1 of 7 gate check(s) failed" in err
+    assert "of 7 checks over runtimes x datasets" in err
     suite = ET.parse(junit).getroot().find("testsuite")
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("7", "1", "0")
     failed = [tc for tc in suite.findall("testcase") if tc.find("failure") is not None]
@@ -227,9 +227,9 @@ def test_tampered_baseline_fails_naming_every_gate(tmp_path, capsys):
     capsys.readouterr()
     assert main(["check", str(rep), "--baseline", str(base_path)]) == 1
     err = capsys.readouterr().err
-    assert "4 of 8 gate check(s) failed" in err  # 4 baseline + 4 ssim rows
+    assert "4 of 8 gate(s) failed (4 of 8 checks over runtimes x datasets" in err  # 4 baseline + 4 ssim rows, one set
     for stage in ("source", "prune", "quantize.tflite.int8", "quantize.onnx.int8"):
-        assert f"psnr_y max_drop 0.2 vs baseline [{stage} /" in err
+        assert f"{stage}: psnr_y max_drop 0.2 vs baseline [" in err  # one problem line per gate and artifact
 
 
 @pytest.mark.parametrize(

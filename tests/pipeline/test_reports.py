@@ -53,7 +53,8 @@ def test_gates_are_one_line_per_gate_per_artifact() -> None:
     assert drop["status"] == "fail" and drop["rule"] == "PSNR-Y at most 0.1 dB below the source"
     assert drop["result"] == ("Set5 [ONNX Runtime]: drop +0.200 (value 32.80 dB, source 33.00 dB, Set5); allowed 0.1; "
                               "Set14 [ONNX Runtime]: drop +0.200 (value 32.80 dB, source 33.00 dB, Set14); allowed 0.1")
-    assert v["gates"]["passed"] is False and v["gates"]["failed"] == 2
+    assert (v["gates"]["passed"], v["gates"]["failed"], v["gates"]["total"]) == (False, 1, 2)  # 1 of 2 gates, 2 of 6 checks
+    assert "FAILED (1 of 2 gates)" in render_html(v, "run.html") and "**Gates: FAILED (1 of 2 gates)**" in run_markdown(v)
     (row,) = [r for r in v["summary"]["rows"] if r["name"] == "quantize.onnx.int8"]
     assert row["gates"]["text"] == "1 of 2" and row["speedup"] == "5.00x" and row["size_ratio"] == "0.25x"
     assert row["latency"] == "4.0 ms" and [c["d_src"] for c in row["scores"]] == ["-0.20", "-0.20"]

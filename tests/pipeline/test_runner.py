@@ -153,7 +153,7 @@ def test_run_cli_gate_failure_exits_1_after_writing_everything(pipeline_file, fa
     code = main(["run", str(pipeline_file), "--pipeline", "small"])
     assert code == 1
     err = capsys.readouterr().err
-    assert "1 of 13 gate check(s) failed" in err
+    assert "1 of 13 checks over runtimes x datasets" in err
     assert "drop +1.100" in err
     rep = json.loads((pipeline_file.parent / "runs/small/report.json").read_text())
     assert rep["pipeline"]["passed"] is False
