@@ -11,7 +11,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from sropt.core.artifacts import Artifact
-from sropt.pipeline.schema import Pipeline
+from sropt.pipeline.schema import Pipeline, artifact_file_name
+
+__all__ = ["Adapter", "PlannedStep", "StepContext", "artifact_file_name"]
 
 
 @dataclass(frozen=True)
@@ -58,14 +60,3 @@ class StepContext:
 #: A step adapter returns the Artifact it wrote into ``ctx.out_dir`` (artifact
 #: steps) or the path of the report.json it wrote there (validate).
 Adapter = Callable[[StepContext], "Artifact | Path"]
-
-
-def artifact_file_name(stem: str, step: str, suffix: str) -> str:
-    """The file name of a step's artifact, e.g. ``FSRCNN_x3.quantize.tflite.int8.tflite``.
-
-    A step whose name already ends in the suffix is not given it twice:
-    ``export.onnx`` writes ``FSRCNN_x3.export.onnx``, not ``.export.onnx.onnx`` (issue 19).
-    """
-    if step == "source":
-        return f"{stem}{suffix}"
-    return f"{stem}.{step}" if step.endswith(suffix) else f"{stem}.{step}{suffix}"

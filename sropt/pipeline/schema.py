@@ -437,13 +437,9 @@ def cross_check_pipeline(p: Pipeline) -> list[tuple[tuple[Any, ...], str]]:
             (("quantize", "onnx"), "ONNX Runtime quantization needs an ONNX model; add export: {onnx: {}}")
         )
     steps = [s for s in p.step_names() if s != "validate"]
-    # Patterns may also name artifact files (<model>.<step>.<ext>, see steps.artifact_file_name).
+    # Patterns may also name artifact files, as the steps write them (artifact_file_name).
     stem = p.model.rsplit("/", 1)[-1].removesuffix(".pb")
-    suffix = {"source": ".pb", "prune": ".pb", "export.onnx": ".onnx"}
-    files = [
-        f"{stem}.pb" if s == "source" else f"{stem}.{s}{suffix.get(s, '.tflite' if '.tflite.' in s else '.onnx')}"
-        for s in steps
-    ]
+    files = [artifact_file_name(stem, s, _artifact_suffix(s)) for s in steps]
     produced = p.produced_metrics()
     for i, gate in enumerate(p.gates):
         if gate.metric is None:
@@ -474,6 +470,24 @@ def cross_check_pipeline(p: Pipeline) -> list[tuple[tuple[Any, ...], str]]:
             if missing:
                 problems.append((("gates", i, "datasets"), f"dataset(s) {', '.join(missing)} are not in validate.datasets"))
     return problems
+
+
+def artifact_file_name(stem: str, step: str, suffix: str) -> str:
+    """The file name of a step's artifact, e.g. ``FSRCNN_x3.quantize.tflite.int8.tflite``.
+
+    A step whose name already ends in the suffix is not given it twice:
+    ``export.onnx`` writes ``FSRCNN_x3.export.onnx``, not ``.export.onnx.onnx`` (issue 19).
+    """
+    if step == "source":
+        return f"{stem}{suffix}"
+    return f"{stem}.{step}" if step.endswith(suffix) else f"{stem}.{step}{suffix}"
+
+
+def _artifact_suffix(step: str) -> str:
+    """The file suffix of a step's artifact: .pb for source and prune, .tflite for TFLite targets, else .onnx."""
+    if step in ("source", "prune"):
+        return ".pb"
+    return ".tflite" if ".tflite." in step else ".onnx"
 
 
 class PipelineDefaults(StrictModel):

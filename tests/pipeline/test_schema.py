@@ -105,6 +105,22 @@ def test_cross_stage_checks():
     assert "p.yaml:8: pipeline 'a', stage 'gates', field '[0].artifacts[0]': pattern 'quantize.tflite.*' matches no artifact of this pipeline (source, quantize.onnx.int8)" in msg
 
 
+def test_gate_patterns_name_artifact_files_as_the_steps_write_them():
+    text = (
+        "pipelines:\n"
+        "  a:\n"
+        "    model: FSRCNN_x3\n"
+        "    export: {onnx: {}}\n"
+        "    validate: {}\n"
+        "    gates:\n"
+        "      - {metric: psnr_y, max_drop: 0.3, artifacts: [FSRCNN_x3.export.onnx, FSRCNN_x3.pb]}\n"
+    )
+    assert parse_pipelines(text).file.pipelines["a"].gates[0].artifacts == ["FSRCNN_x3.export.onnx", "FSRCNN_x3.pb"]
+    # The doubled extension of the old file name (issue 19) names nothing any more.
+    msg = _error(text.replace("FSRCNN_x3.export.onnx,", "FSRCNN_x3.export.onnx.onnx,"))
+    assert "pattern 'FSRCNN_x3.export.onnx.onnx' matches no artifact of this pipeline (source, export.onnx)" in msg
+
+
 def test_defaults_merge_and_anchors():
     cfg = parse_pipelines(
         "defaults:\n"
