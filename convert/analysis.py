@@ -99,6 +99,7 @@ def analyze_graph(graph_def: "GraphDef", source: str = "graph") -> GraphInfo:
     index = GraphIndex(graph_def)
     not_sr = f"{source}: not a super-resolution model sropt understands"
     placeholder = _sr_input(index, graph_def, not_sr)
+    _check_conv_filters(index, not_sr)
     channels = _input_channels(index, placeholder)
     family = _family(index, channels, not_sr)
     factors = spatial_factors(index)
@@ -139,6 +140,21 @@ def _sr_input(index: GraphIndex, graph_def: "GraphDef", not_sr: str) -> str:
             "Is this a classifier or another kind of network?"
         )
     return placeholders[0]
+
+
+def _check_conv_filters(index: GraphIndex, not_sr: str) -> None:
+    """Every Conv2D's filter is a constant HWIO tensor of positive dims: what the layer table, MACs and groups read."""
+    problems = []
+    for name, node in index.nodes.items():
+        if node.op != "Conv2D":
+            continue
+        data, weight = index.inputs(name)  # two data inputs: sropt.convert.integrity checked the arity
+        shape = index.const_shape(weight) if index.is_constant(weight) else None
+        if shape is None or len(shape) != 4 or min(shape) < 1:
+            what = f"has shape {list(shape)}" if shape is not None else f"is computed by {index.op(weight)} '{weight}'"
+            problems.append(f"Conv2D '{name}': its filter '{weight}' {what}; a frozen SR graph's filters are 4-D constants")
+    if problems:
+        raise UnsupportedModelError(f"{not_sr}: {len(problems)} convolution(s) with an unusable filter", problems=problems[:10])
 
 
 def _family(index: GraphIndex, channels: int, not_sr: str) -> Family:

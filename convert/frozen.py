@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sropt.convert.analysis import GraphInfo, analyze_graph
-from sropt.convert.graph import make_session, read_graph_def, run_session
+from sropt.convert.graph import check_tensorflow_import, make_session, read_graph_def, run_session
 from sropt.core.artifacts import Artifact, ArtifactKind
 from sropt.core.errors import InputError
 from sropt.core.layout import to_nhwc
@@ -72,6 +72,7 @@ def load_frozen_graph(ref: str | Path) -> FrozenGraph:
     """
     path = _frozen_graph_path(ref)
     graph_def = read_graph_def(path)
+    check_tensorflow_import(graph_def, path)
     sidecar = Artifact.from_sidecar(path)
     loaded = frozen_graph_from_def(graph_def, path, sidecar.provenance if sidecar else ())
     return loaded

@@ -1,8 +1,8 @@
 """Reading, writing and running frozen TensorFlow 1 GraphDefs (.pb).
 
 Reading checks integrity before anyone analyses the graph: a truncated file
-can still parse as a valid prefix, so every node input must resolve to a node
-of the graph. Writing is atomic and refuses to overwrite the input.
+can still parse as a valid prefix, and a corrupt one as a graph no consumer
+can use (sropt.convert.integrity). Writing is atomic and refuses to overwrite the input.
 """
 
 from __future__ import annotations
@@ -12,16 +12,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sropt.convert.integrity import check_graph_integrity, node_name  # noqa: F401 - node_name is re-exported
 from sropt.core.atomic import write_bytes_atomic
 from sropt.core.errors import InputError, StageError
 
 if TYPE_CHECKING:
     from tensorflow.core.framework.graph_pb2 import GraphDef
-
-
-def node_name(tensor_ref: str) -> str:
-    """``'^a'``, ``'a:1'`` -> ``'a'``: the node a GraphDef input string refers to."""
-    return tensor_ref.lstrip("^").split(":")[0]
 
 
 def read_graph_def(path: Path | str, graph_def_class: type | None = None) -> "GraphDef":
@@ -64,24 +60,28 @@ def read_graph_def(path: Path | str, graph_def_class: type | None = None) -> "Gr
     return graph_def
 
 
-def check_graph_integrity(graph_def: "GraphDef") -> list[str]:
-    """Every problem that makes ``graph_def`` unrunnable: dangling inputs, missing tensors."""
-    names = {n.name for n in graph_def.node}
-    problems = []
-    for node in graph_def.node:
-        if not node.op:
-            problems.append(f"node '{node.name}' has no op")
-        for ref in node.input:
-            if node_name(ref) not in names:
-                problems.append(f"node '{node.name}' ({node.op}) reads '{ref}', which is not in the graph")
-        if node.op == "Const" and "value" not in node.attr:
-            problems.append(f"Const node '{node.name}' has no value")
-    return problems
-
-
 def write_graph_def(graph_def: "GraphDef", out: Path | str, inputs: tuple[Path, ...] = ()) -> Path:
     """Serialize ``graph_def`` to ``out`` atomically; never over one of ``inputs``."""
     return write_bytes_atomic(Path(out), graph_def.SerializeToString(deterministic=True), inputs=tuple(inputs))
+
+
+def check_tensorflow_import(graph_def: "GraphDef", source: Path | str) -> None:
+    """InputError unless TensorFlow's importer accepts ``graph_def`` (op registry, attributes, shape inference).
+
+    Every session and converter starts with this import; checking it when a
+    graph is loaded turns a corrupt graph into exit 2 naming the file, not a
+    ValueError traceback from inside tf2onnx or the TFLite converter (found by
+    tests/fuzz). Measured 0.17 s and +76 MB for the 38 MB EDSR_x3 layout.
+    """
+    import tensorflow as tf
+
+    with tf.Graph().as_default():
+        try:
+            tf.graph_util.import_graph_def(graph_def, name="")
+        except (ValueError, tf.errors.OpError) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InputError(f"{source}: TensorFlow cannot import this graph ({reason}). "
+                             "It is corrupt or not a frozen graph; re-download or re-export it.") from None
 
 
 def make_session(graph_def: "GraphDef", threads: int | None = None):
