@@ -1,11 +1,11 @@
-"""Per-op GPU-delegate compatibility of a .tflite, from LiteRT's model analyzer (issue 18 item 4).
+"""Per-op GPU-delegate compatibility of a .tflite (issue 18 item 4): LiteRT's analyzer, or sropt's port of its rules.
 
 The analyzer is TFLite's C++ ``model_analyzer``: ``tf.lite.experimental.Analyzer.analyze(
 model_content=..., gpu_compatibility=True)`` prints its text to stdout. ai-edge-litert
 ships the same code as ``ai_edge_litert._pywrap_analyzer_wrapper.ModelAnalyzer(model,
 is_path, gpu_compatibility)``, which returns the text and needs no TensorFlow import, so it
-is used first; TensorFlow's public API, with stdout captured, is the fallback, and the
-report names which one ran. The text has this shape (model_analyzer.cc)::
+is used first; TensorFlow's public API, with stdout captured, is the fallback. The text has
+this shape (model_analyzer.cc)::
 
     Subgraph#0 main(T#0) -> [T#11]
       Op#0 CONV_2D(T#0, T#5, T#6) -> [T#7]
@@ -15,10 +15,12 @@ report names which one ran. The text has this shape (model_analyzer.cc)::
 
 Measured here (TF 2.21, ai-edge-litert 2.3): both builds print the "looks compatible"
 verdict for every model, even for one with a made-up custom op, and neither binary
-contains the "GPU COMPATIBILITY WARNING" string: the per-op check is compiled out. So
-every analysis also runs the analyzer on a probe model that must fail (one unknown custom
-op); when the probe passes, the verdict is marked unverified, and a ``gpu_compatible``
-gate reports an error instead of a pass.
+contains the "GPU COMPATIBILITY WARNING" string: the per-op check is compiled out. So the
+analyzer is first run on a probe model that must fail (one unknown custom op). When it
+flags the probe, its verdicts are used. When it does not, the verdicts come from
+``sropt.convert.tflite_gpu_delegate``, a port of the rules the analyzer would have applied
+(``gpu_compatibility.cc``) and of the checks the GPU delegate adds (``model_builder.cc``);
+the result records which one decided (``checker``).
 """
 
 from __future__ import annotations
@@ -30,9 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sropt.convert.tflite_gpu_delegate import CHECKER as PORTED_CHECKER
+from sropt.convert.tflite_gpu_delegate import RULES_VERSION
+from sropt.convert.tflite_gpu_delegate import SOURCES as PORTED_SOURCES
 from sropt.core.errors import StageError
 
 PROBE_OP = "SroptProbeNotAGpuOp"
+LITERT_ANALYZER = "LiteRT's model analyzer (ai_edge_litert)"
+TF_ANALYZER = "tf.lite.experimental.Analyzer"
+SUMMARY_OPS = 3  # flagged ops named in the one-line summary; the JSON and `inspect` list all of them
 _SUBGRAPH = re.compile(r"^Subgraph#(\d+)\b")
 _OP = re.compile(r"^\s+Op#(\d+) ([^\s(]+)\(")
 _WARNING = "GPU COMPATIBILITY WARNING: "
@@ -42,13 +50,14 @@ _VERDICT = re.compile(r"Your model looks compatible with GPU delegate (?:on|with
 
 @dataclass(frozen=True)
 class OpVerdict:
-    """One operator and whether the analyzer lets the GPU delegate run it."""
+    """One operator and whether the checker lets the GPU delegate run it."""
 
     subgraph: int
     index: int
     op: str
     supported: bool = True
     reason: str = ""
+    rule: str = ""  # ported rules: the C++ check that decided (the analyzer names none)
 
     @property
     def label(self) -> str:
@@ -59,14 +68,16 @@ class OpVerdict:
 
 @dataclass(frozen=True)
 class GpuCompatibility:
-    """The analyzer's per-op verdicts for one model, and whether the analyzer can tell at all."""
+    """Per-op verdicts for one model, which checker made them, and whether it can tell at all."""
 
     ops: tuple[OpVerdict, ...]
-    says_compatible: bool  # the analyzer printed its "looks compatible" verdict
-    runtime_version: str
-    analyzer: str
-    verified: bool = True  # the analyzer flagged the probe model's unknown op
+    says_compatible: bool  # the checker's own model-level verdict (the analyzer's "looks compatible")
+    runtime_version: str  # the analyzer: the TFLite runtime its verdict names; the port: its LiteRT source
+    analyzer: str  # the analyzer that ran (for the port: the one whose per-op check is compiled out)
+    verified: bool = True  # the verdict can flag an op (the analyzer flagged the probe's unknown op, or the port)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    checker: str = ""  # who decided: the analyzer (empty: ``analyzer``) or PORTED_CHECKER
+    delegate_options: tuple[tuple[str, bool], ...] = ()  # the port: the GPU delegate options it assumes
 
     @property
     def unsupported(self) -> list[OpVerdict]:
@@ -80,37 +91,57 @@ class GpuCompatibility:
 
     def summary(self) -> str:
         """One line for tables, report notes and gate messages."""
-        n = len(self.ops)
-        if self.unsupported:
-            flagged = ", ".join(f"{op.label} ({op.reason})" if op.reason else op.label for op in self.unsupported)
-            text = f"{len(self.unsupported)} of {n} ops not GPU-compatible: {flagged}"
+        n, bad = len(self.ops), self.unsupported
+        if bad:
+            flagged = ", ".join(f"{op.label} ({op.reason})" if op.reason else op.label for op in bad[:SUMMARY_OPS])
+            more = f" and {len(bad) - SUMMARY_OPS} more" if len(bad) > SUMMARY_OPS else ""
+            text = f"{len(bad)} of {n} ops not GPU-compatible: {flagged}{more}"
         else:
             text = f"all {n} ops GPU-compatible"
-        text += f" per {self.analyzer} (TFLite runtime {self.runtime_version})"
+        if self.ported:
+            text += f" per {PORTED_CHECKER} ({self.runtime_version}, GPU delegate defaults)"
+        else:
+            text += f" per {self.analyzer} (TFLite runtime {self.runtime_version})"
         if not self.verified:
             text += "; UNVERIFIED: this analyzer build also passes a model with an unknown custom op, so it flags nothing"
         return text
 
+    @property
+    def ported(self) -> bool:
+        return self.checker == PORTED_CHECKER
+
     def to_json(self) -> dict[str, Any]:
         """JSON-safe form for report.json, ``inspect --json`` and a package's metadata.json."""
-        return {
-            "compatible": self.compatible, "verified": self.verified, "analyzer": self.analyzer,
-            "runtime_version": self.runtime_version, "ops_total": len(self.ops),
+        data = {
+            "compatible": self.compatible, "verified": self.verified, "checker": self.checker or self.analyzer,
+            "analyzer": self.analyzer, "runtime_version": self.runtime_version, "ops_total": len(self.ops),
             "ops_supported": len(self.ops) - len(self.unsupported),
             "op_counts": dict(sorted(Counter(op.op for op in self.ops).items())),
-            "unsupported": [{"op": op.label, "reason": op.reason} for op in self.unsupported],
+            "unsupported": [{"op": op.label, "reason": op.reason, "rule": op.rule} for op in self.unsupported],
             "summary": self.summary(), "notes": list(self.notes),
         }
+        if self.ported:
+            data["delegate_options"] = dict(self.delegate_options)
+            data["rules"] = {op.op: op.rule for op in self.ops if op.supported}  # which C++ took each op type
+            data["sources"] = dict(PORTED_SOURCES)
+        return data
 
 
 def analyzer_text(model: bytes | Path | str) -> tuple[str, str]:
     """(the analyzer's GPU-compatibility text for ``model``, which analyzer produced it)."""
     data = model if isinstance(model, bytes) else Path(model).read_bytes()
+    litert = _litert_analyzer()
+    if litert is None:  # a LiteRT without the wrapper: TensorFlow's public API prints the same text
+        return _tensorflow_analyzer_text(data), TF_ANALYZER
+    return litert(data, False, True), LITERT_ANALYZER
+
+
+def _litert_analyzer() -> Any:
     try:
         from ai_edge_litert._pywrap_analyzer_wrapper import ModelAnalyzer
-    except ImportError:  # a LiteRT without the wrapper: TensorFlow's public API prints the same text
-        return _tensorflow_analyzer_text(data), "tf.lite.experimental.Analyzer"
-    return ModelAnalyzer(data, False, True), "LiteRT's model analyzer (ai_edge_litert)"
+    except ImportError:
+        return None
+    return ModelAnalyzer
 
 
 def _tensorflow_analyzer_text(data: bytes) -> str:
@@ -156,16 +187,38 @@ def _runtime_version(text: str) -> str:
     return m.group(1).rstrip(".") if m else "unknown"
 
 
-def analyze_gpu_compatibility(model: bytes | Path | str) -> GpuCompatibility:
-    """Per-op GPU-delegate verdicts for ``model`` (bytes or a .tflite path), checked against the probe."""
+def analyze_gpu_compatibility(model: bytes | Path | str, quantized_models_allowed: bool = True) -> GpuCompatibility:
+    """Per-op GPU-delegate verdicts for ``model`` (bytes or a .tflite path).
+
+    LiteRT's analyzer decides when it flags the probe model's unknown op; otherwise (this
+    stack) sropt's port of its rules does. ``quantized_models_allowed`` is the GPU delegate
+    option the port assumes (on by default in the delegate); the analyzer has no such option.
+    """
     source = "model" if isinstance(model, bytes) else str(model)
-    text, analyzer = analyzer_text(model)
-    result = parse_analyzer_text(text, analyzer, source)
+    data = model if isinstance(model, bytes) else Path(model).read_bytes()
     if analyzer_flags_unknown_ops():
-        return result
-    note = (f"the analyzer's verdict is not evidence here: it also calls a model with an unknown custom op "
-            f"({PROBE_OP}) GPU-compatible. Check on a device (docs/mobile.md: benchmark_model --use_gpu=true).")
-    return GpuCompatibility(result.ops, result.says_compatible, result.runtime_version, analyzer, False, (note,))
+        text, analyzer = analyzer_text(data)
+        return parse_analyzer_text(text, analyzer, source)
+    return ported_gpu_compatibility(data, source, quantized_models_allowed)
+
+
+def ported_gpu_compatibility(data: bytes, source: str = "model", quantized_models_allowed: bool = True) -> GpuCompatibility:
+    """The verdicts of sropt's port of gpu_compatibility.cc and the GPU delegate's checks; StageError if unreadable."""
+    from sropt.convert.tflite_gpu_delegate import model_verdicts
+
+    try:
+        verdicts = model_verdicts(data, quantized_models_allowed)
+    except Exception as exc:  # the flatbuffer reader raises whatever a truncated buffer trips (struct, index, ...)
+        raise StageError(f"{source}: not a readable .tflite flatbuffer ({type(exc).__name__}: {exc}); "
+                         "re-export it with sropt export/quantize") from None
+    ops = tuple(OpVerdict(v.subgraph, v.index, v.op, v.supported, v.reason, v.rule) for v in verdicts)
+    analyzer = LITERT_ANALYZER if _litert_analyzer() is not None else TF_ANALYZER
+    notes = (f"{analyzer} has its per-op GPU check compiled out in this stack (it calls a model with an unknown "
+             f"custom op GPU-compatible), so these verdicts are sropt's port of LiteRT's gpu_compatibility.cc and of "
+             "the GPU delegate's own checks (op versions, quantized ops, tensor types); docs/mobile.md says what "
+             "still needs a device (benchmark_model --use_gpu=true).",)
+    return GpuCompatibility(ops, all(op.supported for op in ops), RULES_VERSION, analyzer, True, notes,
+                            PORTED_CHECKER, (("quantized_models_allowed", quantized_models_allowed),))
 
 
 @functools.lru_cache(maxsize=1)
