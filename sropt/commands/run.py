@@ -105,7 +105,7 @@ def _missing_default_input(config, name: str) -> str | None:
         resolve_model(pipe.model)
     except (FetchError, InputError) as exc:
         return str(exc)
-    sets = list(pipe.validate.datasets)
+    sets = list(pipe.validate_.datasets) if pipe.validate_ else []  # `validate` is pydantic's method, not the stage
     if pipe.prune and pipe.prune.calib:
         sets.append(pipe.prune.calib)
     for ref in sets:

@@ -137,7 +137,9 @@ def _validate(raw: Any, name: str, path: Path | None) -> PipelineConfig:
         raws[str(pname)] = merged
 
     default = raw.get("default")
-    if default is not None and pipelines_raw and default not in pipelines_raw:
+    if default is not None and not isinstance(default, str):
+        problems.append(problem_line(name, raw.key_lines.get("default"), "", f"'default' must name a pipeline, got {_yaml_kind(default)}"))
+    elif default is not None and pipelines_raw and default not in pipelines_raw:
         close = difflib.get_close_matches(str(default), list(pipelines_raw), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         problems.append(problem_line(name, raw.key_lines.get("default"), "", f"default pipeline '{default}' is not defined{hint}"))
@@ -153,6 +155,10 @@ def _validate(raw: Any, name: str, path: Path | None) -> PipelineConfig:
         version=1, default=default, defaults=None, pipelines=pipelines
     )
     return PipelineConfig(file=file, path=path, raw=raws)
+
+
+def _yaml_kind(value: Any) -> str:
+    return "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list) else repr(value)
 
 
 # --------------------------------------------------------------------------- preflight

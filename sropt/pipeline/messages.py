@@ -61,9 +61,9 @@ def validation_problem(file: str, data: Any, err: dict[str, Any], where: str, mo
     return problem_line(file, line, describe_location(where, loc), msg)
 
 
-def did_you_mean(key: str, allowed: set[str]) -> str:
-    """``; did you mean 'x'?`` for the closest of ``allowed``, or ""."""
-    close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
+def did_you_mean(key: object, allowed: set[str]) -> str:
+    """``; did you mean 'x'?`` for the closest of ``allowed``, or "" (YAML keys may be numbers, booleans or null)."""
+    close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 

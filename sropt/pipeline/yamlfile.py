@@ -103,7 +103,12 @@ def load_yaml_with_lines(path: Path) -> Any:
 
 def parse_yaml_with_lines(text: str, name: str = "<string>") -> Any:
     """Parse YAML ``text`` (``name`` is used in messages)."""
-    loader = _LineLoader(text)
+    try:
+        loader = _LineLoader(text)  # the reader checks every character here, before parsing starts
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(f"{name}:{line}: not YAML text: character U+{exc.character:04X} is not allowed "
+                          "(a binary or corrupted file?). Fix or remove it.") from None
     loader.duplicate_keys = []
     try:
         data = loader.get_single_data()
