@@ -115,3 +115,37 @@ def test_failing_gpu_gate_exits_1_naming_the_ops(tmp_path: Path, capsys: pytest.
     assert main(["check", str(report)]) == 1
     out = capsys.readouterr()
     assert "fail: not GPU-compatible: Op#3 TOPK_V2 (Not supported op TOPK_V2)" in out.out + out.err
+
+
+def test_gpu_gate_decides_on_validated_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Validation rows carry the ported rules' verdicts (this stack's analyzer flags nothing), so the gate
+    passes sropt's fixed-shape TRANSPOSE_CONV export and fails a graph the C++ refuses, naming its ops."""
+    import cv2
+    import numpy as np
+
+    from sropt.convert.tflite_export import export_tflite
+    from sropt.models.synth import write_synthetic_edsr
+    from sropt.validate import ValidationConfig, validate_artifacts
+    from tests.convert.test_tflite_gpu import SHAPE_SLICE_REFUSED, shape_slice_model
+
+    src = write_synthetic_edsr(tmp_path / "edsr.pb", blocks=2, filters=16, scale=3, seed=1).path
+    taken = export_tflite(src, tmp_path / "taken.tflite", fixed_shape=(12, 20), depth_to_space="transpose_conv").path
+    refused = tmp_path / "refused.tflite"
+    refused.write_bytes(shape_slice_model())
+    (tmp_path / "HR").mkdir()
+    cv2.imwrite(str(tmp_path / "HR" / "a.png"), np.random.default_rng(0).integers(0, 256, (72, 120, 3), dtype=np.uint8))
+    config = ValidationConfig(datasets=[tmp_path / "HR"], runtimes=["tflite"], repeats=1, warmup=0, bench_size=0,
+                              isolate=False)
+    report = validate_artifacts([taken, refused], config).to_json()
+    results = {Path(r.artifact).name: r for r in evaluate_gates([Gate(gpu_compatible=True)], report)}
+    assert results["taken.tflite"].status is GateStatus.PASS
+    assert results["taken.tflite"].message.startswith("all ") and "per ported gpu_compatibility.cc rules" in \
+        results["taken.tflite"].message
+    assert results["refused.tflite"].status is GateStatus.FAIL
+    assert results["refused.tflite"].message == "not GPU-compatible: " + ", ".join(
+        f"{op} ({reason})" for op, reason in SHAPE_SLICE_REFUSED)
+    report["pipeline"] = {"name": "hand", "model_sha256": "ab" * 32, "gates": [{"gpu_compatible": True}]}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    assert main(["check", str(tmp_path / "report.json")]) == 1
+    out = capsys.readouterr()
+    assert "fail: not GPU-compatible: Op#1 SHAPE (Not supported op SHAPE)" in out.out + out.err
