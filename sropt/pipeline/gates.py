@@ -270,12 +270,14 @@ def evaluate_gate(gate: Gate, report: dict[str, Any], *, baseline: dict[str, Any
 
 
 def evaluate_gpu_gate(gate: Gate, report: dict[str, Any]) -> list[GateResult]:
-    """``gpu_compatible: true``: one result per matched .tflite, from its rows' ``gpu_delegate`` (LiteRT's analyzer).
+    """``gpu_compatible: true``: one result per matched .tflite, from its rows' ``gpu_delegate``.
 
-    Fails naming the ops the analyzer flags. An analyzer that cannot flag
-    anything (it passes a probe model with an unknown custom op, as in TF 2.21
-    and ai-edge-litert 2.3) gives an error, never a pass: CI must not go green
-    on a check that checked nothing.
+    The verdict is LiteRT's model analyzer where its per-op check works, else
+    sropt's port of gpu_compatibility.cc (convert/tflite_gpu.py says which;
+    TF 2.21 and ai-edge-litert 2.3 have the analyzer's check compiled out).
+    Fails naming the refused ops. A row whose verdict checked nothing (an old
+    report from an analyzer that passes an unknown custom op) gives an error,
+    never a pass: CI must not go green on a check that checked nothing.
     """
     common = dict(gate=gate.label, metric="gpu_compatible", kind=gate.kind, bound=gate.bound)
     rows: dict[str, dict[str, Any]] = {}

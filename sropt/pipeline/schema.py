@@ -300,7 +300,7 @@ class Gate(StrictModel):
     Exactly one of ``min``, ``max`` (absolute) or ``max_drop``, ``max_ratio``,
     ``min_gain`` (relative to ``against``) is given, with a ``metric``; or
     ``gpu_compatible: true`` alone, which needs every matched .tflite's ops
-    GPU-delegate compatible per LiteRT's analyzer (report rows' gpu_delegate).
+    GPU-delegate compatible (report rows' gpu_delegate: LiteRT's analyzer, or sropt's port of its rules).
     """
 
     name: str | None = Field(None, description="Name shown in JUnit/summary (default: derived).")
@@ -315,7 +315,7 @@ class Gate(StrictModel):
     artifacts: list[str] = Field(default_factory=lambda: ["*"], min_length=1, description="Glob patterns on step names (prune, quantize.tflite.int8, ...) or artifact file names.")
     runtimes: list[Runtime] | None = Field(None, description="Runtimes the gate applies to (default all).")
     datasets: list[str] | None = Field(None, description="Datasets the gate applies to (default all).")
-    gpu_compatible: bool | None = Field(None, description="true: every matched .tflite must have all its ops GPU-delegate compatible per LiteRT's model analyzer; a failure names the ops. Takes no metric.")
+    gpu_compatible: bool | None = Field(None, description="true: every matched .tflite must have all its ops GPU-delegate compatible (LiteRT's model analyzer where its per-op check works, else sropt's port of gpu_compatibility.cc); a failure names the ops. Takes no metric.")
 
     @model_validator(mode="after")
     def _one_bound(self) -> "Gate":
