@@ -38,7 +38,7 @@ def list_datasets(json_out: bool = typer.Option(False, "--json", help="Print as 
 @datasets_app.command("fetch")
 def fetch_datasets(
     names: list[str] = typer.Argument(..., metavar="NAME...", help="Registered sets, e.g. Set5 Set14 (see `sropt datasets list`)."),
-    timeout: float = typer.Option(300.0, "--timeout", help="Seconds for each file's whole download (a 15 s connect/read timeout applies too)."),
+    timeout: float = typer.Option(300.0, "--timeout", min=0.1, help="Seconds for each file's whole download (a 15 s connect/read timeout applies too)."),
 ) -> None:
     """Download registered sets into the cache, each file checked against the registry (sha256 and git blob id).
 

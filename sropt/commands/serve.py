@@ -15,17 +15,17 @@ def register(app: typer.Typer) -> None:
 def serve_command(
     artifacts: list[str] = typer.Argument(None, help="Registry names, .pb/.onnx/.tflite paths or `sropt run` folders (default: the demo model)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback unless told otherwise)."),
-    port: int = typer.Option(8000, "--port"),
-    max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest accepted upload (413 above)."),
-    max_pixels: int = typer.Option(4_000_000, "--max-pixels", help="Largest accepted input in pixels (413 above)."),
-    workers: int = typer.Option(2, "--workers", help="Model worker threads."),
-    queue: int = typer.Option(8, "--queue", help="Requests allowed to wait (503 + Retry-After above)."),
-    rate: int = typer.Option(120, "--rate", help="Requests per minute per client (429 above)."),
-    timeout: float = typer.Option(60.0, "--timeout", help="Per-request model timeout in seconds (504 above)."),
-    body_timeout: float = typer.Option(30.0, "--body-timeout", help="Seconds a client may take to send its upload (408 above)."),
-    cache_mb: float = typer.Option(64.0, "--cache-mb", help="Result cache size."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port (0: any free port)."),
+    max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", min=0.001, help="Largest accepted upload (413 above)."),
+    max_pixels: int = typer.Option(4_000_000, "--max-pixels", min=1, help="Largest accepted input in pixels (413 above)."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Model worker threads."),
+    queue: int = typer.Option(8, "--queue", min=0, help="Requests allowed to wait (503 + Retry-After above)."),
+    rate: int = typer.Option(120, "--rate", min=1, help="Requests per minute per client (429 above)."),
+    timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="Per-request model timeout in seconds (504 above)."),
+    body_timeout: float = typer.Option(30.0, "--body-timeout", min=0.1, help="Seconds a client may take to send its upload (408 above)."),
+    cache_mb: float = typer.Option(64.0, "--cache-mb", min=0, help="Result cache size."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="The only folder the server writes to (default: a temp folder)."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads per runtime."),
+    threads: int = typer.Option(None, "--threads", min=1, help="CPU threads per runtime."),
 ) -> None:
     """Serve artifacts behind a page and an API.
 

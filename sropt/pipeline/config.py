@@ -220,7 +220,7 @@ def preflight(
     return [
         *_dataset_problems(pipeline, where, at),
         *_model_problems(pipeline, where, at, base_dir, model_override),
-        *_output_problems(where, out_dir),
+        *_output_problems(where, out_dir, _local_inputs(pipeline, base_dir, model_override, config)),
         *_baseline_problems(pipeline, where, at, base_dir),
         *_fixed_shape_problems(pipeline, where, at, base_dir, model_override),
     ]
@@ -309,9 +309,30 @@ def _fixed_shape_problems(pipeline: Pipeline, where: str, at, base_dir: Path, mo
     return problems
 
 
-def _output_problems(where: str, out_dir: Path) -> list[str]:
+#: Every run folder holds this file (runner._write_run_folder); a run replaces such a folder as a whole.
+RUN_FOLDER_MARKER = "resolved.yaml"
+
+
+def _local_inputs(pipeline: Pipeline, base_dir: Path, model_override: Path | None, config: PipelineConfig | None) -> list[Path]:
+    """The files and folders on this machine a run reads: model file, pipelines file, image sets."""
+    model = model_override or (base_dir / pipeline.model if is_model_path(pipeline.model) else None)
+    paths = [p for p in (model, config.path if config else None) if p is not None]
+    return paths + [resolve_dataset(ref) for _, _, ref in _dataset_refs(pipeline)]
+
+
+def _output_problems(where: str, out_dir: Path, inputs: list[Path]) -> list[str]:
     if out_dir.exists() and not out_dir.is_dir():
         return [f"{where}: output folder {out_dir} is a file. Remove it or choose another folder (--out DIR)."]
+    # The run folder is swapped in whole at the end and the old one deleted (found by tests/fuzz: `--out` on a
+    # folder of the user's files, or on the dataset folder, deleted them).
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / RUN_FOLDER_MARKER).is_file():
+        return [f"{where}: output folder {out_dir} holds files but is not an sropt run folder (no {RUN_FOLDER_MARKER}); "
+                "a run replaces its folder as a whole. Give a new or empty folder, or an earlier run's (--out DIR)."]
+    out = out_dir.resolve()
+    for path in inputs:
+        if path.resolve() == out or out in path.resolve().parents:
+            return [f"{where}: output folder {out_dir} holds {path}, which this run reads; a run replaces its folder "
+                    "as a whole. Choose another folder (--out DIR)."]
     from sropt.core.atomic import check_writable
 
     try:

@@ -36,7 +36,7 @@ from sropt.core.errors import ConfigError, FetchError, InputError, SroptError, S
 from sropt.core.interrupt import raise_if_interrupted
 from sropt.pipeline import steps as steps_mod
 from sropt.pipeline.cache import CacheEntry, CorruptEntry, StageCache, key_payload, sha256_file, step_key
-from sropt.pipeline.config import PipelineConfig, is_model_path, preflight, resolve_dataset
+from sropt.pipeline.config import RUN_FOLDER_MARKER, PipelineConfig, is_model_path, preflight, resolve_dataset
 from sropt.pipeline.baseline import baseline_mismatch, load_baseline
 from sropt.pipeline.gates import GateResult, evaluate_gates, gates_failed
 from sropt.pipeline.payoff import add_payoffs, skip_note
@@ -532,7 +532,7 @@ def _write_run_folder(out_dir: Path, entries, artifacts, report, gate_results, r
         write_run_reports(report, staging, validate_dir=entries["validate"].path if "validate" in entries else None)
         (staging / "gates.md").write_text(gates_summary_markdown(gate_results, title=f"Quality gates: {report['pipeline']['name']}"), encoding="utf-8")
         write_junit(gate_results, staging / "junit.xml", suite=f"sropt.gates.{report['pipeline']['name']}")
-        (staging / "resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+        (staging / RUN_FOLDER_MARKER).write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
         (staging / "run.log").write_text(log_text, encoding="utf-8")
         old = None
         if out_dir.exists():

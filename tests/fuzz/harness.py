@@ -82,13 +82,24 @@ def run_in_process(argv: list[str]) -> Outcome:
 
 
 def _serve(conn) -> None:
-    """Worker loop: run each argv received, send back (code, stderr, traceback)."""
+    """Worker loop: run each (argv, environment overrides) received, send back (code, stderr, traceback)."""
+    import os
+
     while True:
         try:
-            argv = conn.recv()
+            argv, env = conn.recv()
         except EOFError:
             return
-        conn.send(_call_main(argv))
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            conn.send(_call_main(argv))
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 @dataclass
@@ -102,18 +113,19 @@ class CliWorker:
     def _start(self) -> None:
         ctx = multiprocessing.get_context("spawn")  # fork after TensorFlow's thread pools start can deadlock
         parent, child = ctx.Pipe()
-        self._process = ctx.Process(target=_serve, args=(child,), daemon=True, name="sropt-fuzz-worker")
+        # not a daemon: the commands under test start their own worker processes (validate, upscale)
+        self._process = ctx.Process(target=_serve, args=(child,), daemon=False, name="sropt-fuzz-worker")
         self._process.start()
         child.close()
         self._conn = parent
 
-    def run(self, argv: list[str]) -> Outcome:
-        """Run ``argv`` in the worker (started on first use, restarted after a crash or hang)."""
+    def run(self, argv: list[str], env: dict[str, str] | None = None) -> Outcome:
+        """Run ``argv`` in the worker with ``env`` set for the call (started on first use, restarted after a crash or hang)."""
         if self._process is None or not self._process.is_alive():
             self._start()
         start = time.monotonic()
         try:
-            self._conn.send(list(argv))
+            self._conn.send((list(argv), dict(env or {})))
             if self._conn.poll(self.timeout_s):
                 code, err, tb = self._conn.recv()
                 return Outcome(list(argv), code, err, tb, seconds=time.monotonic() - start)
