@@ -232,6 +232,18 @@ class BadInputFiles:
         return [a.format(**values) for a in row.argv.split()], row.names.format(**values), env
 
 
+def classifier_graph():
+    """conv -> mean -> softmax: a valid GraphDef that is not an SR model (no DepthToSpace)."""
+    import tensorflow as tf
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [1, None, None, 3], name="input")
+        y = tf.nn.conv2d(x, tf.constant(np.ones((3, 3, 3, 10), np.float32)), 1, "SAME")
+        tf.nn.softmax(tf.reduce_mean(y, axis=[1, 2]), name="probs")
+    return g.as_graph_def()
+
+
 def make_bad_input_files(root: Path, models: dict[str, Path]) -> BadInputFiles:
     """Write every file of the table into ``root``; ``models`` gives pb, onnx, tflite and classifier_pb (report: later)."""
     import cv2

@@ -84,22 +84,15 @@ def run_in_process(argv: list[str]) -> Outcome:
 def _serve(conn) -> None:
     """Worker loop: run each (argv, environment overrides) received, send back (code, stderr, traceback)."""
     import os
+    from unittest import mock
 
     while True:
         try:
             argv, env = conn.recv()
         except EOFError:
             return
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
+        with mock.patch.dict(os.environ, env):  # restores the environment after the call
             conn.send(_call_main(argv))
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
 
 @dataclass

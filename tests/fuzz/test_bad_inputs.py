@@ -12,21 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fuzz.bad_inputs import BAD_INPUTS, BadInput, BadInputFiles, make_bad_input_files
+from tests.fuzz.bad_inputs import BAD_INPUTS, BadInput, BadInputFiles, classifier_graph, make_bad_input_files
 from tests.fuzz.harness import CliWorker, digest, judge, new_case_dir
-
-
-def _classifier_graph():
-    """conv -> mean -> softmax: a valid GraphDef that is not an SR model."""
-    import numpy as np
-    import tensorflow as tf
-
-    g = tf.Graph()
-    with g.as_default():
-        x = tf.compat.v1.placeholder(tf.float32, [1, None, None, 3], name="input")
-        y = tf.nn.conv2d(x, tf.constant(np.ones((3, 3, 3, 10), np.float32)), 1, "SAME")
-        tf.nn.softmax(tf.reduce_mean(y, axis=[1, 2]), name="probs")
-    return g.as_graph_def()
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +24,7 @@ def bad_input_files(worker: CliWorker, seed_graphs: dict[str, bytes], seed_expor
     models["pb"].write_bytes(seed_graphs["espcn"])  # x3, one input channel
     models["onnx"].write_bytes(seed_exports["espcn.onnx"])
     models["tflite"].write_bytes(seed_exports["espcn.tflite"])
-    models["classifier_pb"].write_bytes(_classifier_graph().SerializeToString())
+    models["classifier_pb"].write_bytes(classifier_graph().SerializeToString())
     files = make_bad_input_files(tmp_path_factory.mktemp("bad-inputs"), models)
     report_dir = files.root / "report"
     made = worker.run(["validate", str(models["pb"]), "-d", str(files.root / "images"), "-r", "opencv", "--repeats", "1",
