@@ -45,6 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--inspect-random", type=int, default=1000, help="random files through inspect")
     p.add_argument("--inspect-mutated", type=int, default=300, help="mutated seed graphs through inspect")
+    p.add_argument("--inspect-exports", type=int, default=100, help="byte-edited tiny .onnx and .tflite files each through inspect")
     p.add_argument("--validate-mutated", type=int, default=100, help="mutated seed graphs through validate (default isolation)")
     p.add_argument("--prune-mutated", type=int, default=100)
     p.add_argument("--export-mutated", type=int, default=100)
@@ -54,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_output_options(p, "fuzz")
     args = p.parse_args(argv)
     if args.quick:
-        for name in ("inspect_random", "inspect_mutated", "validate_mutated", "prune_mutated", "export_mutated"):
+        for name in ("inspect_random", "inspect_mutated", "inspect_exports", "validate_mutated", "prune_mutated", "export_mutated"):
             setattr(args, name, min(getattr(args, name), 5))
     return args
 
@@ -119,22 +120,28 @@ def _random_file(rng: random.Random) -> bytes:
     return b"\x0a" + data if rng.random() < 0.3 else data  # a third look like a GraphDef's first field
 
 
-def _mutated(rng: random.Random, seed: bytes) -> bytes:
-    """The seed after 1-3 GraphDef edits (two thirds) or 1-4 byte edits, drawn like mutations.mutated_graphs."""
-    if rng.random() < 2 / 3:
-        edits = [(rng.choice(sorted(GRAPH_EDITS)), rng.randrange(2**16), rng.randrange(2**16)) for _ in range(rng.randint(1, 3))]
-        return apply_graph_edits(seed, edits)
+def _byte_edited(rng: random.Random, seed: bytes) -> bytes:
+    """``seed`` after 1-4 byte edits (flip, truncate, splice, overwrite, delete, duplicate)."""
     edits = [(rng.choice(sorted(BYTE_EDITS)), rng.randrange(2**24), rng.randrange(2**16), rng.randbytes(rng.randint(1, 32)))
              for _ in range(rng.randint(1, 4))]
     return apply_byte_edits(seed, edits)
 
 
+def _mutated(rng: random.Random, seed: bytes) -> bytes:
+    """The seed after 1-3 GraphDef edits (two thirds) or 1-4 byte edits, drawn like mutations.mutated_graphs."""
+    if rng.random() < 2 / 3:
+        edits = [(rng.choice(sorted(GRAPH_EDITS)), rng.randrange(2**16), rng.randrange(2**16)) for _ in range(rng.randint(1, 3))]
+        return apply_graph_edits(seed, edits)
+    return _byte_edited(rng, seed)
+
+
 def run_fuzzed(worker: CliWorker, tally: Tally, work: Path, kind: str, count: int, make: Callable[[], bytes],
-               argv_of: Callable[[Path, Path], list[str]], expected: set[int] | None, images: Path) -> None:
-    """``count`` files from ``make`` through the command ``argv_of(model, case)``."""
+               argv_of: Callable[[Path, Path], list[str]], expected: set[int] | None, images: Path,
+               file_name: str = "m.pb") -> None:
+    """``count`` files from ``make``, each saved as ``file_name``, through the command ``argv_of(model, case)``."""
     for i in range(count):
         case = new_case_dir(work)
-        model = case / "m.pb"
+        model = case / file_name
         model.write_bytes(make())
         argv = argv_of(model, case)
         before = digest([model, images])
@@ -181,6 +188,11 @@ def run_audit(args: argparse.Namespace, work: Path) -> tuple[Tally, str]:
         mutated = lambda: _mutated(rng, seed)  # noqa: E731
         run_fuzzed(worker, tally, work, f"inspect: mutated {seed_name}", args.inspect_mutated, mutated,
                    lambda m, c: ["inspect", str(m), "--json"], None, images)
+        exports = {to: models[to].read_bytes() for to in ("onnx", "tflite")}
+        for to in ("onnx", "tflite"):
+            run_fuzzed(worker, tally, work, f"inspect: byte-edited tiny .{to}", args.inspect_exports,
+                       lambda: _byte_edited(rng, exports[to]), lambda m, c: ["inspect", str(m), "--json"], None, images,
+                       file_name=f"m.{to}")
         run_fuzzed(worker, tally, work, f"validate: mutated {seed_name}", args.validate_mutated, mutated,
                    lambda m, c: ["validate", str(m), "-d", str(images), "-r", "opencv", "--repeats", "1", "--bench-size", "0",
                                  "-o", str(c / "report")], None, images)

@@ -153,7 +153,11 @@ def _count_params(path: Path, kind: ArtifactKind) -> int | None:
 
     try:
         model = onnx.load(str(path))
-    except Exception as exc:  # protobuf DecodeError and friends
+        # A file can parse and still be corrupt (tests/fuzz: a weight whose dims its data does not fill, an attribute
+        # name with a flipped bit, which ONNX Runtime then refused as INVALID_GRAPH): onnx's own checker sees both.
+        # It accepts every model sropt writes (export NCHW/NHWC, ORT int8 QDQ and fp16).
+        onnx.checker.check_model(model)
+    except Exception as exc:  # protobuf DecodeError, onnx ValidationError and friends
         raise InputError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc}); re-export it.") from exc
     # Float initializers only: tf2onnx also stores int64 shape/perm constants as initializers.
     return int(sum(a.size for a in map(numpy_helper.to_array, model.graph.initializer) if a.dtype.kind == "f"))

@@ -53,7 +53,7 @@ def test_inspect_random_bytes(worker: CliWorker, sandbox: Path, data: bytes, suf
     assert outcome.code == 2, outcome.stderr  # random bytes are never a model
 
 
-@fuzz_settings(60)
+@fuzz_settings(50)
 @given(data=st.data())
 def test_inspect_mutated_graphs(worker: CliWorker, sandbox: Path, seed_graphs: dict[str, bytes], data) -> None:
     _, mutated = data.draw(mutated_graphs(seed_graphs))
@@ -63,7 +63,7 @@ def test_inspect_mutated_graphs(worker: CliWorker, sandbox: Path, seed_graphs: d
     assert not problems, "\n".join(problems)
 
 
-@fuzz_settings(30)
+@fuzz_settings(50)
 @given(data=st.data())
 def test_inspect_mutated_exports(worker: CliWorker, sandbox: Path, seed_exports: dict[str, bytes], data) -> None:
     name = data.draw(st.sampled_from(sorted(seed_exports)))
@@ -74,7 +74,7 @@ def test_inspect_mutated_exports(worker: CliWorker, sandbox: Path, seed_exports:
     assert not problems, "\n".join(problems)
 
 
-@fuzz_settings(40)
+@fuzz_settings(50)
 @given(data=st.data(), ratio=st.one_of(st.sampled_from(["0.25", "0.5", "0.9"]), st.sampled_from(["0", "1", "-1", "nan"])),
        scope=st.sampled_from(["inner", "trunk", "all"]), round_to=st.sampled_from(["1", "8", "0"]))
 def test_prune_mutated_graphs(worker: CliWorker, sandbox: Path, seed_graphs: dict[str, bytes], data,
@@ -89,7 +89,7 @@ def test_prune_mutated_graphs(worker: CliWorker, sandbox: Path, seed_graphs: dic
     _assert_output(outcome.code, out, problems)
 
 
-@fuzz_settings(40)
+@fuzz_settings(50)
 @given(data=st.data(), to=st.sampled_from(["onnx", "tflite"]))
 def test_export_mutated_graphs(worker: CliWorker, sandbox: Path, seed_graphs: dict[str, bytes], data, to: str) -> None:
     _, mutated = data.draw(mutated_graphs(seed_graphs))
@@ -100,7 +100,7 @@ def test_export_mutated_graphs(worker: CliWorker, sandbox: Path, seed_graphs: di
     _assert_output(outcome.code, out, problems)
 
 
-@fuzz_settings(40)
+@fuzz_settings(50)
 @given(data=st.data(), runtimes=st.sampled_from(["opencv", "tf", "opencv,tf"]))
 def test_validate_mutated_graphs(worker: CliWorker, sandbox: Path, seed_graphs: dict[str, bytes], image_set: Path,
                                  data, runtimes: str) -> None:
@@ -113,7 +113,7 @@ def test_validate_mutated_graphs(worker: CliWorker, sandbox: Path, seed_graphs: 
     assert not problems, "\n".join(problems)
 
 
-@fuzz_settings(20)
+@fuzz_settings(50)
 @given(data=st.data())
 def test_validate_mutated_exports(worker: CliWorker, sandbox: Path, seed_exports: dict[str, bytes], image_set: Path,
                                   data) -> None:

@@ -77,3 +77,38 @@ def test_graph_tensorflow_refuses_is_exit_2_in_export_not_a_traceback(to, worker
     assert f"{model}: TensorFlow cannot import this graph (Dimensions must be equal" in err
     assert "with input shapes: [28], [?,?,?,56]" in err  # alpha7, cut to 28 of its 56 channels
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["inspect", "validate"])
+def test_onnx_whose_initializer_dims_do_not_match_its_data_is_exit_2(command, worker: CliWorker, seed_exports, image_set: Path,
+                                                                      tmp_path: Path) -> None:
+    # One flipped bit in fsrcnn.onnx made a weight declare 0 x 8 x 1 x 1 elements while holding 8:
+    # numpy_helper.to_array raised "cannot reshape array of size 8" as a traceback (found by test_inspect_mutated_exports).
+    import onnx
+
+    model = onnx.load_from_string(seed_exports["fsrcnn.onnx"])
+    weight = next(t for t in model.graph.initializer if len(t.dims) == 4)
+    weight.dims[0] = 0
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(model.SerializeToString())
+    argv = ["inspect", str(path)] if command == "inspect" else [
+        "validate", str(path), "-d", str(image_set), "--repeats", "1", "--bench-size", "0", "--no-isolate", "-o", str(tmp_path / "r")]
+    outcome, problems = run_and_judge(worker.run, argv, [path], [tmp_path])
+    assert not problems, "\n".join(problems)
+    assert outcome.code == 2, outcome.stderr
+    assert f"{path}: not a readable ONNX model (ValidationError: TensorProto (tensor name: {weight.name}) is 0-element but contains data" \
+        in " ".join(outcome.stderr.split())
+
+
+def test_onnx_with_an_attribute_onnx_does_not_know_is_exit_2_not_a_runtime_failure(worker: CliWorker, seed_exports,
+                                                                                    tmp_path: Path) -> None:
+    # A flipped bit turned Conv's "group" into "grout": ONNX Runtime refused the graph (exit 4, "could not load it");
+    # the file is corrupt input, exit 2 (found by benchmarks/fuzz.py's byte-edited .onnx files).
+    data = seed_exports["fsrcnn.onnx"]
+    assert data.count(b"group") >= 1
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(data.replace(b"group", b"grout", 1))
+    outcome, problems = run_and_judge(worker.run, ["inspect", str(path), "--json"], [path], [tmp_path])
+    assert not problems, "\n".join(problems)
+    assert outcome.code == 2, outcome.stderr
+    assert f"{path}: not a readable ONNX model (ValidationError: Unrecognized attribute: grout for operator Conv" in " ".join(outcome.stderr.split())
