@@ -96,6 +96,8 @@ BAD_INPUTS: list[BadInput] = [
            ("unknown CPU target", "quantize {onnx} --to onnx --mode int8 --target z80 -o {case}/q.onnx", "z80"),
            ("negative QAT steps", "quantize {pb} --to tflite --mode int8 --qat-steps -1 -o {case}/q.tflite", "qat"),
            ("output over the input", "quantize {onnx} --to onnx --mode int8 -o {onnx}", "{onnx}"),
+           ("output over the input .pb (the audit: refused only after a 60 s conversion)",
+            "quantize {pb} --to tflite --mode int8 --calib {images} -o {pb}", "{pb}"),
            ("output folder is a file", "quantize {pb} --to tflite --mode float32 -o {afile}/q.tflite", "{afile}")),
     *_rows("validate", USAGE,
            ("missing artifact", "validate {missing} -d {images} --no-isolate -o {case}/r", "{missing}"),
