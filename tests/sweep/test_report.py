@@ -16,6 +16,7 @@ def test_html_page_has_the_winner_every_candidate_and_the_front_plot(sweep_file,
     out = sweep_file.parent / "out"
     result = run_sweep(plan_sweep(file, raw, "grid4", path=path), out, LocalEngine(jobs=1))
     html = (out / "sweep.html").read_text()
+    assert f"<title>sropt sweep {result['sweep']}</title>" in html  # its own title in the shared report base
     assert "Goal: maximize speed_up subject to psnr_drop &lt;= 0.5." in html
     # The fake validator times everything at 10 ms, so every speed-up is 1.00 and the tie goes to the smallest drop:
     # prune / export.onnx at 0.30 dB (FAKE_PSNR 30.50 - 30.20); the first such candidate is grid4_p00's prune in OpenCV.
