@@ -137,9 +137,28 @@ def main(argv: list[str] | None = None) -> int:
     # tf.keras binds to Keras 3 or tf-keras on first use; QAT (tensorflow-model-optimization) needs
     # tf-keras, so route it before anything imports TensorFlow (spawned stage processes inherit it).
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    from sropt.core.interrupt import install, interrupted
+    from sropt.core.interrupt import install
 
     restore_sigint = install()  # records Ctrl-C, so one a library swallows still ends in 130 (core/interrupt.py)
+    try:  # put the previous handler back even when an unexpected exception leaves (in-process callers, tests)
+        code = _run_app(argv)
+        if code == 130:  # a KeyboardInterrupt above, or typer's own 130 for Ctrl-C
+            _print_error("interrupted; no partial artifacts were kept")
+    finally:
+        restore_sigint()
+    if argv is None:
+        from sropt.core.quiet import Verbosity, discard_native_output_at_exit, verbosity
+
+        if verbosity() is not Verbosity.VERBOSE:
+            discard_native_output_at_exit()
+        sys.exit(code)
+    return code
+
+
+def _run_app(argv: list[str] | None) -> int:
+    """The typer app's exit code for ``argv``, each documented failure mapped to its code (interrupt: 130)."""
+    from sropt.core.interrupt import interrupted
+
     try:
         # Under standalone_mode=False typer turns Ctrl-C into a return value of
         # 130 (it prints nothing), so the result is the exit code, not None.
@@ -165,15 +184,6 @@ def main(argv: list[str] | None = None) -> int:
         code = result if isinstance(result, int) else 0
         if interrupted():
             code = 130
-    if code == 130:  # a KeyboardInterrupt above, or typer's own 130 for Ctrl-C
-        _print_error("interrupted; no partial artifacts were kept")
-    restore_sigint()
-    if argv is None:
-        from sropt.core.quiet import Verbosity, discard_native_output_at_exit, verbosity
-
-        if verbosity() is not Verbosity.VERBOSE:
-            discard_native_output_at_exit()
-        sys.exit(code)
     return code
 
 

@@ -75,3 +75,18 @@ def test_atomic_write_is_not_published_after_a_swallowed_ctrl_c(tmp_path: Path) 
     finally:
         restore()
         interrupt._interrupted.clear()
+
+
+def test_an_unexpected_exception_still_puts_the_sigint_handler_back(monkeypatch) -> None:
+    """A bug that escapes main() as a traceback (in-process callers see it) must not leave sropt's handler installed."""
+    from sropt import cli
+
+    before = signal.getsignal(signal.SIGINT)
+
+    def broken_app(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "app", broken_app)
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["inspect", "x.pb"])
+    assert signal.getsignal(signal.SIGINT) is before
