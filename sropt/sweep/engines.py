@@ -329,12 +329,15 @@ class RayEngine:
             self._connect(address, num_cpus)
 
     def _connect(self, address: str | None, num_cpus: int | None) -> None:
-        env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
-        kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env}, "include_dashboard": False, "logging_level": "WARNING", "log_to_driver": False}
+        kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": "WARNING", "log_to_driver": False}
         if address is None:
+            # A Ray started here runs its raylet and workers as children of this process, so they inherit
+            # its environment. A runtime_env would only add its agent's set-up: measured (Ray 2.60, 2 cores)
+            # 0.66-0.70 s to a first task instead of 0.13 s, on sweeps whose whole Ray cost is ~5 s.
             kwargs["num_cpus"] = num_cpus or os.cpu_count()
         else:
             kwargs["address"] = address
+            kwargs["runtime_env"] = {"env_vars": {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}}
         try:
             self.ray.init(**kwargs)
         except Exception as exc:  # ConnectionError, RuntimeError, ValueError depending on the Ray version
