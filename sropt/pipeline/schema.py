@@ -439,7 +439,7 @@ def cross_check_pipeline(p: Pipeline) -> list[tuple[tuple[Any, ...], str]]:
     steps = [s for s in p.step_names() if s != "validate"]
     # Patterns may also name artifact files, as the steps write them (artifact_file_name).
     stem = p.model.rsplit("/", 1)[-1].removesuffix(".pb")
-    files = [artifact_file_name(stem, s, _artifact_suffix(s)) for s in steps]
+    files = [artifact_file_name(stem, s, artifact_suffix(s)) for s in steps]
     produced = p.produced_metrics()
     for i, gate in enumerate(p.gates):
         if gate.metric is None:
@@ -483,7 +483,7 @@ def artifact_file_name(stem: str, step: str, suffix: str) -> str:
     return f"{stem}.{step}" if step.endswith(suffix) else f"{stem}.{step}{suffix}"
 
 
-def _artifact_suffix(step: str) -> str:
+def artifact_suffix(step: str) -> str:
     """The file suffix of a step's artifact: .pb for source and prune, .tflite for TFLite targets, else .onnx."""
     if step in ("source", "prune"):
         return ".pb"

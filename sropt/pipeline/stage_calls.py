@@ -15,13 +15,15 @@ from sropt.core.artifacts import Artifact
 from sropt.core.errors import StageError
 from sropt.pipeline.config import resolve_dataset
 from sropt.pipeline.context import StepContext, artifact_file_name
+from sropt.pipeline.schema import artifact_suffix
 
 #: File in a step's cache folder holding what the stage measured (its --json object).
 DETAILS = "details.json"
 
 
-def _out(ctx: StepContext, suffix: str) -> Path:
-    return ctx.out_dir / artifact_file_name(ctx.stem, ctx.step.name, suffix)
+def _out(ctx: StepContext) -> Path:
+    """Where the step writes its artifact: the name the schema's gate check expects, from the step name alone."""
+    return ctx.out_dir / artifact_file_name(ctx.stem, ctx.step.name, artifact_suffix(ctx.step.name))
 
 
 def _details(ctx: StepContext, result: Any) -> None:
@@ -44,7 +46,7 @@ def prune(ctx: StepContext) -> Artifact:
         sensitivity=cfg.sensitivity, max_psnr_drop=cfg.max_psnr_drop, finetune_steps=cfg.finetune_steps,
         store=cfg.store.value,
     )
-    result = prune_model(ctx.only_input().path, config, _out(ctx, ".pb"), progress=ctx.say)
+    result = prune_model(ctx.only_input().path, config, _out(ctx), progress=ctx.say)
     _details(ctx, result)
     return result.artifact
 
@@ -54,7 +56,7 @@ def export_onnx(ctx: StepContext) -> Artifact:
     from sropt.convert.onnx_export import export_onnx
 
     cfg = ctx.config
-    return export_onnx(ctx.only_input().path, _out(ctx, ".onnx"), opset=cfg.opset, layout=cfg.layout.value)
+    return export_onnx(ctx.only_input().path, _out(ctx), opset=cfg.opset, layout=cfg.layout.value)
 
 
 def _quantize_config(cfg: Any, target: str) -> Any:
@@ -79,7 +81,7 @@ def quantize_tflite(ctx: StepContext) -> Artifact:
     """Convert the (pruned) graph to TFLite in the configured mode (sropt.quantize)."""
     from sropt.quantize.tflite_quantize import quantize_tflite as convert
 
-    result = convert(ctx.only_input().path, _out(ctx, ".tflite"), _quantize_config(ctx.config, "tflite"), progress=ctx.say)
+    result = convert(ctx.only_input().path, _out(ctx), _quantize_config(ctx.config, "tflite"), progress=ctx.say)
     _details(ctx, result)
     return result.artifact
 
@@ -88,7 +90,7 @@ def quantize_onnx(ctx: StepContext) -> Artifact:
     """Quantize the exported ONNX model for ONNX Runtime (sropt.quantize)."""
     from sropt.quantize.onnx_quantize import quantize_onnx as convert
 
-    result = convert(ctx.only_input().path, _out(ctx, ".onnx"), _quantize_config(ctx.config, "onnx"))
+    result = convert(ctx.only_input().path, _out(ctx), _quantize_config(ctx.config, "onnx"))
     _details(ctx, result)
     return result.artifact
 
