@@ -8,6 +8,7 @@ per px at resolution r; round up once at the end.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -108,3 +109,14 @@ def build_tiny_graph(name: str, seed: int = 0):
         x = tf.compat.v1.placeholder(tf.float32, [1, None, None, channels], name="lr")
         tf.identity(body(_Builder(seed), x), name="sr")
     return graph.as_graph_def(), scale, margin
+
+
+def frozen_graph_output(path: "str | Path", x: np.ndarray) -> np.ndarray:
+    """TensorFlow's NHWC output of the frozen graph at ``path`` for one preprocessed NHWC input (session closed after)."""
+    from sropt.convert import load_frozen_graph
+
+    graph = load_frozen_graph(path)
+    try:
+        return graph.predict(x)
+    finally:
+        graph.close()

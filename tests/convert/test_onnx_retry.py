@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from sropt.core.errors import StageError
+from tests.graphs_tiny import frozen_graph_output
 
 pytestmark = pytest.mark.slow  # each test runs TF and tf2onnx: ~10 s on 2 cores
 
@@ -62,7 +63,7 @@ def good_proto(tiny_pb: Path, tmp_path_factory: pytest.TempPathFactory):
 
     path = export_onnx(tiny_pb, tmp_path_factory.mktemp("good") / "good.onnx").path
     x = np.random.default_rng(5).random((1, 21, 16, 1), dtype=np.float32)
-    np.testing.assert_allclose(_ort_output(path, x), _tf_output(tiny_pb, x), atol=1e-5)
+    np.testing.assert_allclose(_ort_output(path, x), frozen_graph_output(tiny_pb, x), atol=1e-5)
     return onnx.load(str(path))
 
 
@@ -85,16 +86,6 @@ def _wrong_first(monkeypatch: pytest.MonkeyPatch, good, corruptions: list) -> li
     return calls
 
 
-def _tf_output(pb: Path, x: np.ndarray) -> np.ndarray:
-    from sropt.convert import load_frozen_graph
-
-    graph = load_frozen_graph(pb)
-    try:
-        return graph.predict(x)
-    finally:
-        graph.close()
-
-
 def _ort_output(path: Path, x: np.ndarray) -> np.ndarray:
     import onnxruntime as ort
 
@@ -112,7 +103,7 @@ def test_a_wrong_conversion_is_converted_again(
     export_onnx(tiny_pb, out)
     assert calls[0] == 3  # two wrong, the third right
     x = np.random.default_rng(6).random((1, 21, 16, 1), dtype=np.float32)
-    y, expected = _ort_output(out, x), _tf_output(tiny_pb, x)
+    y, expected = _ort_output(out, x), frozen_graph_output(tiny_pb, x)
     assert y.shape == expected.shape == (1, 63, 48, 1)
     np.testing.assert_allclose(y, expected, atol=1e-5)
 

@@ -11,14 +11,7 @@ import pytest
 from sropt.convert import load_frozen_graph
 from sropt.core.artifacts import sidecar_path
 from sropt.prune import PruneConfig, prune_model
-
-
-def _outputs(path: Path, x: np.ndarray) -> np.ndarray:
-    loaded = load_frozen_graph(path)
-    try:
-        return loaded.predict(x)
-    finally:
-        loaded.close()
+from tests.graphs_tiny import frozen_graph_output
 
 
 def _edsr_input(h: int = 12, w: int = 17) -> np.ndarray:
@@ -31,7 +24,7 @@ def test_ratio_zero_reproduces_the_edsr_output(tiny_edsr_quint8: Path, tmp_path:
     out = tmp_path / "same.pb"
     prune_model(tiny_edsr_quint8, PruneConfig(ratio=0.0, scope=scope), out)
     x = _edsr_input()
-    diff = np.abs(_outputs(out, x) - _outputs(tiny_edsr_quint8, x)).max()
+    diff = np.abs(frozen_graph_output(out, x) - frozen_graph_output(tiny_edsr_quint8, x)).max()
     assert diff <= 1e-5  # output on the 0..255 scale; weights were folded exactly
 
 
@@ -40,7 +33,7 @@ def test_ratio_zero_reproduces_the_zoo_output(shared_models: Path, tmp_path: Pat
     out = tmp_path / f"{name}.pb"
     prune_model(shared_models / f"{name}.pb", PruneConfig(ratio=0.0), out)
     x = np.random.default_rng(1).uniform(0, 1, (1, 14, 19, 1)).astype(np.float32)
-    diff = np.abs(_outputs(out, x) - _outputs(shared_models / f"{name}.pb", x)).max() * 255.0
+    diff = np.abs(frozen_graph_output(out, x) - frozen_graph_output(shared_models / f"{name}.pb", x)).max() * 255.0
     assert diff <= 1e-5
 
 
@@ -90,7 +83,7 @@ def test_quint8_store_matches_the_release_layout_and_shrinks_the_file(tiny_edsr_
     assert q8.stat().st_size < 0.4 * f32.stat().st_size
     x = _edsr_input()
     # 8-bit weights: outputs stay close to the float32 pruned graph (0..255 scale).
-    assert np.abs(_outputs(q8, x) - _outputs(f32, x)).mean() < 1.0
+    assert np.abs(frozen_graph_output(q8, x) - frozen_graph_output(f32, x)).mean() < 1.0
 
 
 def test_sidecar_records_provenance(tiny_edsr: Path, tmp_path: Path) -> None:
@@ -115,7 +108,7 @@ def test_pruned_graph_runs_in_opencv_tf2onnx_and_tflite(tiny_edsr: Path, tmp_pat
     out = tmp_path / "p.pb"
     prune_model(tiny_edsr, PruneConfig(ratio=0.5, scope="all", compensation="none"), out)
     x = _edsr_input(10, 13)
-    ref = _outputs(out, x)  # NHWC
+    ref = frozen_graph_output(out, x)  # NHWC
 
     sr = cv2.dnn_superres.DnnSuperResImpl_create()
     sr.readModel(str(out))
