@@ -102,8 +102,11 @@ class Engine(Protocol):
     def wait_one(self, handles: list[Any]) -> tuple[Any, PointOutcome]:
         """Block until one of ``handles`` finishes; return it and its outcome."""
 
+    def release(self) -> None:
+        """No more tasks will come (the build phase is over): start giving back what can go now."""
+
     def close(self) -> None:
-        """Release what the engine started (a process pool, a local Ray instance)."""
+        """Release what the engine started (worker processes, a local Ray instance); waits until it is gone."""
 
 
 @dataclass(eq=False)  # a handle: hashed by identity
@@ -182,6 +185,9 @@ class LocalEngine:
             job.retries += 1
             self._start(job)
 
+    def release(self) -> None:
+        """Nothing outlives its task."""
+
     def close(self) -> None:
         """Nothing outlives its task."""
 
@@ -249,7 +255,7 @@ def build_points(tasks: list[Task], engine: Engine, on_done: Callable[[PointOutc
     points = {tid: o for tid, o in finished.items() if o.phase == "build"}
     for tid, o in finished.items():
         if o.phase == "source" and o.status == "ok" and o.id in points:
-            points[o.id].steps = [*o.steps, *(s for s in points[o.id].steps if s["name"] != "source")]
+            points[o.id].steps = [*({**s, "node": o.node} for s in o.steps), *(s for s in points[o.id].steps if s["name"] != "source")]
     return points
 
 
@@ -264,6 +270,7 @@ def run_points(
             if on_start:
                 on_start(pid, "build")
         built = build_points(tasks, engine, on_done)
+    engine.release()
     finals = []
     for cfg, pid, _ in tasks:
         if pid in built and built[pid].status == "failed":
@@ -289,7 +296,8 @@ def merge_build_status(build_steps: Iterable[dict[str, Any]], measure_steps: lis
     out = []
     for s in measure_steps:
         b = by_name.get(s["name"])
-        out.append({**s, "status": b["status"], "seconds": b["seconds"]} if b and b.get("key") == s.get("key") else s)
+        built = {k: b[k] for k in ("status", "seconds", "node") if k in b} if b and b.get("key") == s.get("key") else {}
+        out.append({**s, **built})
     return out
 
 
@@ -300,10 +308,26 @@ class RayEngine:
     """Each point's build phase as a Ray task with its CPUs and memory declared; lost workers' tasks are retried.
 
     Without ``address`` a local Ray instance is started for the sweep and
-    stopped by ``close``. Workers read and write the same stage cache as the
+    stopped after the build phase. Workers read and write the same stage cache as the
     driver (SROPT_CACHE_DIR is forwarded): on a cluster it must be a shared
     filesystem path, and the driver's measure phase re-verifies every file's
     sha256 when it looks the entries up.
+
+    Ray's fixed cost is hidden where it can be (measured, Ray 2.60, 2 cores:
+    starting a local instance 2.3-3.5 s, stopping it 1.1-1.3 s, against a
+    30 s ``ci`` sweep):
+
+    * A local instance is started only when the first task is waited for. The
+      sources, submitted before that, each run in a forked driver process
+      (as the local engine does) while Ray starts: every other task waits for
+      its source anyway, and the driver needs every source for its measure
+      phase. Forking happens before ``ray.init``, never after it.
+    * ``release`` (the build phase is over) stops that instance in a
+      background thread while the measure phase starts. Stopping is waiting
+      for processes to exit: 0.1 CPU-second over its 1.1 s (/proc/stat), and
+      it ends before the first point's first latency cell, which follows that
+      point's cache verification, worker start and full-set inference. Ray's
+      own idle daemons (2% of the CPUs) are then gone while latency is timed.
     """
 
     name = "ray"
@@ -324,27 +348,37 @@ class RayEngine:
         self.task_cpus, self.task_memory, self.max_retries = task_cpus, task_memory, max_retries
         self._remote: Any = None
         self._submitted: dict[Any, tuple[str, str]] = {}
+        self._local = LocalEngine(max_retries=max_retries)  # the sources, while a local Ray starts
+        self._stopping: Any = None  # the thread stopping the local instance
         self.started_here = not ray.is_initialized()
-        if self.started_here:
-            self._connect(address, num_cpus)
+        self._num_cpus = num_cpus
+        self._connected = not self.started_here
+        if self.started_here and address is not None:
+            self._connect(address)  # a cluster's connection errors come before anything runs
 
-    def _connect(self, address: str | None, num_cpus: int | None) -> None:
+    def _connect(self, address: str | None = None) -> None:
         kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": "WARNING", "log_to_driver": False}
         if address is None:
             # A Ray started here runs its raylet and workers as children of this process, so they inherit
             # its environment. A runtime_env would only add its agent's set-up: measured (Ray 2.60, 2 cores)
             # 0.66-0.70 s to a first task instead of 0.13 s, on sweeps whose whole Ray cost is ~5 s.
-            kwargs["num_cpus"] = num_cpus or os.cpu_count()
+            kwargs["num_cpus"] = self._num_cpus or os.cpu_count()
         else:
             kwargs["address"] = address
             kwargs["runtime_env"] = {"env_vars": {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}}
         try:
             self.ray.init(**kwargs)
         except Exception as exc:  # ConnectionError, RuntimeError, ValueError depending on the Ray version
-            raise InputError(f"--address {address}: cannot connect to Ray ({type(exc).__name__}: {exc}). "
+            where = f"--address {address}: cannot connect to Ray" if address else "cannot start a local Ray instance"
+            raise InputError(f"{where} ({type(exc).__name__}: {exc}). "
                              "Check that the head node runs (`ray status` on it) and that this machine reaches its port.") from None
+        self._connected = True
 
     def submit(self, config: PipelineConfig, pid: str, out: Path, phase: str) -> Any:
+        if phase == "source" and not self._connected:
+            return self._local.submit(config, pid, out, phase)
+        if not self._connected:
+            self._connect()
         if self._remote is None:
             options: dict[str, Any] = {"num_cpus": self.task_cpus, "max_retries": self.max_retries}
             if self.task_memory:
@@ -355,7 +389,34 @@ class RayEngine:
         return ref
 
     def wait_one(self, handles: list[Any]) -> tuple[Any, PointOutcome]:
-        done, _ = self.ray.wait(handles, num_returns=1)
+        if not self._connected:
+            self._connect()  # starts while the sources built in forked processes run
+        local = [h for h in handles if isinstance(h, _Job)]
+        refs = [h for h in handles if not isinstance(h, _Job)]
+        if local and not refs:
+            return self._from_driver(*self._local.wait_one(local))
+        if local:
+            return self._wait_mixed(local, refs)
+        return self._wait_ray(refs)
+
+    @staticmethod
+    def _from_driver(job: _Job, outcome: PointOutcome) -> tuple[_Job, PointOutcome]:
+        outcome.node = f"{outcome.node} (driver, while Ray started)"  # sweep.json says where each step ran
+        return job, outcome
+
+    def _wait_mixed(self, local: list[_Job], refs: list[Any]) -> tuple[Any, PointOutcome]:
+        """A source still running in a driver process while Ray tasks run (several models): poll both."""
+        from multiprocessing.connection import wait
+
+        while True:
+            if wait([j.conn for j in local] + [j.process.sentinel for j in local], timeout=0.05):
+                return self._from_driver(*self._local.wait_one(local))
+            done, _ = self.ray.wait(refs, num_returns=1, timeout=0.05)
+            if done:
+                return self._wait_ray(done)
+
+    def _wait_ray(self, refs: list[Any]) -> tuple[Any, PointOutcome]:
+        done, _ = self.ray.wait(refs, num_returns=1)
         ref = done[0]
         pid, phase = self._submitted.pop(ref)
         try:
@@ -363,9 +424,19 @@ class RayEngine:
         except Exception as exc:  # retries exhausted (a worker died every time) or Ray itself failed
             return ref, PointOutcome(pid, "failed", phase, 0.0, error=f"Ray task failed after {self.max_retries} retries: {type(exc).__name__}: {exc}", error_class=type(exc).__name__, exit_code=4)
 
+    def release(self) -> None:
+        """Stop the local Ray instance this engine started, in the background (see the class docstring)."""
+        import threading
+
+        if self.started_here and self._stopping is None and self.ray.is_initialized():
+            self._stopping = threading.Thread(target=self.ray.shutdown, name="ray-shutdown", daemon=True)
+            self._stopping.start()
+
     def close(self) -> None:
-        """Stop the local Ray instance this engine started (a cluster it connected to keeps running)."""
-        if self.started_here and self.ray.is_initialized():
+        """Stop the local Ray instance this engine started and wait until it is gone (a cluster it connected to keeps running)."""
+        if self._stopping is not None:
+            self._stopping.join()
+        elif self.started_here and self.ray.is_initialized():
             self.ray.shutdown()
 
 

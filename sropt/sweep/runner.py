@@ -63,7 +63,7 @@ def summarize(plan: SweepPlan, outcomes: list[PointOutcome], *, engine: str, sec
         points.append({
             "id": o.id, "overrides": by_id[o.id].overrides, "model": model, "status": o.status,
             "error": o.error, "error_class": o.error_class, "exit_code": o.exit_code, "seconds": o.seconds, "node": o.node, "retries": o.retries,
-            "steps": [{k: s[k] for k in ("name", "status", "key", "seconds", "build_seconds", "artifact", "size_bytes")} for s in o.steps],
+            "steps": [{k: s[k] for k in ("name", "status", "key", "seconds", "build_seconds", "artifact", "size_bytes", "node") if k in s} for s in o.steps],
             "candidates": cands,
         })
     return {

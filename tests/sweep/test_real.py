@@ -130,3 +130,33 @@ def test_ray_engine_matches_the_local_engine(tmp_path, monkeypatch):
     # Every build step ran in a Ray worker (the source in its own task), none in the driver's measure phase.
     assert [{s["name"]: s["status"] for s in p["steps"]}["prune"] for p in remote["points"]] == ["ran", "cached"]
     assert remote["engine"] == "ray"
+
+
+@pytest.mark.slow
+def test_ray_engine_starts_ray_during_the_sources_and_stops_it_before_measuring(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[ray]'")
+    import threading
+
+    from sropt.sweep.engines import RayEngine
+
+    monkeypatch.setenv("SROPT_CACHE_DIR", str(tmp_path / "cache"))
+    engine = RayEngine(num_cpus=2)
+    assert not ray.is_initialized()  # nothing is started before the first task is waited for
+    seen: dict[str, object] = {}
+
+    def on_start(pid: str, phase: str) -> None:
+        if phase == "measure" and "measure" not in seen:
+            # The build phase is over: the local instance is stopping (or stopped) in the background.
+            seen["measure"] = ray.is_initialized() is False or any(t.name == "ray-shutdown" for t in threading.enumerate())
+
+    try:
+        result = run_sweep(_plan(tmp_path), tmp_path / "out", engine, on_start=on_start)
+    finally:
+        engine.close()
+    assert not ray.is_initialized()
+    assert seen == {"measure": True}
+    assert [p["status"] for p in result["points"]] == ["ok", "ok"]
+    # The source was built in a process forked from the driver while Ray started; prune and the rest in Ray tasks.
+    source = next(s for s in result["points"][0]["steps"] if s["name"] == "source")
+    assert source["status"] == "ran" and source["node"].endswith("(driver, while Ray started)")
+    assert "(driver" not in result["points"][0]["node"]  # the point's own build ran in a Ray task
