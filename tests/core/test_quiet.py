@@ -59,6 +59,23 @@ def test_fd_writes_of_this_process_c_stdio_and_children_go_to_the_log(capfd, sro
     assert "after the capture" in capfd.readouterr().err
 
 
+def test_a_child_that_outlives_the_capture_does_not_hold_it_open(sropt_log):
+    # multiprocessing's resource tracker and similar helpers inherit fds 1/2 (the pipe) and live
+    # until the command ends: the capture must end when its own writes are forwarded, not at EOF.
+    with native_output_to_log() as captured:
+        lingering = subprocess.Popen(["sleep", "30"])  # holds the pipe's write end on its fds 1/2
+        os.write(2, b"written before the end\n")
+    try:
+        assert lingering.poll() is None  # the capture ended while the holder still runs
+        assert list(captured.tail) == ["written before the end"]
+        assert captured.reached_marker.is_set()
+        native = [r.getMessage() for r in sropt_log.records if r.name == NATIVE_LOGGER]
+        assert native == ["written before the end"]  # the end marker itself is never logged
+    finally:
+        lingering.kill()
+        lingering.wait()
+
+
 def test_python_streams_keep_the_terminal_and_a_root_handler_on_stderr_does_not_loop(tmp_path):
     # TF/absl put a handler on the root logger writing to the original
     # sys.stderr, i.e. to fd 2, which is the capture pipe: a record fed back
