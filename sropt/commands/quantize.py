@@ -34,6 +34,7 @@ def quantize_model(
     out: Path = typer.Option(..., "--out", "-o", help="Output file; written atomically, never over the input."),
     calib: Path = typer.Option(None, "--calib", help="Calibration image folder (default: T91 under the datasets folder)."),
     calib_count: int = typer.Option(64, "--calib-count", help="Calibration crops (one 32x32 LR crop per image, degraded like inference)."),
+    calib_seed: int = typer.Option(0, "--calib-seed", help="Seed of the calibration draw (which images, where the crops sit); the same seed draws the same crops."),
     io: IOChoice = typer.Option("float", "--io", help="tflite int8 only: input/output dtype float, int8 or uint8."),
     max_psnr_drop: float = typer.Option(None, "--max-psnr-drop", help="tflite int8 only: keep layers in float until the PSNR drop (dB, calibration images) is at most this."),
     equalize: str = typer.Option("auto", "--equalize", help="tflite int8 only: cross-layer equalization: auto (measure off and 3 strengths on calibration images, keep the best, then refine it per layer pair), off, or a strength 0..1."),
@@ -53,7 +54,7 @@ def quantize_model(
 
     config = QuantizeConfig(
         target=to, mode=mode, io=io,
-        calibration=CalibrationConfig(folder=calib, calib_count=calib_count),
+        calibration=CalibrationConfig(folder=calib, calib_count=calib_count, seed=calib_seed),
         max_psnr_drop=max_psnr_drop, fixed_shape=parse_hw(fixed_shape), equalize=equalize,
         weight_rounding=weight_rounding, cpu_target=target, qat_steps=qat_steps, depth_to_space=depth_to_space,
     )
@@ -139,7 +140,7 @@ def _print_result(model: str, result: "QuantizeResult", checked: str) -> None:
     typer.echo(size_comparison(model, a.size_bytes, result.mode))
     if result.calibration:
         c = result.calibration
-        typer.echo(f"calibration: {c['crops']} crops of {c['crop_size']}x{c['crop_size']} from {c['folder']}")
+        typer.echo(f"calibration: {c['crops']} crops of {c['crop_size']}x{c['crop_size']} from {c['folder']}, seed {c['seed']}")
     if result.weights:
         for line in describe_weights(result.weights):
             typer.echo(line)

@@ -46,9 +46,11 @@ def test_quantize_tflite_int8_json(shared_models: Path, datasets: Path, tmp_path
 def test_quantize_given_weights_settings_are_applied_unmeasured(shared_models: Path, datasets: Path, tmp_path: Path, capsys) -> None:
     argv = ["quantize", str(shared_models / "FSRCNN-small_x3.pb"), "--to", "tflite", "--mode", "int8",
             "--calib", str(datasets / "T91"), "--calib-count", "8", "--equalize", "0.75", "--weight-rounding", "gptq",
-            "-o", str(tmp_path / "q.tflite"), "--json"]
+            "--calib-seed", "5", "-o", str(tmp_path / "q.tflite"), "--json"]
     assert main(argv) == 0
-    weights = json.loads(capsys.readouterr().out)["weights"]
+    result = json.loads(capsys.readouterr().out)
+    assert result["calibration"]["seed"] == 5  # --calib-seed reaches the draw and its record
+    weights = result["weights"]
     # FSRCNN-small: 5 convs with 4 PReLUs between them -> 4 sites; both settings given, nothing measured.
     assert weights["chosen_by"] == "given" and "candidates" not in weights
     assert weights["chosen"]["site_alphas"] == {f"conv{i}.out": 0.75 for i in range(1, 5)}
