@@ -35,6 +35,8 @@ from sropt.validate.degradation import bicubic_upscale
 from sropt.validate.environment import describe_environment
 from sropt.validate.pairs import iter_scores, score_image
 from sropt.validate.prepare import EvalSet, pick_crop_box, prepare_set
+from sropt.validate.parity_cache import CACHED_NOTE, load_parity, parity_key, store_parity
+from sropt.validate.workers import WorkerPools
 from sropt.validate.report_crops import OutputRow, choose_crops, save_output
 from sropt.validate.resolve import OpenedArtifact, open_artifact
 from sropt.validate.results import Crop, ImageResult, ValidationReport, ValidationResult
@@ -60,6 +62,7 @@ class RowTask:
     #: LR parity crops per set key; a parity-only task (``full`` False) gets these and no ``sets`` images.
     parity_lr: dict[tuple[str, str], list[np.ndarray]] | None = None
     full: bool = True
+    parity_key: str | None = None  # a parity-only task's key in the parity cache
 
 
 @dataclass
@@ -96,12 +99,11 @@ def validate_artifacts(
     boxes = parity_boxes(sets, config.parity_images, config.parity_crop)
     parity_lr = {s.key: [_lr_crop(s, name, box) for name, box in boxes[s.key]] for s in sets}
     report.config["parity_crops"] = {f"{k[0]}/{k[1]}": [[name, *box] for name, box in v] for k, v in boxes.items()}
-    report.results += [_bicubic_row(s, config) for s in sets]
     report.warnings += _unloadable_warnings(opened, config)
     # The rows' SR outputs go to a scratch folder: the report's crops are chosen where they differ most.
     with tempfile.TemporaryDirectory(prefix="sropt-outputs-") as scratch:
         entries = _plan_entries(opened, sets, scale, Path(scratch), parity_lr, config)
-        outputs, rows_s = _run_entries(entries, say)
+        outputs, rows_s = _run_rows(entries, sets, config, report, say)
         sr_by_row = _collect(report, entries, outputs)
         report.crops = _report_crops(sets, entries, outputs, config)
     _add_parity(sr_by_row)
@@ -117,19 +119,57 @@ def validate_artifacts(
     return report
 
 
-def _run_entries(entries: list[ValidationResult | RowTask], say: Progress) -> tuple[dict[int, RowOutput], float]:
-    """Run every task of ``entries`` (grouped into processes); their outputs by task id and the seconds it took."""
-    outputs: dict[int, RowOutput] = {}
+def _run_rows(entries: list[ValidationResult | RowTask], sets: list[EvalSet], config: ValidationConfig,
+              report: ValidationReport, say: Progress) -> tuple[dict[int, RowOutput], float]:
+    """The bicubic rows into ``report``, then every task's output (parity rows from the cache where it has them).
+
+    The worker processes start first and the bicubic rows are scored while they import their runtimes.
+    """
+    tasks = [e for e in entries if isinstance(e, RowTask)]
+    outputs = _cached_parity_rows(tasks)
+    to_run = [t for t in tasks if id(t) not in outputs]
+    pools = WorkerPools([group[0].runtime for group in group_tasks(to_run)]) if config.isolate else None
+    try:
+        report.results += [_bicubic_row(s, config) for s in sets]
+        rows_s = _run_entries(to_run, say, pools, outputs)
+    finally:
+        if pools is not None:
+            pools.close()
+    for t in to_run:
+        if t.parity_key and not any(r.errors for r in outputs[id(t)].results):
+            store_parity(t.parity_key, outputs[id(t)].sr)
+    return outputs, rows_s
+
+
+def _cached_parity_rows(tasks: list[RowTask]) -> dict[int, RowOutput]:
+    """Outputs of the parity-only tasks the parity cache holds, by task id; each task gets its key for storing."""
+    outputs = {}
+    for t in tasks:
+        if t.full:
+            continue
+        t.parity_key = parity_key(t.opened.artifact.path, t.runtime, t.config, t.parity_lr or {})
+        sr = load_parity(t.parity_key)
+        if sr is not None:
+            rows = _task_rows(t)
+            _finish_rows(rows, t)
+            for row in rows:
+                row.notes.append(CACHED_NOTE)
+            outputs[id(t)] = RowOutput(rows, sr)
+    return outputs
+
+
+def _run_entries(tasks: list[RowTask], say: Progress, pools: WorkerPools | None, outputs: dict[int, RowOutput]) -> float:
+    """Run ``tasks`` (grouped into processes), their outputs into ``outputs`` by task id; the seconds it took."""
     rows_s = 0.0
-    for group in group_tasks([e for e in entries if isinstance(e, RowTask)]):
+    for group in group_tasks(tasks):
         host = group[0]
         extra = f" (+ parity crops of {len(group) - 1} more)" if len(group) > 1 else ""
         say(f"{host.opened.artifact.path.name} on {host.runtime}" + (" (parity crops)" if not host.full else "") + extra)
         t0 = time.perf_counter()
-        for task, out in zip(group, _run_group(group)):
+        for task, out in zip(group, _run_group(group, pools)):
             outputs[id(task)] = out
         rows_s += time.perf_counter() - t0
-    return outputs, rows_s
+    return rows_s
 
 
 def _report_crops(sets: list[EvalSet], entries: list[ValidationResult | RowTask], outputs: dict[int, RowOutput],
@@ -349,26 +389,23 @@ def _bicubic_row(s: EvalSet, config: ValidationConfig) -> ValidationResult:
     return row
 
 
-def _run_group(group: list[RowTask]) -> list[RowOutput]:
+def _run_group(group: list[RowTask], pools: WorkerPools | None) -> list[RowOutput]:
     """Run a group of tasks in one spawned process (in this one without ``config.isolate``), outputs in order.
 
     If the process dies, each task is run again in a process of its own, so the
     crash is pinned on the artifact that caused it and the others still measure.
     """
-    if len(group) == 1 or not group[0].config.isolate:
-        return [_run_task(t) for t in group]
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
+    if len(group) == 1 or pools is None:
+        return [_run_task(t, pools) for t in group]
     from sropt.validate.runners import runner_ref
 
     for t in group:
         t.runner = runner_ref(t.runtime)
     try:
-        with cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+        with pools.take(group[0].runtime) as pool:
             return pool.submit(run_rows, group).result()
     except Exception:  # BrokenProcessPool: find out which task crashed it
-        return [_run_task(t) for t in group]
+        return [_run_task(t, pools) for t in group]
 
 
 def run_rows(tasks: list[RowTask]) -> list[RowOutput]:
@@ -376,18 +413,15 @@ def run_rows(tasks: list[RowTask]) -> list[RowOutput]:
     return [run_row(t) for t in tasks]
 
 
-def _run_task(task: RowTask) -> RowOutput:
+def _run_task(task: RowTask, pools: WorkerPools | None) -> RowOutput:
     """Run a row task, in a spawned process when ``config.isolate`` (so RSS is per runtime)."""
-    if not task.config.isolate:
+    if pools is None:
         return run_row(task)
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
     from sropt.validate.runners import runner_ref
 
     task.runner = runner_ref(task.runtime)
     try:
-        with cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+        with pools.take(task.runtime) as pool:
             return pool.submit(run_row, task).result()
     except Exception as exc:  # BrokenProcessPool: the runtime crashed the process (e.g. a segfault)
         msg = (f"{task.opened.artifact.path}: runtime '{task.runtime}' crashed its process ({type(exc).__name__}: "
@@ -417,16 +451,7 @@ def _run_row(task: RowTask) -> RowOutput:
     from sropt.validate.runners import resolve_runner
 
     cfg, art = task.config, task.opened
-    rows = []
-    for s in task.sets:
-        row = ValidationResult(str(art.artifact.path), task.runtime, s.dataset, s.scale, s.degradation)
-        _describe(row, art, cfg)
-        if not task.full:
-            row.scope = "parity"
-            n = len((task.parity_lr or {}).get(s.key, []))
-            row.notes.append(f"parity only: ran on {n} fixed LR crop(s) of up to {cfg.parity_crop} px, not the full set; "
-                             "full-set metrics come from the runtime this file is made for (--all-runtimes for full rows here)")
-        rows.append(row)
+    rows = _task_rows(task)
     out = RowOutput(rows, {})
     try:
         runner = resolve_runner(task.runner or task.runtime)().load(art.artifact, cfg.threads)
@@ -453,6 +478,22 @@ def _run_row(task: RowTask) -> RowOutput:
             row.notes.append(traceback.format_exc(limit=3))
     _finish_rows(rows, task)
     return out
+
+
+def _task_rows(task: RowTask) -> list[ValidationResult]:
+    """The task's rows, described and scoped, before anything ran."""
+    cfg, art = task.config, task.opened
+    rows = []
+    for s in task.sets:
+        row = ValidationResult(str(art.artifact.path), task.runtime, s.dataset, s.scale, s.degradation)
+        _describe(row, art, cfg)
+        if not task.full:
+            row.scope = "parity"
+            n = len((task.parity_lr or {}).get(s.key, []))
+            row.notes.append(f"parity only: ran on {n} fixed LR crop(s) of up to {cfg.parity_crop} px, not the full set; "
+                             "full-set metrics come from the runtime this file is made for (--all-runtimes for full rows here)")
+        rows.append(row)
+    return rows
 
 
 def _timed(model: Callable[[np.ndarray], np.ndarray], out: RowOutput) -> Callable[[np.ndarray], np.ndarray]:

@@ -35,6 +35,17 @@ class Runner(abc.ABC):
     #: Empty options mean the runtime's defaults, which is what validation uses;
     #: benchmarks/ sets them to compare session/backend settings (issue 7).
     option_help: ClassVar[dict[str, str]] = {}
+    #: The library imports that are this runtime's start-up cost in a fresh process
+    #: (a worker imports them ahead, while the parent prepares the sets).
+    runtime_modules: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def import_runtime(cls) -> None:
+        """Import the runtime's libraries now, so the first ``load`` pays only for the model."""
+        import importlib
+
+        for module in cls.runtime_modules:
+            importlib.import_module(module)
 
     def __init__(self) -> None:
         self.artifact: Artifact | None = None

@@ -39,6 +39,7 @@ class OpenCVRunner(Runner):
     """cv2.dnn for .pb (dnn_superres's importer path) and .onnx."""
 
     kinds = frozenset({ArtifactKind.FROZEN_GRAPH, ArtifactKind.ONNX})
+    runtime_modules = ('cv2',)
     option_help = {
         "engine": "auto|classic|new (OpenCV default: auto)",
         "backend": "default|opencv",

@@ -29,6 +29,7 @@ class ORTRunner(Runner):
     """Runs an .onnx file with onnxruntime on the CPU."""
 
     kinds = frozenset({ArtifactKind.ONNX})
+    runtime_modules = ('onnxruntime',)
     option_help = {
         "graph_optimization_level": "disable|basic|extended|layout|all (ORT default: all)",
         "enable_cpu_mem_arena": "true|false (ORT default: true)",

@@ -13,6 +13,7 @@ class TFRunner(Runner):
     """Runs a frozen graph in a TF1 CPU session (the reference the others are compared to)."""
 
     kinds = frozenset({ArtifactKind.FROZEN_GRAPH})
+    runtime_modules = ('tensorflow',)
 
     def _load(self, artifact: Artifact, threads: int | None) -> None:
         from sropt.convert.graph import make_session, read_graph_def

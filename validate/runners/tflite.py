@@ -28,6 +28,7 @@ class TFLiteRunner(Runner):
     """Runs a .tflite file with ai_edge_litert's Interpreter."""
 
     kinds = frozenset({ArtifactKind.TFLITE})
+    runtime_modules = ('ai_edge_litert.interpreter',)
     option_help = {
         "op_resolver": "auto|builtin|builtin_ref|builtin_without_default_delegates (LiteRT default: auto, with XNNPACK)",
         "xnnpack_latest_features": "true|false: experimental_default_delegate_latest_features",
