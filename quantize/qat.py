@@ -80,10 +80,18 @@ class QatSettings:
     crop: int = 32  # LR crop side
     learning_rate: float = 1e-3  # FSRCNN_x3, 300 steps, L1 on T91: 1e-4 0.00737, 3e-4 0.00743, 1e-3 0.00715
     seed: int = 0
+    # "ema": tfmot's activation ranges (batch min/max followed by an EMA); "learned": trainable
+    # ranges with the LSQ+ gradient (``LearnedRangeQuantizer``).
+    ranges: str = "ema"
 
     def __post_init__(self) -> None:
         if int(self.steps) < 1:
             raise InputError(f"--qat-steps {self.steps}: give at least 1 training step (0 means no QAT).")
+        if self.ranges not in RANGE_MODES:
+            raise InputError(f"QAT ranges {self.ranges!r}: use one of {', '.join(RANGE_MODES)}.")
+
+
+RANGE_MODES = ("ema", "learned")
 
 
 @dataclass(frozen=True)
@@ -155,25 +163,124 @@ def _quantize_configs() -> dict[str, Any]:
     return {"PReLU": PReLUQuantizeConfig, "DepthToSpace": PassThroughQuantizeConfig, "Scale": OutputQuantizeConfig}
 
 
-def build_qat_model(lifted: "LiftedKeras") -> Any:
-    """The lifted float model with tfmot fake-quant on every layer (its weights start as the float ones)."""
+def build_qat_model(lifted: "LiftedKeras", ranges: str = "ema") -> Any:
+    """The lifted float model with tfmot fake-quant on every layer (its weights start as the float ones).
+
+    ``ranges="learned"`` swaps every EMA activation quantizer (ours and
+    tfmot's defaults) for a ``LearnedRangeQuantizer``.
+    """
     import tensorflow_model_optimization as tfmot
     import tf_keras as keras
 
     from sropt.convert.keras_lift import keras_layers
 
     configs = _quantize_configs()
+    learned = _learned_range_classes()
     qk = tfmot.quantization.keras
+    registry = qk.default_8bit.Default8BitQuantizeRegistry()
 
     def annotate(layer):
         config = configs.get(type(layer).__name__)
-        return qk.quantize_annotate_layer(layer, config() if config else None)
+        config = config() if config else None
+        if ranges == "learned" and (config or registry.supports(layer)):
+            config = learned["LearnedRangeConfig"](config or registry.get_quantize_config(layer))
+        return qk.quantize_annotate_layer(layer, config)
 
     annotated = keras.models.clone_model(lifted.model, clone_function=annotate)
-    custom = {**{cls.__name__: cls for cls in configs.values()},
+    custom = {**{cls.__name__: cls for cls in configs.values()}, **learned,
               "DepthToSpace": keras_layers().DepthToSpace, "Scale": keras_layers().Scale}
     with qk.quantize_scope(custom):
         return qk.quantize_apply(annotated)
+
+
+# While set, every LearnedRangeQuantizer takes its range from the tensor it sees
+# (calibration), as tfmot's EMA init does through init_activation_ranges.
+_OBSERVING = {"on": False}
+
+
+def learned_range_fake_quant(x: Any, lo: Any, hi: Any, training: bool) -> Any:
+    """8-bit asymmetric fake-quant of ``x`` on [lo, hi]; in training, the LSQ+ gradient for lo and hi.
+
+    The value is always TF's ``fake_quant_with_min_max_vars`` (what the TFLite
+    converter reads as the tensor's quantization). Its own gradient for the
+    range is the clipping term only (PACT), which never shrinks a range; the
+    LSQ+ form (Esser et al. 2020, Bhalgat et al. 2020) adds the rounding error
+    term round(v) - v inside the range, so a range can trade clipping for
+    resolution.
+    """
+    import tensorflow as tf
+
+    y = tf.quantization.fake_quant_with_min_max_vars(x, lo, hi, num_bits=8, narrow_range=False)
+    if not training:
+        return y
+    step = (hi - lo) / 255.0
+    level = tf.clip_by_value((x - lo) / step, 0.0, 255.0)
+    level = level + tf.stop_gradient(tf.round(level) - level)  # straight-through rounding
+    surrogate = level * step + lo
+    return tf.stop_gradient(y) + surrogate - tf.stop_gradient(surrogate)
+
+
+@functools.cache
+def _learned_range_classes() -> dict[str, Any]:
+    """The learned-range quantizer and the QuantizeConfig wrapper that installs it (registered for tfmot's clone)."""
+    import tensorflow as tf
+    import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
+
+    qk = tfmot.quantization.keras
+
+    @keras.saving.register_keras_serializable(package="sropt")
+    class LearnedRangeQuantizer(qk.quantizers.Quantizer):
+        """Per-tensor asymmetric 8-bit activations with a trainable range (``learned_range_fake_quant``)."""
+
+        def build(self, tensor_shape, name, layer):
+            return {bound: layer.add_weight(f"{name}_{bound}", initializer=keras.initializers.Constant(start),
+                                            trainable=True) for bound, start in (("min", -6.0), ("max", 6.0))}
+
+        def __call__(self, inputs, training, weights, **kwargs):
+            if _OBSERVING["on"]:  # tfmot keeps 0 inside every range; so does the int8 zero point
+                weights["min"].assign(tf.minimum(tf.reduce_min(inputs), 0.0))
+                weights["max"].assign(tf.maximum(tf.reduce_max(inputs), 0.0))
+            return learned_range_fake_quant(inputs, weights["min"], weights["max"], bool(training))
+
+        def get_config(self):
+            return {}
+
+    @keras.saving.register_keras_serializable(package="sropt")
+    class LearnedRangeConfig(qk.QuantizeConfig):
+        """Another layer's QuantizeConfig with each EMA activation/output quantizer made a learned-range one."""
+
+        def __init__(self, base):
+            self.base = base
+
+        @staticmethod
+        def _swap(quantizer):
+            ema = isinstance(quantizer, qk.quantizers.MovingAverageQuantizer)
+            return LearnedRangeQuantizer() if ema else quantizer
+
+        def get_weights_and_quantizers(self, layer):
+            return self.base.get_weights_and_quantizers(layer)
+
+        def get_activations_and_quantizers(self, layer):
+            return [(a, self._swap(q)) for a, q in self.base.get_activations_and_quantizers(layer)]
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            self.base.set_quantize_weights(layer, quantize_weights)
+
+        def set_quantize_activations(self, layer, quantize_activations):
+            self.base.set_quantize_activations(layer, quantize_activations)
+
+        def get_output_quantizers(self, layer):
+            return [self._swap(q) for q in self.base.get_output_quantizers(layer)]
+
+        def get_config(self):
+            return {"base": keras.saving.serialize_keras_object(self.base)}
+
+        @classmethod
+        def from_config(cls, config):
+            return cls(keras.saving.deserialize_keras_object(config["base"]))
+
+    return {"LearnedRangeQuantizer": LearnedRangeQuantizer, "LearnedRangeConfig": LearnedRangeConfig}
 
 
 # tfmot's MovingAverageQuantizer: ranges start at [-6, 6] and follow an EMA of
@@ -194,8 +301,16 @@ def init_activation_ranges(student: Any, batch: np.ndarray) -> int:
     """
     import tensorflow as tf
 
-    ranges = [v for v in student.non_trainable_variables if _EMA_RANGE.search(v.name)]
     x = tf.constant(batch)
+    learned = learned_range_variables(student)
+    if learned:  # one pass in order: each range is set before its tensor is quantized for the next layer
+        _OBSERVING["on"] = True
+        try:  # training mode: tfmot's weight quantizers take their ranges from the weights only then
+            student(x, training=True)
+        finally:
+            _OBSERVING["on"] = False
+        return len(learned)
+    ranges = [v for v in student.non_trainable_variables if _EMA_RANGE.search(v.name)]
     for _ in range(RANGE_PASSES):
         old = [v.numpy().astype(np.float64) for v in ranges]
         student(x, training=True)
@@ -203,6 +318,11 @@ def init_activation_ranges(student: Any, batch: np.ndarray) -> int:
             moved = var.numpy().astype(np.float64)
             var.assign(((moved - EMA_DECAY * before) / (1.0 - EMA_DECAY)).astype(np.float32))
     return len(ranges)
+
+
+def learned_range_variables(student: Any) -> list[Any]:
+    """The trainable activation-range variables of a ``ranges="learned"`` QAT model (none for EMA ranges)."""
+    return [v for v in student.trainable_variables if _EMA_RANGE.search(v.name)]
 
 
 def fake_quant_l1(lifted: "LiftedKeras", calib: "CalibrationSet") -> float:
@@ -231,6 +351,7 @@ def train_qat(
     schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=settings.steps)
     optimizer = keras.optimizers.Adam(schedule)
     variables = student.trainable_variables
+    bounds = learned_range_variables(student)
 
     @tf.function(reduce_retracing=True)
     def train_step(x):
@@ -238,6 +359,8 @@ def train_qat(
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.abs(student(x, training=True) - target))
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        for bound in bounds:  # keep 0 inside every learned range (int8 zero points must exist)
+            bound.assign(tf.minimum(bound, 0.0) if bound.name.endswith("_min:0") else tf.maximum(bound, 1e-6))
         return loss
 
     rng = np.random.default_rng(settings.seed)
@@ -250,6 +373,7 @@ def train_qat(
     tail = losses[-max(1, settings.steps // 10):]
     return {"steps": settings.steps, "batch": settings.batch, "crop": settings.crop,
             "learning_rate": settings.learning_rate, "schedule": "cosine", "loss": "L1 vs the float model",
+            "ranges": settings.ranges,
             "seed": settings.seed, "first_loss": losses[0], "last_loss": float(np.mean(tail)),
             "seconds": round(time.perf_counter() - start, 2)}
 
@@ -313,7 +437,7 @@ def quantize_aware_train(
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(settings.seed)  # quantizer/optimizer state and any initializer
-    student = build_qat_model(lifted)
+    student = build_qat_model(lifted, settings.ranges)
     contract = prepared.source.artifact.contract
     if progress:
         progress(f"QAT: {settings.steps} steps against the float model")

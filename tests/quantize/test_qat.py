@@ -67,8 +67,61 @@ def test_activation_ranges_start_at_the_batch_range() -> None:
     np.testing.assert_allclose(got, want, atol=0.05 * (want[1] - want[0]))
 
 
+def test_learned_range_fake_quant_values_and_lsq_gradient() -> None:
+    """Forward = TF's fake-quant; gradients = LSQ+'s, computed by hand on the grid [0, 2.55] (step 0.01)."""
+    import tensorflow as tf
+
+    from sropt.quantize.qat import learned_range_fake_quant, use_legacy_keras
+
+    use_legacy_keras()
+    x = tf.constant([-0.5, 0.004, 1.2345, 1.2351, 3.0])
+    lo, hi = tf.Variable(0.0), tf.Variable(2.55)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = learned_range_fake_quant(x, lo, hi, training=True)
+    # 0 is on the grid, so no nudging: round(x / 0.01) * 0.01 clipped to [0, 2.55].
+    np.testing.assert_allclose(y.numpy(), [0.0, 0.0, 1.23, 1.24, 2.55], atol=1e-6)
+    v = np.array([-50.0, 0.4, 123.45, 123.51, 300.0])  # x / step
+    inside = (v >= 0) & (v <= 255)
+    # d/dhi: (round(v) - v) / 255 inside, 1 above, 0 below; d/dlo: the negated rounding term inside, 1 below.
+    want_hi = np.where(inside, (np.round(v) - v) / 255, (v > 255).astype(float))
+    want_lo = np.where(inside, -(np.round(v) - v) / 255, (v < 0).astype(float))
+    np.testing.assert_allclose(tape.jacobian(y, hi).numpy(), want_hi, atol=1e-5)
+    np.testing.assert_allclose(tape.jacobian(y, lo).numpy(), want_lo, atol=1e-5)
+    # Straight-through for the input: 1 inside the range, 0 where it clips.
+    np.testing.assert_allclose(np.diag(tape.jacobian(y, x).numpy()), inside.astype(float), atol=1e-6)
+    # Inference is the plain op the converter reads, with no surrogate term.
+    np.testing.assert_array_equal(learned_range_fake_quant(x, lo, hi, training=False).numpy(),
+                                  tf.quantization.fake_quant_with_min_max_vars(x, lo, hi).numpy())
+
+
+def test_learned_ranges_are_trainable_and_start_at_the_batch_range() -> None:
+    """ranges='learned': every EMA activation range becomes a trainable pair set from the calibration batch."""
+    import tf_keras
+
+    from sropt.convert.keras_lift import lift_to_keras
+    from sropt.quantize.qat import build_qat_model, init_activation_ranges, learned_range_variables, use_legacy_keras
+
+    use_legacy_keras()
+    lifted = lift_to_keras(_tiny("fsrcnn"))
+    ema, learned = build_qat_model(lifted), build_qat_model(lifted, "learned")
+    ema_ranges = [v for v in ema.non_trainable_variables if "activation_m" in v.name or "output_m" in v.name]
+    assert learned_range_variables(ema) == []
+    assert len(learned_range_variables(learned)) == len(ema_ranges) > 0
+    batch = np.concatenate(_calibration(_lr_images()).inputs)
+    assert init_activation_ranges(learned, batch) == len(ema_ranges)
+    last_conv = [l for l in lifted.model.layers if type(l).__name__ == "Conv2D"][-1]
+    float_out = tf_keras.Model(lifted.model.input, last_conv.output)(batch).numpy()
+    wrapper = next(l for l in learned.layers if getattr(l, "layer", None) is not None and l.layer.name == last_conv.name)
+    got = sorted(float(v.numpy()) for v in wrapper.trainable_weights if "post_activation_m" in v.name)
+    # Upstream layers are fake-quantized during the pass, so the range is close to the float one, not equal.
+    want = (min(float(float_out.min()), 0.0), max(float(float_out.max()), 0.0))
+    np.testing.assert_allclose(got, want, atol=0.05 * (want[1] - want[0]))
+
+
 @pytest.mark.slow
-def test_tiny_fsrcnn_qat_converts_to_int8_and_matches_its_fake_quant() -> None:
+@pytest.mark.parametrize("ranges", ["ema", "learned"])
+def test_tiny_fsrcnn_qat_converts_to_int8_and_matches_its_fake_quant(ranges: str) -> None:
     """A few QAT steps on the tiny FSRCNN: int8 PRELU/CONV_2D/DEPTH_TO_SPACE, LiteRT close to the float graph."""
     from ai_edge_litert.interpreter import Interpreter
 
@@ -80,7 +133,7 @@ def test_tiny_fsrcnn_qat_converts_to_int8_and_matches_its_fake_quant() -> None:
     images = _lr_images()
     calib = _calibration(images)
     outcome = quantize_aware_train(prepared, lift_to_keras(prepared), calib, images,
-                                   QatSettings(steps=5, batch=4, crop=16))
+                                   QatSettings(steps=5, batch=4, crop=16, ranges=ranges))
     interp = Interpreter(model_content=outcome.data)
     ops = {op["op_name"] for op in interp._get_ops_details()}
     assert {"CONV_2D", "PRELU", "DEPTH_TO_SPACE"} <= ops and not ops & {"ABS", "SUB", "MUL"}
@@ -89,6 +142,7 @@ def test_tiny_fsrcnn_qat_converts_to_int8_and_matches_its_fake_quant() -> None:
     parity = outcome.record["parity"]
     assert parity["psnr_db"] >= PARITY_TOLERANCE["psnr_db"] and parity["mean_abs"] <= PARITY_TOLERANCE["mean_abs"]
     assert outcome.record["steps"] == 5 and np.isfinite(outcome.record["last_loss"])
+    assert outcome.record["ranges"] == ranges
     # Independent of the Keras model: the int8 file against the frozen graph run by TF, in grey levels.
     x = calib.inputs[0]
     interp.resize_tensor_input(interp.get_input_details()[0]["index"], list(x.shape), strict=False)
