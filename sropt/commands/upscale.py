@@ -19,7 +19,7 @@ def upscale_command(
     runtime: str = typer.Option(None, "--runtime", help="tf, opencv, ort or tflite (default: opencv for .pb, ort for .onnx, tflite for .tflite)."),
     tile: int = typer.Option(None, "--tile", help="Tile size in LR pixels (bounded memory for large images)."),
     overlap: int = typer.Option(None, "--overlap", help="LR pixels of context each tile discards (default and minimum: the model's receptive field)."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
+    threads: int = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores)."),
     no_isolate: bool = typer.Option(False, "--no-isolate", help="Run the runtime in this process (no worker start; a runtime crash then kills sropt)."),
 ) -> None:
     """Super-resolve images with any artifact; writes atomically and never over an input.

@@ -30,7 +30,7 @@ def validate_command(
     scale: int = typer.Option(None, "--scale", help="Scale to validate at (default: the first artifact's)."),
     out: Path = typer.Option(Path("sropt-report"), "--out", "-o", help="Folder for report.json, report.md, report.html."),
     repeats: int = typer.Option(5, "--repeats", help="Timed runs per input after warm-up."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads per runtime (default: all cores)."),
+    threads: int = typer.Option(None, "--threads", min=1, help="CPU threads per runtime (default: all cores)."),
     tile: int = typer.Option(None, "--tile", help="Run the model on tiles of this many LR pixels."),
     overlap: int = typer.Option(None, "--overlap", help="LR pixels of context each tile discards (default and minimum: each model's receptive field)."),
     bench_size: int = typer.Option(128, "--bench-size", help="LR side of the synthetic latency input; 0 = use dataset images."),
