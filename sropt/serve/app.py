@@ -2,6 +2,7 @@
 
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import tempfile
@@ -192,7 +193,12 @@ def create_app(models: dict[str, ServedModel], config: ServeConfig | None = None
     scratch.mkdir(parents=True, exist_ok=True)
     metrics = Metrics()
     upscaler = _Upscaler(models, cfg, scratch, metrics)
-    app = FastAPI(title="sropt serve", description="Super-resolution with sropt artifacts.", version="1")
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        upscaler.pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="sropt serve", description="Super-resolution with sropt artifacts.", version="1", lifespan=lifespan)
     app.state.config, app.state.models, app.state.scratch, app.state.upscaler = cfg, models, scratch, upscaler
 
     @app.exception_handler(HTTPFail)
@@ -230,10 +236,6 @@ def create_app(models: dict[str, ServedModel], config: ServeConfig | None = None
             metrics.requests.labels(name if name in models else "unknown", str(exc.status)).inc()
             metrics.errors.labels(name if name in models else "unknown", str(exc.status)).inc()
             raise
-
-    @app.on_event("shutdown")
-    def _stop():
-        upscaler.pool.shutdown(wait=False, cancel_futures=True)
 
     return app
 

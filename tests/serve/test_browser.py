@@ -92,8 +92,8 @@ def test_page_upscales_an_upload_and_shows_the_limit_error(tmp_path: Path) -> No
         assert size == [3 * w, 3 * h]
         assert page.inner_text("#error") == ""
         assert "model latency" in page.inner_text("#latency") and "opencv" in page.inner_text("#latency")
-        wide = _shoot(page, tmp_path, "serve-wide.png")
-        assert Image.open(wide).size[0] == 1400
+        with Image.open(_shoot(page, tmp_path, "serve-wide.png")) as wide:
+            assert wide.size[0] == 1400
 
         page.set_input_files("#file", str(_oversized(tmp_path)))
         page.click("#go")
@@ -107,5 +107,6 @@ def test_page_upscales_an_upload_and_shows_the_limit_error(tmp_path: Path) -> No
         narrow.goto(server.url)
         _upscale_in_page(narrow, photo)
         assert "(result from the cache)" in narrow.inner_text("#latency")  # the same photo again
-        assert Image.open(_shoot(narrow, tmp_path, "serve-narrow.png")).size[0] == 420
+        with Image.open(_shoot(narrow, tmp_path, "serve-narrow.png")) as shot:
+            assert shot.size[0] == 420
         browser.close()
