@@ -78,7 +78,7 @@ class QatSettings:
     steps: int
     batch: int = 16
     crop: int = 32  # LR crop side
-    learning_rate: float = 1e-3  # FSRCNN_x3, 300 steps, L1 on T91: 1e-4 0.00737, 3e-4 0.00743, 1e-3 0.00715
+    learning_rate: float | None = None  # None: LEARNING_RATE for the model's contract
     seed: int = 0
     # "ema": tfmot's activation ranges (batch min/max followed by an EMA); "learned": trainable
     # ranges with the LSQ+ gradient (``LearnedRangeQuantizer``).
@@ -92,6 +92,13 @@ class QatSettings:
 
 
 RANGE_MODES = ("ema", "learned")
+
+# Adam's starting learning rate (cosine decay to 0) per input/output contract, chosen on T91.
+# Y models (FSRCNN_x3, 300 steps, T91 training L1): 1e-4 0.00737, 3e-4 0.00743, 1e-3 0.00715.
+# The EDSR layout (0..255 BGR; 25%-pruned, distilled EDSR-T91-b8f64_x3, 300 steps): 1e-3 diverges
+# (training L1 on T91 crops 1.66 -> 4.96 grey levels; Set5 -2.06 dB), 1e-4 ends at a T91
+# int8 drop of 0.061 dB against the pruned float model; prune's distillation also uses 2e-4.
+LEARNING_RATE = {"y-channel": 1e-3, "bgr-div2k-mean": 1e-4}
 
 
 @dataclass(frozen=True)
@@ -348,7 +355,8 @@ def train_qat(
     if not usable:
         raise InputError(f"QAT: no calibration image is at least {settings.crop}x{settings.crop} LR pixels; "
                          "use a smaller crop or larger training images.")
-    schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=settings.steps)
+    rate = settings.learning_rate or LEARNING_RATE[contract.name]
+    schedule = keras.optimizers.schedules.CosineDecay(rate, decay_steps=settings.steps)
     optimizer = keras.optimizers.Adam(schedule)
     variables = student.trainable_variables
     bounds = learned_range_variables(student)
@@ -372,7 +380,7 @@ def train_qat(
             progress(f"QAT step {step + 1}/{settings.steps}: L1 {losses[-1]:.5f}")
     tail = losses[-max(1, settings.steps // 10):]
     return {"steps": settings.steps, "batch": settings.batch, "crop": settings.crop,
-            "learning_rate": settings.learning_rate, "schedule": "cosine", "loss": "L1 vs the float model",
+            "learning_rate": rate, "schedule": "cosine", "loss": "L1 vs the float model",
             "ranges": settings.ranges,
             "seed": settings.seed, "first_loss": losses[0], "last_loss": float(np.mean(tail)),
             "seconds": round(time.perf_counter() - start, 2)}

@@ -67,6 +67,15 @@ def test_activation_ranges_start_at_the_batch_range() -> None:
     np.testing.assert_allclose(got, want, atol=0.05 * (want[1] - want[0]))
 
 
+def test_every_contract_has_a_qat_learning_rate() -> None:
+    """QAT picks Adam's rate by the model's contract; a contract without one would be a KeyError mid-run."""
+    from sropt.core.contracts import BGR_MEAN_CONTRACT, Y_CHANNEL_CONTRACT
+    from sropt.quantize.qat import LEARNING_RATE
+
+    assert set(LEARNING_RATE) == {BGR_MEAN_CONTRACT.name, Y_CHANNEL_CONTRACT.name}
+    assert LEARNING_RATE[BGR_MEAN_CONTRACT.name] < LEARNING_RATE[Y_CHANNEL_CONTRACT.name]
+
+
 def test_learned_range_fake_quant_values_and_lsq_gradient() -> None:
     """Forward = TF's fake-quant; gradients = LSQ+'s, computed by hand on the grid [0, 2.55] (step 0.01)."""
     import tensorflow as tf
@@ -142,7 +151,7 @@ def test_tiny_fsrcnn_qat_converts_to_int8_and_matches_its_fake_quant(ranges: str
     parity = outcome.record["parity"]
     assert parity["psnr_db"] >= PARITY_TOLERANCE["psnr_db"] and parity["mean_abs"] <= PARITY_TOLERANCE["mean_abs"]
     assert outcome.record["steps"] == 5 and np.isfinite(outcome.record["last_loss"])
-    assert outcome.record["ranges"] == ranges
+    assert outcome.record["ranges"] == ranges and outcome.record["learning_rate"] == 1e-3  # the Y contract's
     # Independent of the Keras model: the int8 file against the frozen graph run by TF, in grey levels.
     x = calib.inputs[0]
     interp.resize_tensor_input(interp.get_input_details()[0]["index"], list(x.shape), strict=False)
