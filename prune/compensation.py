@@ -3,8 +3,8 @@
 Two methods, both measured once on the unpruned model at the input of every
 consumer conv of a pruned group:
 
-* ``mean`` (bias compensation, the default): see below;
-* ``lstsq``: predict each removed channel from the kept ones by ridge
+* ``mean`` (bias compensation): see below;
+* ``lstsq`` (the default, ``PruneConfig.compensation``): predict each removed channel from the kept ones by ridge
   regression over calibration pixels (``x_R ~ A x_K + b``) and fold ``A`` into
   the consumer's weights for the kept inputs and ``b`` into its bias. Mean
   compensation is the special case ``A = 0``. The regression is per pixel, so

@@ -11,7 +11,10 @@ on (FACTS.md §3, §5):
   quantization (``sropt.convert.rewrite_prelu``), which cuts its INT8 loss;
 * full INT8 and 16x8 then prepare the weights (``sropt.quantize.weights``):
   cross-layer equalization (int8) and GPTQ rounding onto the converter's
-  int8 grid, by default the measured best on the calibration images.
+  int8 grid, by default the measured best on the calibration images;
+* full INT8 then takes its activation ranges from min/max over the crops or,
+  if that measures better, with the most extreme crops of each tensor
+  ignored (``sropt.quantize.ranges``).
 """
 
 from __future__ import annotations
@@ -98,6 +101,10 @@ def quantize_tflite(
         data, precision, result_extra = _convert_within_budget(prepared, unequalized, calib, config, moments, step)
     else:
         data = converted or convert_mode(prepared, config.mode, calib, config.io, config.fixed_shape)
+        if config.mode is Mode.INT8 and calib is not None:
+            from sropt.quantize.ranges import choose_ranges
+
+            data, step["ranges"] = choose_ranges(prepared, calib, config, data)
     # On the converted file, op for op: calibration and every other tensor stay as they are.
     data = apply_depth_to_space(data, parse_depth_to_space(config.depth_to_space), step)
     artifact = write_tflite(data, out, prepared, precision, step)

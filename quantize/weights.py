@@ -96,6 +96,15 @@ def spread(items: list, count: int) -> list:
     return [items[i * len(items) // count] for i in range(count)]
 
 
+def search_pairs(calib: "CalibrationSet", scale: int, image_count: int) -> list:
+    """The ``SEARCH_IMAGES`` whole images, spread over the first ``image_count`` of the calibration folder, as HR/LR pairs."""
+    from sropt.quantize.calibration import calibration_images
+    from sropt.quantize.quality import BUDGET_HR_CROP, load_budget_pairs
+
+    images = spread(calibration_images(calib.folder)[:image_count], SEARCH_IMAGES)
+    return load_budget_pairs(images, scale, len(images), BUDGET_HR_CROP)
+
+
 def site_trials(start: float | None) -> list[float | None]:
     """The strengths the per-site sweep tries at a site that has ``start``: off, and its neighbours in ``SITE_ALPHAS``.
 
@@ -273,11 +282,7 @@ class _Search:
     def pairs(self) -> list:
         """The calibration folder's whole images as HR/LR pairs (loaded on first use)."""
         if self._pairs is None:
-            from sropt.quantize.calibration import calibration_images
-            from sropt.quantize.quality import BUDGET_HR_CROP, load_budget_pairs
-
-            images = spread(calibration_images(self.calib.folder)[: self.image_count], SEARCH_IMAGES)
-            self._pairs = load_budget_pairs(images, self.prepared.source.artifact.scale, len(images), BUDGET_HR_CROP)
+            self._pairs = search_pairs(self.calib, self.prepared.source.artifact.scale, self.image_count)
         return self._pairs
 
     @property
