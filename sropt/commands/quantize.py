@@ -133,6 +133,17 @@ def describe_weights(record: dict) -> list[str]:
     return lines
 
 
+def describe_ranges(ranges: dict) -> str:
+    """One line: which activation ranges the INT8 file has, and what decided (sropt.quantize.ranges)."""
+    if "psnr_db" not in ranges:
+        return f"activation ranges: {ranges['method']} ({ranges['why']})"
+    scores = ranges["psnr_db"]
+    trimmed = f", {ranges['ignored_crops_per_end']} of {ranges['crops']} crops ignored at each end" \
+        if ranges["method"] != "min/max" else ""
+    return (f"activation ranges: {ranges['method']}{trimmed} (min/max {scores['min/max']:.3f} dB, trimmed "
+            f"{scores['trimmed']:.3f} dB on {ranges['measured_on']})")
+
+
 def _print_result(model: str, result: "QuantizeResult", checked: str) -> None:
     """The human-readable result: the file, its size against the source, calibration, weights, kernel, budget."""
     a = result.artifact
@@ -144,6 +155,9 @@ def _print_result(model: str, result: "QuantizeResult", checked: str) -> None:
     if result.weights:
         for line in describe_weights(result.weights):
             typer.echo(line)
+    ranges = (a.provenance[-1] if a.provenance else {}).get("ranges")
+    if ranges:
+        typer.echo(describe_ranges(ranges))
     if result.kernel:
         k = result.kernel
         typer.echo(f"int8 kernel for target {k['target']}: activations {k['activation_type']}, "

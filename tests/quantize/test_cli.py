@@ -111,3 +111,14 @@ def test_empty_calibration_folder_exit_2(shared_models: Path, tmp_path: Path, ca
     assert main(argv) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert f"--calib {tmp_path / 'calib'}: the folder holds no images" in err
+
+
+def test_describe_ranges_says_which_ranges_and_why() -> None:
+    from sropt.commands.quantize import describe_ranges
+
+    measured = {"method": "trimmed min/max", "ignored_crops_per_end": 4, "crops": 64, "measured_on": "30 whole image(s) of T91",
+                "psnr_db": {"min/max": 27.9604, "trimmed": 27.9786}}
+    assert describe_ranges(measured) == ("activation ranges: trimmed min/max, 4 of 64 crops ignored at each end "
+                                         "(min/max 27.960 dB, trimmed 27.979 dB on 30 whole image(s) of T91)")
+    assert describe_ranges({"method": "min/max", "why": "fewer than 16 calibration crops"}) == \
+        "activation ranges: min/max (fewer than 16 calibration crops)"
