@@ -57,6 +57,7 @@ def instrument() -> PhaseTimer:
     """Time the phases of the weights search where the library looks them up."""
     import sropt.quantize.equalize as equalize
     import sropt.quantize.quality as quality
+    import sropt.quantize.ranges as ranges
     import sropt.quantize.rounding as rounding
     import sropt.quantize.tflite_modes as modes
     import sropt.quantize.tflite_quantize as tq
@@ -72,6 +73,7 @@ def instrument() -> PhaseTimer:
     timer.wrap(quality, "load_budget_pairs", "candidate images (load)")
     timer.wrap(quality, "tflite_predictor", "candidate inference + PSNR")
     timer.wrap(quality, "image_psnrs", "candidate inference + PSNR")
+    timer.wrap(ranges, "choose_ranges", "trimmed ranges (calibrate, per-crop extremes, quantize, measure both)")
     timer.wrap(tq, "write_tflite", "write + LiteRT check")
     return timer
 
@@ -116,6 +118,7 @@ def main() -> None:
         "total_cpu_s": round(total_cpu, 1),
         "phases": {k: {"s": round(v, 1), "cpu_s": round(timer.cpu[k], 1), "calls": timer.calls[k]}
                    for k, v in sorted(timer.seconds.items())},
+        "ranges": (result.artifact.provenance[-1] if result.artifact.provenance else {}).get("ranges"),
         "chosen": weights.get("chosen"), "candidates": weights.get("candidates"), "refined": weights.get("refined"),
         "size_bytes": result.artifact.size_bytes,
         "psnr_t91_db": round(score(args.out, result.artifact, datasets / "T91"), 4),
