@@ -182,7 +182,7 @@ def build_qat_model(lifted: "LiftedKeras", ranges: str = "ema") -> Any:
     from sropt.convert.keras_lift import keras_layers
 
     configs = _quantize_configs()
-    learned = _learned_range_classes()
+    learned = {"LearnedRangeQuantizer": _learned_range_quantizer(), "LearnedRangeConfig": _learned_range_config()}
     qk = tfmot.quantization.keras
     registry = qk.default_8bit.Default8BitQuantizeRegistry()
 
@@ -228,8 +228,8 @@ def learned_range_fake_quant(x: Any, lo: Any, hi: Any, training: bool) -> Any:
 
 
 @functools.cache
-def _learned_range_classes() -> dict[str, Any]:
-    """The learned-range quantizer and the QuantizeConfig wrapper that installs it (registered for tfmot's clone)."""
+def _learned_range_quantizer() -> Any:
+    """The learned-range activation quantizer class (registered for tfmot's clone)."""
     import tensorflow as tf
     import tensorflow_model_optimization as tfmot
     import tf_keras as keras
@@ -252,6 +252,18 @@ def _learned_range_classes() -> dict[str, Any]:
 
         def get_config(self):
             return {}
+
+    return LearnedRangeQuantizer
+
+
+@functools.cache
+def _learned_range_config() -> Any:
+    """The QuantizeConfig wrapper that puts ``_learned_range_quantizer()`` where EMA ranges were."""
+    import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
+
+    qk = tfmot.quantization.keras
+    LearnedRangeQuantizer = _learned_range_quantizer()
 
     @keras.saving.register_keras_serializable(package="sropt")
     class LearnedRangeConfig(qk.QuantizeConfig):
@@ -287,7 +299,7 @@ def _learned_range_classes() -> dict[str, Any]:
         def from_config(cls, config):
             return cls(keras.saving.deserialize_keras_object(config["base"]))
 
-    return {"LearnedRangeQuantizer": LearnedRangeQuantizer, "LearnedRangeConfig": LearnedRangeConfig}
+    return LearnedRangeConfig
 
 
 # tfmot's MovingAverageQuantizer: ranges start at [-6, 6] and follow an EMA of
