@@ -1,7 +1,8 @@
 """Quantization-aware training (tensorflow-model-optimization) -> full-INT8 TFLite.
 
-Post-training INT8 loses 0.55-1.5 dB on FSRCNN_x3, more than its 0.19 dB
-margin over bicubic (issue 15). QAT lets the weights adapt to int8 rounding:
+Plain post-training INT8 loses 0.55-1.5 dB on FSRCNN_x3, more than its 0.19
+dB margin over bicubic (issue 15; GPTQ and equalization bring it to 0.19).
+QAT lets the weights adapt to int8 rounding (measured in docs/qat.md):
 
 1. lift the frozen graph into a tf-keras model (``sropt.convert.keras_lift``);
 2. wrap it with tfmot fake-quant (``quantize_apply``): the default 8-bit
