@@ -110,3 +110,17 @@ def test_hidden_ranges_ignore_the_most_extreme_crop_as_tflites_calibrator_measur
         expected = (max(highs[-2], 0.0) - min(lows[1], 0.0)) / 255
         assert got[name] == pytest.approx(expected, rel=1e-4), name
         assert got[name] < own[name]  # narrower than min/max: the extreme crop was ignored
+
+
+@pytest.mark.parametrize(("options", "crops", "why"), [
+    ({"io": "uint8"}, 16, "integer I/O or a fixed shape: not measured"),
+    ({}, 15, "fewer than 16 calibration crops"),
+])
+def test_ranges_stay_min_max_where_they_are_not_measured(tmp_path: Path, options, crops, why) -> None:
+    from sropt.quantize.config import QuantizeConfig
+    from sropt.quantize.ranges import choose_ranges
+
+    prepared, calib = _prepared_and_crops(tmp_path, crops)
+    minmax = b"the converter's own model"  # returned as it is: nothing converted, nothing measured
+    data, record = choose_ranges(prepared, calib, QuantizeConfig("tflite", "int8", **options), minmax)
+    assert data is minmax and record == {"method": "min/max", "why": why}
