@@ -22,12 +22,11 @@ from typing import Any
 
 
 def warm_up(runner: Any) -> None:
-    """Worker body run first: import the row code and the runtime's libraries (``runner`` is a ``runner_ref``)."""
+    """Worker body run first: import the runtime's libraries (``runner`` is a ``runner_ref``)."""
     import os
 
     # TensorFlow's C++ INFO lines (oneDNN, CUDA probing) would flood the CLI's output; users can override.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import sropt.validate.evaluate  # noqa: F401  (what the row tasks unpickle into)
     from sropt.validate.runners import resolve_runner
 
     resolve_runner(runner).import_runtime()
