@@ -160,6 +160,9 @@ def _cached_parity_rows(tasks: list[RowTask]) -> dict[int, RowOutput]:
 
 def _run_entries(tasks: list[RowTask], say: Progress, pools: WorkerPools | None, outputs: dict[int, RowOutput]) -> float:
     """Run ``tasks`` (grouped into processes), their outputs into ``outputs`` by task id; the seconds it took."""
+    from sropt.core.background import wait_before_timing
+
+    wait_before_timing()  # e.g. a sweep's Ray instance still stopping: nothing may share the cores with a timing
     rows_s = 0.0
     for group in group_tasks(tasks):
         host = group[0]

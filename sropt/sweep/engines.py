@@ -324,10 +324,11 @@ class RayEngine:
       phase. Forking happens before ``ray.init``, never after it.
     * ``release`` (the build phase is over) stops that instance in a
       background thread while the measure phase starts. Stopping is waiting
-      for processes to exit: 0.1 CPU-second over its 1.1 s (/proc/stat), and
-      it ends before the first point's first latency cell, which follows that
-      point's cache verification, worker start and full-set inference. Ray's
-      own idle daemons (2% of the CPUs) are then gone while latency is timed.
+      for processes to exit: 0.1 CPU-second over its 1.1 s (/proc/stat). It
+      overlaps that point's cache verification, set preparation and worker
+      start; validation waits for it before its first row
+      (``sropt.core.background``), so no latency cell overlaps it. Ray's own
+      idle daemons (2% of the CPUs) are then gone while latency is timed.
     """
 
     name = "ray"
@@ -426,11 +427,10 @@ class RayEngine:
 
     def release(self) -> None:
         """Stop the local Ray instance this engine started, in the background (see the class docstring)."""
-        import threading
+        from sropt.core.background import run_until_timing
 
         if self.started_here and self._stopping is None and self.ray.is_initialized():
-            self._stopping = threading.Thread(target=self.ray.shutdown, name="ray-shutdown", daemon=True)
-            self._stopping.start()
+            self._stopping = run_until_timing(self.ray.shutdown, "ray-shutdown")
 
     def close(self) -> None:
         """Stop the local Ray instance this engine started and wait until it is gone (a cluster it connected to keeps running)."""
