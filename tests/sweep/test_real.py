@@ -160,3 +160,39 @@ def test_ray_engine_starts_ray_during_the_sources_and_stops_it_before_measuring(
     source = next(s for s in result["points"][0]["steps"] if s["name"] == "source")
     assert source["status"] == "ran" and source["node"].endswith("(driver, while Ray started)")
     assert "(driver" not in result["points"][0]["node"]  # the point's own build ran in a Ray task
+
+
+@pytest.mark.slow
+def test_ray_worker_killed_mid_task_is_retried_and_one_killed_every_time_fails_its_point_only(tmp_path, monkeypatch):
+    """Faults on the Ray engine: p00's build worker is SIGKILLed once (Ray reruns the task, the point finishes);
+    p01's is killed on every attempt (the point fails after max_retries, with the reason; p00 still wins)."""
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[ray]'")
+    from sropt.sweep.engines import RayEngine
+
+    monkeypatch.setenv("SROPT_CACHE_DIR", str(tmp_path / "cache"))
+    marker = str(tmp_path / "p00-killed-once")
+
+    def run_point_with_faults(config, pid, out, phase):  # pickled by value into the Ray workers
+        import os
+        import signal
+
+        from sropt.sweep.engines import run_point
+
+        if phase == "build" and (pid == "real_p01" or not os.path.exists(marker)):
+            if pid == "real_p00":
+                open(marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
+        return run_point(config, pid, out, phase)
+
+    engine = RayEngine(num_cpus=2, max_retries=2)
+    engine._remote = ray.remote(num_cpus=1, max_retries=engine.max_retries)(run_point_with_faults)
+    try:
+        result = run_sweep(_plan(tmp_path), tmp_path / "out", engine)
+    finally:
+        engine.close()
+    p00, p01 = result["points"]
+    assert Path(marker).exists()  # p00's first attempt really died
+    assert p00["status"] == "ok" and {s["name"]: s["status"] for s in p00["steps"]}["quantize.tflite.int8"] == "ran"
+    assert p01["status"] == "failed"
+    assert "Ray task failed after 2 retries" in p01["error"] and "died" in p01["error"].lower()
+    assert result["winners"]["overall"]["point"] == "real_p00"
