@@ -71,13 +71,13 @@ def run_variant(a: argparse.Namespace) -> dict:
     src = prepared.source.artifact
     calib = load_calibration_inputs(CalibrationConfig(), src.contract, src.scale)
     lr_images = [lr for _, lr, _ in load_pairs(calib.folder, src.scale)]
-    prepared, lifted, start = _qat_start(prepared, lift_to_keras(prepared), calib)
-    settings = qat.QatSettings(steps=a.steps, learning_rate=a.lr, ranges=a.ranges)
+    settings = qat.QatSettings(steps=a.steps, learning_rate=a.lr, ranges=a.ranges, seed=a.seed)
+    prepared, lifted, start = _qat_start(prepared, lift_to_keras(prepared), calib, settings.ranges)
     tf.keras.utils.set_random_seed(settings.seed)
     student = qat.build_qat_model(lifted, settings.ranges)
-    qat.init_activation_ranges(student, np.concatenate(calib.inputs, axis=0))
+    _, frozen = qat.start_activation_ranges(student, calib.inputs, settings.ranges)
     cpu = time.process_time()
-    record = qat.train_qat(student, lifted.model, src.contract, lr_images, settings)
+    record = qat.train_qat(student, lifted.model, src.contract, lr_images, settings, frozen=frozen)
     cpu = round(time.process_time() - cpu, 1)
     data = qat.convert_qat(student, calib)
     parity = qat.check_converted(data, student, calib.inputs[:qat.PARITY_CROPS],
@@ -87,10 +87,17 @@ def run_variant(a: argparse.Namespace) -> dict:
     fns = {"float": lambda x: lifted.model(x).numpy(), "fake": lambda x: student(x, training=False).numpy(),
            "int8": litert_fn(data)}
     psnr = score(fns, load_pairs(datasets_dir() / a.eval, src.scale), src.contract, src.scale)
-    return {"model": a.model, "eval": a.eval, "steps": a.steps, "ranges": a.ranges,
+    return {"model": a.model, "eval": a.eval, "steps": a.steps, "ranges": a.ranges, "seed": a.seed,
             "learning_rate": record["learning_rate"], "start": start.get("equalize"), "psnr": psnr,
             "fake_drop": round(psnr["fake"] - psnr["float"], 4), "int8_drop": round(psnr["int8"] - psnr["float"], 4),
             "train_s": record["seconds"], "train_cpu_s": cpu, "last_loss": record["last_loss"], "parity": parity}
+
+
+def qat_range_modes() -> tuple[str, ...]:
+    """``sropt.quantize.qat.RANGE_MODES`` (imported here: the module imports no TensorFlow at load)."""
+    from sropt.quantize.qat import RANGE_MODES
+
+    return RANGE_MODES
 
 
 def main() -> None:
@@ -98,8 +105,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", help="registry name or frozen .pb (e.g. a pruned EDSR from a run folder)")
     ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--ranges", choices=["ema", "learned"], default="ema")
+    ap.add_argument("--ranges", choices=qat_range_modes(), default="frozen")
     ap.add_argument("--lr", type=float, default=None, help="Adam's starting rate (default: qat.LEARNING_RATE)")
+    ap.add_argument("--seed", type=int, default=0, help="QAT's seed (crops drawn, Keras state)")
     ap.add_argument("--eval", default="T91", help="dataset folder under SROPT_DATASETS_DIR to score on")
     ap.add_argument("-o", "--out", required=True, help="where to write the int8 .tflite")
     print(json.dumps(run_variant(ap.parse_args())))

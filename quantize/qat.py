@@ -10,6 +10,9 @@ QAT lets the weights adapt to int8 rounding (measured in docs/qat.md):
    PReLU (tfmot has none: quantize ``alpha`` and the output), DepthToSpace
    (a pure rearrangement: nothing of its own to quantize, the converter
    requires its output to share its input's scale) and Scale (the output);
+   calibrate its activation ranges as post-training INT8 does (per-crop
+   extremes, the most extreme crops ignored: ``calibrate_frozen_ranges``)
+   and hold them fixed while training (``QatSettings.ranges``);
 3. train it against the float model as teacher on unlabeled LR crops (the
    data path of prune's distillation, ``sample_training_batch``): L1 loss,
    Adam with cosine decay;
@@ -81,9 +84,11 @@ class QatSettings:
     crop: int = 32  # LR crop side
     learning_rate: float | None = None  # None: LEARNING_RATE for the model's contract
     seed: int = 0
-    # "ema": tfmot's activation ranges (batch min/max followed by an EMA); "learned": trainable
-    # ranges with the LSQ+ gradient (``LearnedRangeQuantizer``).
-    ranges: str = "ema"
+    # "frozen": tfmot's activation quantizers with trimmed per-crop calibration ranges, held
+    # fixed while the weights train (``calibrate_frozen_ranges``); "ema": tfmot's ranges, from
+    # the calibration batch on following an EMA of each batch's min/max; "learned": trainable
+    # ranges with the LSQ+ gradient (``LearnedRangeQuantizer``). Chosen on T91 (docs/qat.md).
+    ranges: str = "frozen"
 
     def __post_init__(self) -> None:
         if int(self.steps) < 1:
@@ -92,7 +97,7 @@ class QatSettings:
             raise InputError(f"QAT ranges {self.ranges!r}: use one of {', '.join(RANGE_MODES)}.")
 
 
-RANGE_MODES = ("ema", "learned")
+RANGE_MODES = ("frozen", "ema", "learned")
 
 # Adam's starting learning rate (cosine decay to 0) per input/output contract, chosen on T91.
 # Y models (FSRCNN_x3, 300 steps, T91 training L1): 1e-4 0.00737, 3e-4 0.00743, 1e-3 0.00715.
@@ -182,6 +187,8 @@ def build_qat_model(lifted: "LiftedKeras", ranges: str = "ema") -> Any:
 
     from sropt.convert.keras_lift import keras_layers
 
+    if ranges not in RANGE_MODES:
+        raise InputError(f"QAT ranges {ranges!r}: use one of {', '.join(RANGE_MODES)}.")
     configs = _quantize_configs()
     learned = {"LearnedRangeQuantizer": _learned_range_quantizer(), "LearnedRangeConfig": _learned_range_config()}
     qk = tfmot.quantization.keras
@@ -340,25 +347,110 @@ def init_activation_ranges(student: Any, batch: np.ndarray) -> int:
     return len(ranges)
 
 
+def ema_range_variables(student: Any) -> list[Any]:
+    """tfmot's EMA activation-range variables (non-trainable), in the model's order."""
+    return [v for v in student.non_trainable_variables if _EMA_RANGE.search(v.name)]
+
+
+def per_crop_ranges(student: Any, crops: list[np.ndarray]) -> np.ndarray:
+    """``[crops, variables]``: the range each EMA variable would take from each crop alone, the others unchanged.
+
+    The EMA solve of ``init_activation_ranges`` on one crop at a time, every
+    variable put back after each crop: each crop's extremes with the
+    upstream tensors quantized on the ranges set before (as at inference).
+    """
+    import tensorflow as tf
+
+    ranges = ema_range_variables(student)
+    base = [v.numpy().astype(np.float64) for v in ranges]
+    out = np.empty((len(crops), len(ranges)))
+    for i, crop in enumerate(crops):
+        student(tf.constant(crop), training=True)
+        for j, (var, before) in enumerate(zip(ranges, base)):
+            out[i, j] = (var.numpy().astype(np.float64) - EMA_DECAY * before) / (1.0 - EMA_DECAY)
+            var.assign(np.float32(before))
+    return out
+
+
+def full_range_layers(student: Any) -> set[str]:
+    """Wrappers whose output holds pixels or feeds a residual Add: their ranges keep every crop's extreme.
+
+    The rule of ``sropt.quantize.ranges.image_valued_tensors``: from the last
+    Conv2D on, the tensors are the image (clipping them clips pixels), and
+    the inputs of an Add carry the residual the block adds back.
+    """
+    layers = student.layers
+    kinds = [type(getattr(l, "layer", l)).__name__ for l in layers]
+    convs = [i for i, k in enumerate(kinds) if k == "Conv2D"]
+    keep = {l.name for l in layers[convs[-1]:]} if convs else set()
+    for layer, kind in zip(layers, kinds):
+        if kind == "Add":
+            for node in layer.inbound_nodes:
+                inbound = node.inbound_layers
+                keep |= {l.name for l in (inbound if isinstance(inbound, list) else [inbound])}
+    return keep
+
+
+def calibrate_frozen_ranges(student: Any, crops: list[np.ndarray]) -> list[tuple[Any, np.float32]]:
+    """Set every EMA range from per-crop extremes, ignoring the most extreme crops at each end; ``(var, value)`` s.
+
+    The post-training rule (``sropt.quantize.ranges``): ``trim_count(len(crops))``
+    crops ignored at each end of each hidden tensor's range, every crop's
+    extreme for ``full_range_layers``. ``train_qat`` puts these values back
+    after each step. Measured on T91 (FSRCNN_x3, 1000 steps, docs/qat.md):
+    the same ranges without the trimming trained to the EMA ranges' result.
+    """
+    from sropt.quantize.ranges import trim_count
+
+    init_activation_ranges(student, np.concatenate(crops, axis=0))  # upstream ranges for the per-crop passes
+    ranges = ema_range_variables(student)
+    extremes = np.sort(per_crop_ranges(student, crops), axis=0)
+    keep = full_range_layers(student)
+    frozen = []
+    for j, var in enumerate(ranges):
+        k = 0 if var.name.split("/")[0] in keep else trim_count(len(crops))
+        value = np.float32(extremes[k, j] if var.name.split(":")[0].endswith("_min") else extremes[-1 - k, j])
+        var.assign(value)
+        frozen.append((var, value))
+    return frozen
+
+
+def start_activation_ranges(student: Any, calib_inputs: list[np.ndarray], ranges: str) -> tuple[str, list]:
+    """Calibrate ``student``'s activation ranges for QAT mode ``ranges``: what was done, and the ranges to hold."""
+    from sropt.quantize.ranges import trim_count
+
+    if ranges == "frozen":
+        frozen = calibrate_frozen_ranges(student, calib_inputs)
+        return (f"{len(frozen)} activation ranges from {len(calib_inputs)} calibration crops, "
+                f"{trim_count(len(calib_inputs))} crop(s) ignored at each end of each hidden range, "
+                "held fixed while training", frozen)
+    count = init_activation_ranges(student, np.concatenate(calib_inputs, axis=0))
+    return f"{count} activation ranges from the {len(calib_inputs)} calibration crops", []
+
+
 def learned_range_variables(student: Any) -> list[Any]:
     """The trainable activation-range variables of a ``ranges="learned"`` QAT model (none for EMA ranges)."""
     return [v for v in student.trainable_variables if _EMA_RANGE.search(v.name)]
 
 
-def fake_quant_l1(lifted: "LiftedKeras", calib: "CalibrationSet") -> float:
-    """Mean |fake-quant - float| of ``lifted`` on the calibration crops, ranges initialized, before training."""
+def fake_quant_l1(lifted: "LiftedKeras", calib: "CalibrationSet", ranges: str = "frozen") -> float:
+    """Mean |fake-quant - float| of ``lifted`` on the calibration crops, ranges calibrated, before training."""
     use_legacy_keras()
-    student = build_qat_model(lifted)
+    student = build_qat_model(lifted, ranges)
     batch = np.concatenate(calib.inputs, axis=0)
-    init_activation_ranges(student, batch)
+    start_activation_ranges(student, calib.inputs, ranges)
     return float(np.mean(np.abs(student(batch, training=False).numpy() - lifted.model(batch).numpy())))
 
 
 def train_qat(
     student: Any, teacher: Any, contract: "Contract", lr_images: list[np.ndarray], settings: QatSettings,
-    progress: Any = None,
+    progress: Any = None, frozen: list[tuple[Any, Any]] = (),
 ) -> dict[str, Any]:
-    """Fit ``student`` (fake-quant) to ``teacher`` (float) on random LR crops; return the training record."""
+    """Fit ``student`` (fake-quant) to ``teacher`` (float) on random LR crops; return the training record.
+
+    ``frozen``: ``(range variable, value)`` pairs put back after every step
+    (tfmot's EMA moves them towards each batch's extremes in training mode).
+    """
     import tensorflow as tf
     import tf_keras as keras
 
@@ -382,6 +474,8 @@ def train_qat(
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         for bound in bounds:  # keep 0 inside every learned range (int8 zero points must exist)
             bound.assign(tf.minimum(bound, 0.0) if bound.name.endswith("_min:0") else tf.maximum(bound, 1e-6))
+        for var, value in frozen:
+            var.assign(value)
         return loss
 
     rng = np.random.default_rng(settings.seed)
@@ -462,9 +556,9 @@ def quantize_aware_train(
     contract = prepared.source.artifact.contract
     if progress:
         progress(f"QAT: {settings.steps} steps against the float model")
-    ranges = init_activation_ranges(student, np.concatenate(calib.inputs, axis=0))
-    record = train_qat(student, lifted.model, contract, lr_images, settings, progress)
-    record["ranges_initialized"] = f"{ranges} activation ranges from the {len(calib.inputs)} calibration crops"
+    started, frozen = start_activation_ranges(student, calib.inputs, settings.ranges)
+    record = train_qat(student, lifted.model, contract, lr_images, settings, progress, frozen)
+    record["ranges_initialized"] = started
     data = convert_qat(student, calib)
     # Y models output 0..1 (x255 to grey levels); EDSR outputs 0..255 already.
     scale_255 = 255.0 if contract.input_channels == 1 else 1.0

@@ -192,8 +192,8 @@ def _quantize_with_qat(
     lifted = lift_to_keras(prepared)  # an unliftable graph is an InputError before any data is read
     calib = load_calibration_inputs(config.calibration, source.contract, source.scale)
     lr_images = [lr for _, lr, _ in load_pairs(calib.folder, source.scale)]
-    prepared, lifted, start = _qat_start(prepared, lifted, calib)
     settings = QatSettings(steps=config.qat_steps, seed=config.calibration.seed)
+    prepared, lifted, start = _qat_start(prepared, lifted, calib, settings.ranges)
     outcome = quantize_aware_train(prepared, lifted, calib, lr_images, settings, progress)
     step: dict[str, Any] = {"stage": "quantize", "format": "tflite", "mode": Mode.INT8.value, "io": config.io.value,
                             "input_shape": [1, "H", "W", prepared.channels], "calibration": calib.describe(),
@@ -217,7 +217,7 @@ QAT_EQUALIZE_ALPHA = 0.75
 
 
 def _qat_start(
-    prepared: PreparedGraph, lifted: Any, calib: "CalibrationSet",
+    prepared: PreparedGraph, lifted: Any, calib: "CalibrationSet", range_mode: str,
 ) -> tuple[PreparedGraph, Any, dict[str, Any]]:
     """The graph QAT starts from: as given, or equalized at ``QAT_EQUALIZE_ALPHA`` if that quantizes closer to float."""
     import dataclasses
@@ -235,7 +235,7 @@ def _qat_start(
                                "why": "QAT starts from equalized weights"}]
     equalized = dataclasses.replace(prepared, graph_def=graph_def, steps=steps)
     lifted_eq = lift_to_keras(equalized)
-    plain_l1, eq_l1 = fake_quant_l1(lifted, calib), fake_quant_l1(lifted_eq, calib)
+    plain_l1, eq_l1 = fake_quant_l1(lifted, calib, range_mode), fake_quant_l1(lifted_eq, calib, range_mode)
     record = {"fake_quant_l1": {"plain": round(plain_l1, 6), f"equalize {QAT_EQUALIZE_ALPHA}": round(eq_l1, 6)},
               "measured_on": f"{len(calib.inputs)} calibration crops"}
     if eq_l1 < plain_l1:

@@ -120,7 +120,8 @@ ADAPTER_VERSIONS: dict[str, str] = {kind: "1" for kind in ADAPTERS}
 # 4: the weights search keeps ties with the best so far, measures 30 images, tries per-site neighbours (issue 15).
 # 5: every .tflite names its I/O lr_image/sr_image and carries TFLite metadata (issue 18).
 # 6: trimmed activation ranges when they measure better (sropt.quantize.ranges); QAT's learning rate per contract (issue 15).
-ADAPTER_VERSIONS["quantize.tflite"] = "6"
+# 7: QAT holds trimmed per-crop calibration ranges fixed instead of tfmot's EMA (qat.QatSettings.ranges, issue 15).
+ADAPTER_VERSIONS["quantize.tflite"] = "7"
 # 2: the ONNX export is written as <model>.export.onnx, not <model>.export.onnx.onnx (issue 19).
 ADAPTER_VERSIONS["export.onnx"] = "2"
 # 2: one validation run over every artifact; report.context.json holds the crops chosen where outputs differ most (issue 19).

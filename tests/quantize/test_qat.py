@@ -128,8 +128,58 @@ def test_learned_ranges_are_trainable_and_start_at_the_batch_range() -> None:
     np.testing.assert_allclose(got, want, atol=0.05 * (want[1] - want[0]))
 
 
+def test_frozen_ranges_ignore_the_most_extreme_crops_and_stay_fixed_in_training() -> None:
+    """ranges='frozen': hidden ranges are the 3rd most extreme per-crop values of 32 crops (2 ignored at each end),
+    the last conv (pixels) keeps every crop's extreme, and training puts them back after every step."""
+    import tf_keras
+
+    from sropt.convert.keras_lift import lift_to_keras
+    from sropt.core.contracts import Y_CHANNEL_CONTRACT
+    from sropt.quantize.qat import QatSettings, build_qat_model, start_activation_ranges, train_qat, use_legacy_keras
+    from sropt.quantize.ranges import trim_count
+
+    use_legacy_keras()
+    lifted = lift_to_keras(_tiny("fsrcnn"))
+    student = build_qat_model(lifted, "frozen")
+    images = _lr_images(count=32)
+    crops = _calibration(images).inputs
+    assert trim_count(len(crops)) == 2
+    note, frozen = start_activation_ranges(student, crops, "frozen")
+    assert "2 crop(s) ignored at each end" in note and len(frozen) > 0
+    convs = [l for l in lifted.model.layers if type(l).__name__ == "Conv2D"]
+
+    def per_crop(layer):  # extremes of one layer's output on each crop, from the float model itself
+        sub = tf_keras.Model(lifted.model.input, layer.output)
+        outs = [sub(c).numpy() for c in crops]
+        return np.sort([min(o.min(), 0.0) for o in outs]), np.sort([max(o.max(), 0.0) for o in outs])
+
+    def stored(layer):
+        wrapper = next(l for l in student.layers if getattr(l, "layer", None) is not None and l.layer.name == layer.name)
+        values = {v.name.rsplit("_", 1)[-1].split(":")[0]: float(v.numpy()) for v in wrapper.weights
+                  if "post_activation_m" in v.name}
+        return values["min"], values["max"]
+
+    lows, highs = per_crop(convs[0])
+    # The per-crop passes quantize the input and weights (as at inference): measured 0.2% of the range apart here.
+    tol = 0.004 * (highs[-1] - lows[0])
+    got = stored(convs[0])
+    np.testing.assert_allclose(got, (lows[2], highs[-3]), atol=tol)
+    assert got[1] < highs[-1] - tol  # the two brightest crops were really ignored
+    lows, highs = per_crop(convs[-1])
+    # After five quantized layers: measured 1.6% of the range apart.
+    np.testing.assert_allclose(stored(convs[-1]), (lows[0], highs[-1]), atol=0.025 * (highs[-1] - lows[0]))
+    before = [float(var.numpy()) for var, _ in frozen]
+    train_qat(student, lifted.model, Y_CHANNEL_CONTRACT, images, QatSettings(steps=3, batch=4, crop=16), frozen=frozen)
+    assert [float(var.numpy()) for var, _ in frozen] == before
+    moved = build_qat_model(lifted, "ema")  # without the pairs, tfmot's EMA follows the batches
+    _, none = start_activation_ranges(moved, crops, "ema")
+    ema_before = [float(v.numpy()) for v in moved.non_trainable_variables if "post_activation_m" in v.name]
+    train_qat(moved, lifted.model, Y_CHANNEL_CONTRACT, images, QatSettings(steps=3, batch=4, crop=16), frozen=none)
+    assert [float(v.numpy()) for v in moved.non_trainable_variables if "post_activation_m" in v.name] != ema_before
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("ranges", ["ema", "learned"])
+@pytest.mark.parametrize("ranges", ["frozen", "ema", "learned"])
 def test_tiny_fsrcnn_qat_converts_to_int8_and_matches_its_fake_quant(ranges: str) -> None:
     """A few QAT steps on the tiny FSRCNN: int8 PRELU/CONV_2D/DEPTH_TO_SPACE, LiteRT close to the float graph."""
     from ai_edge_litert.interpreter import Interpreter
@@ -229,10 +279,10 @@ def test_qat_starts_from_equalized_weights_only_when_they_quantize_closer() -> N
     prepared = _tiny("fsrcnn")
     calib = _calibration(_lr_images())
     lifted = lift_to_keras(prepared)
-    chosen, chosen_lifted, record = _qat_start(prepared, lifted, calib)
+    chosen, chosen_lifted, record = _qat_start(prepared, lifted, calib, "frozen")
     l1 = record["fake_quant_l1"]
     plain, equalized = l1["plain"], l1[f"equalize {QAT_EQUALIZE_ALPHA}"]
     assert record["equalize"] == (QAT_EQUALIZE_ALPHA if equalized < plain else None)
     assert (chosen is prepared) == (record["equalize"] is None)
     # The recorded number is the chosen model's own fake-quant error, recomputed independently.
-    assert fake_quant_l1(chosen_lifted, calib) == pytest.approx(min(plain, equalized), abs=1e-5)
+    assert fake_quant_l1(chosen_lifted, calib, "frozen") == pytest.approx(min(plain, equalized), abs=1e-5)
