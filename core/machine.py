@@ -33,6 +33,18 @@ def parse_cpuinfo(text: str) -> tuple[str, list[str]]:
     return model, sorted(isa)
 
 
+#: The extensions that decide how fast INT8 and float kernels run (VNNI and AMX dot products,
+#: AVX2 / AVX-512 widths, ARM dot product / matrix extensions): two machines with the same set
+#: give comparable speed-ups, two with different sets do not (EDSR-T91's ORT INT8 ran at 0.21x
+#: the float source with AMX, 0.66x on an AMD EPYC with VNNI and no AMX, same build).
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "amx_bf16", "asimd", "dotprod", "i8mm", "sve")
+
+
+def speed_flags(flags: list[str] | None) -> list[str]:
+    """The ``SPEED_FLAGS`` among ``flags``, in ``SPEED_FLAGS`` order."""
+    return [f for f in SPEED_FLAGS if f in (flags or [])]
+
+
 @cache
 def machine() -> dict[str, Any]:
     """CPU model, architecture, SIMD extensions and core count of this machine."""

@@ -15,11 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sropt.core.machine import speed_flags
 from sropt.validate.report_words import format_name, parity_sentence, runtime_name, signed, size_words
 
 BICUBIC = "bicubic"
-#: SIMD extensions worth naming beside the CPU model: they pick the INT8 kernels (FACTS.md §5).
-NOTABLE_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "amx_bf16", "asimd", "dotprod", "i8mm", "sve")
 #: Packages whose versions decide the numbers, in the order the summary names them.
 VERSION_NAMES = {"sropt": "sropt", "tensorflow": "TensorFlow", "onnxruntime": "ONNX Runtime",
                  "opencv-contrib-python-headless": "OpenCV", "ai-edge-litert": "LiteRT", "numpy": "numpy"}
@@ -191,7 +190,7 @@ def agreement_lines(report: dict[str, Any]) -> list[str]:
 
 def machine_words(env: dict[str, Any]) -> str:
     """``Intel(R) Xeon(R) Processor (avx2, avx512f, avx512_vnni, amx_int8), 2 cores, 2 threads, Linux x86_64``."""
-    flags = [f for f in NOTABLE_FLAGS if f in (env.get("cpu_flags") or [])]
+    flags = speed_flags(env.get("cpu_flags"))
     cpu = f"{env.get('cpu') or 'unknown CPU'}" + (f" ({', '.join(flags)})" if flags else "")
     os_name = str(env.get("os") or "").split("-")[0]
     return f"{cpu}, {env.get('cores', '?')} cores, {env.get('threads', '?')} threads, {os_name} {env.get('machine') or ''}".rstrip()

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sropt.core.errors import InputError
+from sropt.core.machine import speed_flags
 from sropt.pipeline.schema import Gate, Metric, Reference
 
 UNITS = {Metric.PSNR_Y: "dB", Metric.PSNR_RGB: "dB", Metric.SSIM_Y: "", Metric.SIZE_BYTES: "B", Metric.LATENCY_MS: "ms"}
@@ -331,6 +332,10 @@ def _relative(gate: Gate, report: dict[str, Any], row: dict[str, Any], baseline:
     value, ref, missing = _reference(gate, report, row, baseline, source)
     if value is None or ref is None:
         return dict(value=value, status=GateStatus.ERROR, message=missing if ref is None else "no source latency to form the ratio")
+    if gate.metric is Metric.LATENCY_MS and gate.against is Reference.BASELINE:
+        other = _other_cpu_class(report, baseline or {})
+        if other:
+            return dict(value=value, reference=ref, status=GateStatus.SKIP, message=other)
     against = gate.against.value
     if gate.kind == "max_drop":
         drop = ref - value
@@ -349,6 +354,26 @@ def _relative(gate: Gate, report: dict[str, Any], row: dict[str, Any], baseline:
         ok = ratio <= gate.bound + 1e-12
         msg = f"ratio {ratio:.3f} (value {_fmt(gate.metric, value)}, {against} {_fmt(gate.metric, ref)}); allowed {gate.bound:g}"
     return dict(value=value, reference=ref, status=GateStatus.PASS if ok else GateStatus.FAIL, message=msg)
+
+
+def _other_cpu_class(report: dict[str, Any], baseline: dict[str, Any]) -> str | None:
+    """Why a baseline's speed-ups cannot bound this run's (other INT8/SIMD extensions), or None when they can.
+
+    A speed-up is a ratio measured in one run, so a slower machine of the same
+    kind keeps it; a CPU with other dot-product extensions does not (the
+    INT8/float ratio moves with VNNI and AMX: core.machine.SPEED_FLAGS). A
+    baseline without recorded flags is trusted, as before they were recorded.
+    """
+    measured = (baseline.get("measured_with") or {})
+    then = measured.get("cpu_flags")
+    now = (report.get("environment") or {}).get("cpu_flags")
+    if then is None or now is None or speed_flags(then) == speed_flags(now):
+        return None
+    return (f"not comparable: the baseline's speed-ups were measured on {measured.get('cpu') or 'another CPU'} "
+            f"({', '.join(speed_flags(then)) or 'none'}), this run on "
+            f"{(report.get('environment') or {}).get('cpu') or 'this CPU'} ({', '.join(speed_flags(now)) or 'none'}); "
+            "INT8 and float speed-ups differ between them. Gate latency against a baseline written on this CPU class "
+            "(`sropt baseline update` on such a runner), or pin the job to the baseline's CPU class")
 
 
 def evaluate_gates(gates: list[Gate], report: dict[str, Any], *, baseline: dict[str, Any] | None = None, source: str | None = None) -> list[GateResult]:

@@ -347,3 +347,29 @@ def test_parity_only_rows_are_not_gated_and_a_gate_on_them_says_why():
     assert only.message.startswith("matched only parity-crop rows (quantize.onnx.int8 [opencv]): validation measures")
     [none] = evaluate_gate(Gate(metric="psnr_y", min=29.0, artifacts=["nothing*"]), report)
     assert none.message == "matched no report rows (artifacts ['nothing*']); check the patterns"
+
+
+def test_latency_against_a_baseline_from_another_cpu_class_is_skipped_with_the_reason():
+    """Speed-ups move with the INT8 extensions (AMX, VNNI): a baseline from an AMX Xeon cannot bound an AMD EPYC
+    run's INT8 speed-up, so the gate says why and is skipped; PSNR gates and same-class machines are unaffected."""
+    from sropt.pipeline.baseline import baseline_from_report
+
+    latency = Gate(metric="latency_ms", max_ratio=1.1, against="baseline", artifacts=["quantize.onnx.int8"])
+    psnr = Gate(metric="psnr_y", max_drop=0.1, against="baseline", artifacts=["quantize.onnx.int8"])
+    xeon = _report()
+    xeon["environment"].update(cpu="Intel(R) Xeon(R) Processor", cpu_flags=["avx2", "avx512f", "avx512_vnni", "amx_int8", "fma"])
+    base = baseline_from_report(xeon, [latency, psnr], where="test")
+    epyc = _report()
+    epyc["environment"].update(cpu="AMD EPYC", cpu_flags=["avx2", "avx512f", "avx512_vnni", "sse4_2"])
+    for r in epyc["results"]:
+        if r.get("stage") == "quantize.onnx.int8":
+            r["latency_ms"]["median"] = 10.0 * 0.66  # 0.66x the source instead of 0.6x: no AMX
+    lat, q = evaluate_gates([latency, psnr], epyc, baseline=base)
+    assert lat.status is GateStatus.SKIP and q.status is GateStatus.PASS
+    assert lat.message.startswith("not comparable: the baseline's speed-ups were measured on Intel(R) Xeon(R) "
+                                  "Processor (avx2, avx512f, avx512_vnni, amx_int8), this run on AMD EPYC "
+                                  "(avx2, avx512f, avx512_vnni)")
+    # Flags that do not pick kernels (fma, sse4_2) do not matter; the same extensions are compared as before.
+    epyc["environment"]["cpu_flags"] = ["avx2", "avx512f", "avx512_vnni", "amx_int8"]
+    (lat,) = evaluate_gates([latency], epyc, baseline=base)
+    assert lat.status is GateStatus.PASS and lat.message == "latency vs source 0.660x, baseline 0.600x: ratio 1.100; allowed 1.1"
