@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -162,14 +163,12 @@ def test_ray_engine_starts_ray_during_the_sources_and_stops_it_before_measuring(
     assert "(driver" not in result["points"][0]["node"]  # the point's own build ran in a Ray task
 
 
-@pytest.mark.slow
-def test_ray_worker_killed_mid_task_is_retried_and_one_killed_every_time_fails_its_point_only(tmp_path, monkeypatch):
-    """Faults on the Ray engine: p00's build worker is SIGKILLed once (Ray reruns the task, the point finishes);
-    p01's is killed on every attempt (the point fails after max_retries, with the reason; p00 still wins)."""
-    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[ray]'")
+def _sweep_with_ray_faults(tmp_path: Path) -> dict:
+    """Run the sweep on Ray with p00's build worker SIGKILLed once and p01's on every attempt (in a child process)."""
+    import ray
+
     from sropt.sweep.engines import RayEngine
 
-    monkeypatch.setenv("SROPT_CACHE_DIR", str(tmp_path / "cache"))
     marker = str(tmp_path / "p00-killed-once")
 
     def run_point_with_faults(config, pid, out, phase):  # pickled by value into the Ray workers
@@ -187,11 +186,34 @@ def test_ray_worker_killed_mid_task_is_retried_and_one_killed_every_time_fails_i
     engine = RayEngine(num_cpus=2, max_retries=2)
     engine._remote = ray.remote(num_cpus=1, max_retries=engine.max_retries)(run_point_with_faults)
     try:
-        result = run_sweep(_plan(tmp_path), tmp_path / "out", engine)
+        return run_sweep(_plan(tmp_path), tmp_path / "out", engine)
     finally:
         engine.close()
+
+
+@pytest.mark.slow
+def test_ray_worker_killed_mid_task_is_retried_and_one_killed_every_time_fails_its_point_only(tmp_path):
+    """Faults on the Ray engine: p00's build worker is SIGKILLed once (Ray reruns the task, the point finishes);
+    p01's is killed on every attempt (the point fails after max_retries, with the reason; p00 still wins).
+
+    Run in a child process: a third Ray session in one Python process (after the two tests above) ended pytest
+    itself when Ray's driver was touched after its background shutdown ("The core worker has already been
+    shutdown ... The process will exit"); one sweep per process is how `sropt sweep` runs anyway.
+    """
+    import subprocess
+    import sys
+
+    pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[ray]'")
+    code = ("import json, sys\nfrom pathlib import Path\nfrom tests.sweep.test_real import _sweep_with_ray_faults\n"
+            "print('RESULT ' + json.dumps(_sweep_with_ray_faults(Path(sys.argv[1]))))")
+    env = {**os.environ, "SROPT_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (line,) = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+    result = json.loads(line[len("RESULT "):])
     p00, p01 = result["points"]
-    assert Path(marker).exists()  # p00's first attempt really died
+    assert (tmp_path / "p00-killed-once").exists()  # p00's first attempt really died
     assert p00["status"] == "ok" and {s["name"]: s["status"] for s in p00["steps"]}["quantize.tflite.int8"] == "ran"
     assert p01["status"] == "failed"
     assert "Ray task failed after 2 retries" in p01["error"] and "died" in p01["error"].lower()
