@@ -337,7 +337,7 @@ def init_activation_ranges(student: Any, batch: np.ndarray) -> int:
         finally:
             _OBSERVING["on"] = False
         return len(learned)
-    ranges = [v for v in student.non_trainable_variables if _EMA_RANGE.search(v.name)]
+    ranges = ema_range_variables(student)
     for _ in range(RANGE_PASSES):
         old = [v.numpy().astype(np.float64) for v in ranges]
         student(x, training=True)
