@@ -93,19 +93,14 @@ def run_variant(a: argparse.Namespace) -> dict:
             "train_s": record["seconds"], "train_cpu_s": cpu, "last_loss": record["last_loss"], "parity": parity}
 
 
-def qat_range_modes() -> tuple[str, ...]:
-    """``sropt.quantize.qat.RANGE_MODES`` (imported here: the module imports no TensorFlow at load)."""
-    from sropt.quantize.qat import RANGE_MODES
-
-    return RANGE_MODES
-
-
 def main() -> None:
     """Parse the variant, run it, print its JSON line."""
+    from sropt.quantize.qat import RANGE_MODES  # imports no TensorFlow
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", help="registry name or frozen .pb (e.g. a pruned EDSR from a run folder)")
     ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--ranges", choices=qat_range_modes(), default="frozen")
+    ap.add_argument("--ranges", choices=RANGE_MODES, default="frozen")
     ap.add_argument("--lr", type=float, default=None, help="Adam's starting rate (default: qat.LEARNING_RATE)")
     ap.add_argument("--seed", type=int, default=0, help="QAT's seed (crops drawn, Keras state)")
     ap.add_argument("--eval", default="T91", help="dataset folder under SROPT_DATASETS_DIR to score on")

@@ -339,12 +339,16 @@ def init_activation_ranges(student: Any, batch: np.ndarray) -> int:
         return len(learned)
     ranges = ema_range_variables(student)
     for _ in range(RANGE_PASSES):
-        old = [v.numpy().astype(np.float64) for v in ranges]
+        old = [float(v.numpy()) for v in ranges]
         student(x, training=True)
         for var, before in zip(ranges, old):
-            moved = var.numpy().astype(np.float64)
-            var.assign(((moved - EMA_DECAY * before) / (1.0 - EMA_DECAY)).astype(np.float32))
+            var.assign(np.float32(batch_range(var, before)))
     return len(ranges)
+
+
+def batch_range(var: Any, before: float) -> float:
+    """The batch range that moved EMA variable ``var`` from ``before`` in one training pass (solving d*old + (1-d)*r)."""
+    return (float(var.numpy()) - EMA_DECAY * before) / (1.0 - EMA_DECAY)
 
 
 def ema_range_variables(student: Any) -> list[Any]:
@@ -362,12 +366,12 @@ def per_crop_ranges(student: Any, crops: list[np.ndarray]) -> np.ndarray:
     import tensorflow as tf
 
     ranges = ema_range_variables(student)
-    base = [v.numpy().astype(np.float64) for v in ranges]
+    base = [float(v.numpy()) for v in ranges]
     out = np.empty((len(crops), len(ranges)))
     for i, crop in enumerate(crops):
         student(tf.constant(crop), training=True)
         for j, (var, before) in enumerate(zip(ranges, base)):
-            out[i, j] = (var.numpy().astype(np.float64) - EMA_DECAY * before) / (1.0 - EMA_DECAY)
+            out[i, j] = batch_range(var, before)
             var.assign(np.float32(before))
     return out
 

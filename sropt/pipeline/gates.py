@@ -364,14 +364,14 @@ def _other_cpu_class(report: dict[str, Any], baseline: dict[str, Any]) -> str | 
     INT8/float ratio moves with VNNI and AMX: core.machine.SPEED_FLAGS). A
     baseline without recorded flags is trusted, as before they were recorded.
     """
-    measured = (baseline.get("measured_with") or {})
-    then = measured.get("cpu_flags")
-    now = (report.get("environment") or {}).get("cpu_flags")
-    if then is None or now is None or speed_flags(then) == speed_flags(now):
+    measured, here = baseline.get("measured_with") or {}, report.get("environment") or {}
+    if measured.get("cpu_flags") is None or here.get("cpu_flags") is None:
+        return None
+    then, now = speed_flags(measured["cpu_flags"]), speed_flags(here["cpu_flags"])
+    if then == now:
         return None
     return (f"not comparable: the baseline's speed-ups were measured on {measured.get('cpu') or 'another CPU'} "
-            f"({', '.join(speed_flags(then)) or 'none'}), this run on "
-            f"{(report.get('environment') or {}).get('cpu') or 'this CPU'} ({', '.join(speed_flags(now)) or 'none'}); "
+            f"({', '.join(then) or 'none'}), this run on {here.get('cpu') or 'this CPU'} ({', '.join(now) or 'none'}); "
             "INT8 and float speed-ups differ between them. Gate latency against a baseline written on this CPU class "
             "(`sropt baseline update` on such a runner), or pin the job to the baseline's CPU class")
 
