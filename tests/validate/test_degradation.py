@@ -80,3 +80,32 @@ def test_set5_bicubic_reproduces_the_literature(datasets: Path, scale: int, psnr
     assert len(ps) == 5
     assert np.mean(ps) == pytest.approx(psnr, abs=0.05)
     assert np.mean(ss) == pytest.approx(ssim, abs=0.002)
+
+
+def _imresize_by_loops(img: np.ndarray, scale: float) -> np.ndarray:
+    """MATLAB's imresize written out pixel by pixel: the weights of resize_weights, summed one tap at a time."""
+    from sropt.validate.matlab_resize import resize_weights
+
+    h, w, c = img.shape
+    oh, ow = int(np.ceil(h * scale)), int(np.ceil(w * scale))
+    wh, ih = resize_weights(h, oh, scale)
+    ww, iw = resize_weights(w, ow, scale)
+    rows = np.zeros((oh, w, c))
+    for o in range(oh):
+        for t in range(wh.shape[1]):
+            rows[o] += wh[o, t] * img[ih[o, t]]
+    out = np.zeros((oh, ow, c))
+    for o in range(ow):
+        for t in range(ww.shape[1]):
+            out[:, o] += ww[o, t] * rows[:, iw[o, t]]
+    return out
+
+
+@pytest.mark.parametrize("scale", [1 / 4, 1 / 3, 1 / 2, 2, 3, 4])
+def test_imresize_equals_the_pixel_by_pixel_sums(scale: float) -> None:
+    img = np.random.default_rng(7).integers(0, 256, (13, 17, 3)).astype(np.uint8)
+    got = imresize(img, scale)
+    want = _imresize_by_loops(img.astype(np.float64), scale)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    assert np.array_equal(imresize(img[..., 0], scale), got[..., 0])  # a 2-D image is its single channel
