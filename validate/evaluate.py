@@ -34,7 +34,7 @@ from sropt.validate.dataset import load_dataset
 from sropt.validate.degradation import bicubic_upscale
 from sropt.validate.environment import describe_environment
 from sropt.validate.pairs import iter_scores, score_image
-from sropt.validate.prepare import EvalSet, pick_crop_box, prepare_set
+from sropt.validate.prepare import EvalSet, pick_crop_box, prepare_set, store_set
 from sropt.validate.parity_cache import CACHED_NOTE, load_parity, parity_key, store_parity
 from sropt.validate.workers import WorkerPools
 from sropt.validate.report_crops import OutputRow, choose_crops, save_output
@@ -92,20 +92,28 @@ def validate_artifacts(
         report.results += [_error_row(ref, "-", "?", "?", 0, err) for ref, _, err in opened]
         return report
     report.config["scale"] = scale
-    sets, unusable = _prepare_sets(config, scale, report, say)
-    if config.refuse_bad_inputs:  # before any runtime row: bad inputs are exit 2, not a report of error rows
-        _refuse_bad_inputs(opened, scale, unusable)
-    prepared = time.perf_counter()
-    boxes = parity_boxes(sets, config.parity_images, config.parity_crop)
-    parity_lr = {s.key: [_lr_crop(s, name, box) for name, box in boxes[s.key]] for s in sets}
-    report.config["parity_crops"] = {f"{k[0]}/{k[1]}": [[name, *box] for name, box in v] for k, v in boxes.items()}
-    report.warnings += _unloadable_warnings(opened, config)
-    # The rows' SR outputs go to a scratch folder: the report's crops are chosen where they differ most.
-    with tempfile.TemporaryDirectory(prefix="sropt-outputs-") as scratch:
-        entries = _plan_entries(opened, sets, scale, Path(scratch), parity_lr, config)
-        outputs, rows_s = _run_rows(entries, sets, config, report, say)
-        sr_by_row = _collect(report, entries, outputs)
-        report.crops = _report_crops(sets, entries, outputs, config)
+    # The full rows' workers import their runtimes while this process prepares the sets (Set14, EDSR-T91: the
+    # opencv worker's start, ~0.4 s, ran after the 0.27 s preparation); parity-only workers wait for the
+    # parity cache, which may make them unnecessary (a TensorFlow import is 2-3 s of a core).
+    pools = WorkerPools(_full_row_runtimes(opened, scale, config)) if config.isolate else None
+    try:
+        sets, unusable = _prepare_sets(config, scale, report, say)
+        if config.refuse_bad_inputs:  # before any runtime row: bad inputs are exit 2, not a report of error rows
+            _refuse_bad_inputs(opened, scale, unusable)
+        prepared = time.perf_counter()
+        boxes = parity_boxes(sets, config.parity_images, config.parity_crop)
+        parity_lr = {s.key: [_lr_crop(s, name, box) for name, box in boxes[s.key]] for s in sets}
+        report.config["parity_crops"] = {f"{k[0]}/{k[1]}": [[name, *box] for name, box in v] for k, v in boxes.items()}
+        report.warnings += _unloadable_warnings(opened, config)
+        # The rows' SR outputs go to a scratch folder: the report's crops are chosen where they differ most.
+        with tempfile.TemporaryDirectory(prefix="sropt-outputs-") as scratch:
+            entries = _plan_entries(opened, sets, scale, Path(scratch), parity_lr, config)
+            outputs, rows_s = _run_rows(entries, sets, config, report, say, pools)
+            sr_by_row = _collect(report, entries, outputs)
+            report.crops = _report_crops(sets, entries, outputs, config)
+    finally:
+        if pools is not None:
+            pools.close()
     _add_parity(sr_by_row)
     wall = time.perf_counter() - started
     model_s = sum(o.model_seconds for o in outputs.values())
@@ -120,21 +128,19 @@ def validate_artifacts(
 
 
 def _run_rows(entries: list[ValidationResult | RowTask], sets: list[EvalSet], config: ValidationConfig,
-              report: ValidationReport, say: Progress) -> tuple[dict[int, RowOutput], float]:
+              report: ValidationReport, say: Progress, pools: WorkerPools | None) -> tuple[dict[int, RowOutput], float]:
     """The bicubic rows into ``report``, then every task's output (parity rows from the cache where it has them).
 
-    The worker processes start first and the bicubic rows are scored while they import their runtimes.
+    The worker processes ``pools`` has not started yet start first, and the bicubic rows are scored while
+    they import their runtimes.
     """
     tasks = [e for e in entries if isinstance(e, RowTask)]
     outputs = _cached_parity_rows(tasks)
     to_run = [t for t in tasks if id(t) not in outputs]
-    pools = WorkerPools([group[0].runtime for group in group_tasks(to_run)]) if config.isolate else None
-    try:
-        report.results += [_bicubic_row(s, config) for s in sets]
-        rows_s = _run_entries(to_run, say, pools, outputs)
-    finally:
-        if pools is not None:
-            pools.close()
+    if pools is not None:
+        pools.ensure([group[0].runtime for group in group_tasks(to_run)])
+    report.results += [_bicubic_row(s, config) for s in sets]
+    rows_s = _run_entries(to_run, say, pools, outputs)
     for t in to_run:
         if t.parity_key and not any(r.errors for r in outputs[id(t)].results):
             store_parity(t.parity_key, outputs[id(t)].sr)
@@ -286,6 +292,11 @@ def plan_runtimes(art: OpenedArtifact, config: ValidationConfig) -> tuple[list[s
     return [own], [r for r in loading if r != own]
 
 
+def _full_row_runtimes(opened: list[tuple[str, OpenedArtifact | None, str | None]], scale: int, config: ValidationConfig) -> list[str]:
+    """The runtime of every full-set row ``_plan_entries`` will plan (an artifact at another scale gets an error row)."""
+    return [r for _, art, _ in opened if art is not None and art.artifact.scale == scale for r in plan_runtimes(art, config)[0]]
+
+
 def _unloadable_warnings(opened: list[tuple[str, OpenedArtifact | None, str | None]], config: ValidationConfig) -> list[str]:
     """One warning per explicitly listed runtime that loads none of some artifacts' file types.
 
@@ -386,9 +397,15 @@ def _describe(row: ValidationResult, art: OpenedArtifact, config: ValidationConf
 def _bicubic_row(s: EvalSet, config: ValidationConfig) -> ValidationResult:
     row = ValidationResult(BICUBIC, BICUBIC, s.dataset, s.scale, s.degradation, label=BICUBIC)
     row.notes.append("baseline: MATLAB imresize bicubic upscaling of the LR images")
-    for img in s.images:  # no model and no contract: the upscaled image is scored as it is
-        score = score_image(bicubic_upscale(img.lr, s.scale), img.hr, s.scale, ssim=True, rgb=config.rgb_psnr)
-        row.images.append(ImageResult(img.name, score.psnr, score.ssim, (img.lr.shape[1], img.lr.shape[0]), score.psnr_rgb))
+    if s.bicubic is None or set(s.bicubic) != {img.name for img in s.images}:
+        s.bicubic = {}
+        for img in s.images:  # no model and no contract: the upscaled image is scored as it is
+            score = score_image(bicubic_upscale(img.lr, s.scale), img.hr, s.scale, ssim=True, rgb=True)
+            s.bicubic[img.name] = (score.psnr, score.ssim, score.psnr_rgb)
+        store_set(s)  # the next validation of this content reads the scores (sropt.validate.set_cache)
+    for img in s.images:
+        psnr, ssim, psnr_rgb = s.bicubic[img.name]
+        row.images.append(ImageResult(img.name, psnr, ssim, (img.lr.shape[1], img.lr.shape[0]), psnr_rgb if config.rgb_psnr else None))
     return row
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sropt.core.errors import InputError
+from sropt.validate import set_cache
 from sropt.validate.dataset import Dataset
 from sropt.validate.degradation import get_degradation, mod_crop
 from sropt.validate.colour import bgr_to_y
@@ -40,6 +41,10 @@ class EvalSet:
     scale: int
     images: list[PreparedImage] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: Its key in the on-disk set cache (``sropt.validate.set_cache``); None for a set made without one.
+    cache_key: str | None = None
+    #: The bicubic baseline's scores per image name, once a validation scored them or the disk held them.
+    bicubic: dict[str, tuple[float, float, float]] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -53,18 +58,34 @@ def prepare_set(dataset: Dataset, degradation: str, scale: int, *, tiled: bool =
     Keyed by the bytes of every HR/LR file (not paths or mtimes: a rewritten
     image is a new set, a copied folder is the same), so every validation,
     sweep point or pipeline step in one process degrades a set once. The
-    returned set is shared: callers must not modify it.
+    returned set is shared: callers must not modify it (``bicubic``, a memo
+    of scores the set determines, is filled in once by the bicubic row).
+    Across processes the degraded LR images and the bicubic scores come from
+    the set cache on disk (``sropt.validate.set_cache``).
     """
-    key = (_content_key(dataset), dataset.name, degradation, scale, tiled)
+    content = _content_key(dataset)
+    key = (content, dataset.name, degradation, scale, tiled)
     hit = _CACHE.get(key)
     if hit is not None:
         _CACHE.move_to_end(key)
         return hit
-    out = _prepare(dataset, degradation, scale, tiled=tiled)
+    disk_key = set_cache.set_key(content, PAIRED if dataset.paired else degradation, scale)
+    entry = set_cache.load_entry(disk_key)
+    out = _prepare(dataset, degradation, scale, tiled=tiled, cached_lr=entry.lr if entry else {})
+    out.cache_key, out.bicubic = disk_key, entry.bicubic if entry else None
+    if entry is None and out.images:
+        store_set(out)
     _CACHE[key] = out
     while len(_CACHE) > CACHE_SETS:
         _CACHE.popitem(last=False)
     return out
+
+
+def store_set(s: EvalSet) -> None:
+    """Write ``s``'s degraded LR images and bicubic scores to the set cache (a set read with LR files: the scores only)."""
+    if s.cache_key is not None:
+        lr = {} if s.degradation == PAIRED else {img.name: img.lr for img in s.images}
+        set_cache.store_entry(s.cache_key, set_cache.SetEntry(lr, s.bicubic))
 
 
 def _content_key(dataset: Dataset) -> str:
@@ -84,8 +105,13 @@ def _content_key(dataset: Dataset) -> str:
     return h.hexdigest()
 
 
-def _prepare(dataset: Dataset, degradation: str, scale: int, *, tiled: bool = False) -> EvalSet:
-    """Read, convert, mod-crop and degrade every image; skip bad ones with a message naming the file."""
+def _prepare(dataset: Dataset, degradation: str, scale: int, *, tiled: bool = False,
+             cached_lr: dict[str, np.ndarray] | None = None) -> EvalSet:
+    """Read, convert, mod-crop and degrade every image; skip bad ones with a message naming the file.
+
+    ``cached_lr`` holds LR images this content was degraded to before (the set cache); one that does
+    not fit its HR image is made again.
+    """
     name = PAIRED if dataset.paired else degradation
     out = EvalSet(dataset=dataset.name, degradation=name, scale=scale)
     degrade = get_degradation(degradation)
@@ -110,7 +136,9 @@ def _prepare(dataset: Dataset, degradation: str, scale: int, *, tiled: bool = Fa
                         f"mod-cropped to x{scale} needs {w // scale}x{h // scale}; check the LR folder's scale."
                     )
             else:
-                lr = degrade(hr, scale)
+                lr = (cached_lr or {}).get(item.name)
+                if lr is None or lr.dtype != np.uint8 or lr.shape != (h // scale, w // scale, hr.shape[2]):
+                    lr = degrade(hr, scale)
         except InputError as exc:
             out.problems.append(str(exc))
             continue

@@ -5,8 +5,10 @@ crash is pinned on its artifact, and peak RSS is per runtime). A fresh
 process costs its start (interpreter, numpy, sropt: ~0.4 s) and the runtime's
 import (TensorFlow 2-3 s, OpenCV, onnxruntime and LiteRT a few tenths of a
 second each on the 2-core Xeon). These used to run one after another, after
-the sets were prepared. Started when the artifacts are opened, they overlap
-the parent's set preparation and bicubic row and each other.
+the sets were prepared. The full rows' workers start when the artifacts are
+opened and overlap the parent's set preparation and bicubic row and each
+other; a parity-only row's worker starts after the parity cache is read
+(a hit needs none).
 
 Nothing is timed while a worker imports: ``take`` waits for every warm-up
 before it hands out the first process, so no latency cell shares the cores
@@ -41,13 +43,21 @@ class WorkerPools:
     """Single-worker process pools, one per planned row group, each warming up its runtime from the start."""
 
     def __init__(self, runtimes: Iterable[str]) -> None:
-        from sropt.validate.runners import runner_ref
-
         self._ready = False
         self._warm: list[tuple[str, cf.ProcessPoolExecutor, cf.Future]] = []
-        for runtime in runtimes:
-            pool = new_pool()
-            self._warm.append((runtime, pool, pool.submit(warm_up, runner_ref(runtime))))
+        self.ensure(runtimes)
+
+    def ensure(self, runtimes: Iterable[str]) -> None:
+        """Start warming one process per entry of ``runtimes`` beyond those already warming for that runtime."""
+        from collections import Counter
+
+        from sropt.validate.runners import runner_ref
+
+        have = Counter(r for r, _, _ in self._warm)
+        for runtime, wanted in Counter(runtimes).items():
+            for _ in range(wanted - have[runtime]):
+                pool = new_pool()
+                self._warm.append((runtime, pool, pool.submit(warm_up, runner_ref(runtime))))
 
     def take(self, runtime: str) -> cf.ProcessPoolExecutor:
         """A process for a group of ``runtime`` rows: a warmed one when one is left, else a new one.

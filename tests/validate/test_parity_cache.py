@@ -67,10 +67,15 @@ def test_stored_crops_come_back_exactly_and_a_damaged_entry_is_a_miss(own_cache:
 def test_a_second_validation_reads_tf_parity_from_the_cache_and_starts_no_tf_process(mini_set: Path, own_cache: Path, monkeypatch):
     started: list[list[str]] = []
 
-    class Recording(evaluate.WorkerPools):
+    class Recording(evaluate.WorkerPools):  # the runtimes of the worker processes each validation starts
         def __init__(self, runtimes):
-            started.append(list(runtimes))
+            started.append([])
             super().__init__(runtimes)
+
+        def ensure(self, runtimes):
+            before = len(self._warm)
+            super().ensure(runtimes)
+            started[-1] += [r for r, _, _ in self._warm[before:]]
 
     monkeypatch.setattr(evaluate, "WorkerPools", Recording)
     cfg = ValidationConfig(datasets=[mini_set], runtimes=["opencv", "tf"], repeats=1, threads=1, bench_size=16)

@@ -1,0 +1,87 @@
+"""Prepared sets kept on disk by content: the LR images and the bicubic baseline's scores of a set are made once.
+
+Every ``sropt validate``, pipeline run and sweep point validates on the same
+few sets. Per process the prepared sets were already made once
+(``sropt.validate.prepare``); across processes each one degraded every HR
+image again (MATLAB imresize) and upscaled every LR image again for the
+bicubic row. On Set14 x3 (AMD EPYC, 2 threads) that was 0.07 s of
+degradation and 0.33-0.40 s of bicubic row of a 3.1-3.6 s validation of
+EDSR-T91-b8f64_x3: more than the issue's whole 20% budget outside the model.
+
+The key is what those numbers depend on: the set's content key (every HR/LR
+file's bytes, ``prepare._content_key``), the degradation, the scale, the
+numpy and OpenCV versions (the resize and the SSIM filter run in them) and
+``FORMAT``. The HR images are still decoded from their files (they are what
+the key hashes, and caching them would store the dataset again). An entry
+that is unreadable, or whose LR image does not fit its HR image, is ignored
+and made again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sropt.core.atomic import write_bytes_atomic
+from sropt.core.errors import InputError
+from sropt.core.locations import cache_dir
+
+#: Bump when the degradation, the bicubic upscaling or the metrics change what they compute.
+FORMAT = 1
+
+#: (Y-PSNR, Y-SSIM, RGB PSNR) of one image's bicubic upscaling against its HR image.
+BicubicScore = tuple[float, float, float]
+
+
+@dataclass
+class SetEntry:
+    """What the disk holds for one prepared set."""
+
+    lr: dict[str, np.ndarray]  # image name -> degraded LR image (empty for a set read with LR files)
+    bicubic: dict[str, BicubicScore] | None  # image name -> scores; None until a validation scored the set
+
+
+def set_key(content_key: str, degradation: str, scale: int) -> str:
+    """The disk key of one dataset content under one degradation at one scale."""
+    import cv2
+
+    meta = {"format": FORMAT, "content": content_key, "degradation": degradation, "scale": scale,
+            "numpy": np.__version__, "opencv": cv2.__version__}
+    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
+
+
+def _path(key: str) -> Path:
+    return cache_dir() / "sets" / f"{key}.npz"
+
+
+def load_entry(key: str) -> SetEntry | None:
+    """The entry under ``key``; None when absent or unreadable (then the set is made as if new)."""
+    path = _path(key)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            index = json.loads(str(data["index"]))
+            lr = {name: data[f"lr{i}"] for i, name in enumerate(index["lr"])}
+            bicubic = index["bicubic"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return SetEntry(lr, None if bicubic is None else {k: tuple(v) for k, v in bicubic.items()})
+
+
+def store_entry(key: str, entry: SetEntry) -> None:
+    """Keep ``entry`` under ``key`` (atomically; a cache that cannot be written is skipped, never an error)."""
+    names = list(entry.lr)
+    buf = io.BytesIO()
+    np.savez(buf, index=np.array(json.dumps({"lr": names, "bicubic": entry.bicubic})),
+             **{f"lr{i}": entry.lr[name] for i, name in enumerate(names)})
+    try:
+        _path(key).parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(_path(key), buf.getvalue())
+    except (OSError, InputError):
+        pass
