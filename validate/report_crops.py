@@ -25,7 +25,7 @@ import numpy as np
 from sropt.validate.colour import bgr_to_y
 from sropt.validate.degradation import bicubic_upscale
 from sropt.validate.metrics import calculate_psnr
-from sropt.validate.prepare import EvalSet, PreparedImage, pick_crop_box
+from sropt.validate.prepare import EvalSet, PreparedImage, best_window, pick_crop_box
 from sropt.validate.results import Crop
 
 #: Images shown per set.
@@ -73,6 +73,8 @@ def rank_images(s: EvalSet, rows: list[OutputRow], n: int) -> list[tuple[int, fl
 
     With no other row, or no difference at all, the first ``n`` images (score 0).
     """
+    if len(rows) < 2:  # nothing to compare: no output needs reading
+        return [(i, 0.0) for i in range(min(n, len(s.images)))]
     scores = []
     for i, img in enumerate(s.images):
         ref = load_output(rows[0].folder, s, img.name) if rows else None
@@ -85,20 +87,6 @@ def rank_images(s: EvalSet, rows: list[OutputRow], n: int) -> list[tuple[int, fl
     if not any(score > 0 for _, score in scores):
         return scores[:n]
     return sorted(scores, key=lambda t: (-t[1], t[0]))[:n]
-
-
-def best_box(weight: np.ndarray, size: int) -> tuple[int, int, int]:
-    """The ``size`` x ``size`` window (on a grid of size/8 px) with the largest sum of ``weight``: (y0, x0, size)."""
-    h, w = weight.shape
-    size = min(size, h, w)
-    integral = np.zeros((h + 1, w + 1))
-    integral[1:, 1:] = weight.cumsum(0).cumsum(1)
-    step = max(1, size // 8)
-    ys, xs = np.arange(0, h - size + 1, step), np.arange(0, w - size + 1, step)
-    sums = (integral[ys[:, None] + size, xs[None, :] + size] - integral[ys[:, None], xs[None, :] + size]
-            - integral[ys[:, None] + size, xs[None, :]] + integral[ys[:, None], xs[None, :]])
-    iy, ix = np.unravel_index(int(np.argmax(sums)), sums.shape)
-    return int(ys[iy]), int(xs[ix]), size
 
 
 def heat_map(diff: np.ndarray, vmax: float) -> np.ndarray:
@@ -125,7 +113,7 @@ def _crop(s: EvalSet, img: PreparedImage, rows: list[OutputRow], size: int, scor
     diffs = {t: y_difference(o, ref) for t, o in outputs.items() if ref is not None and o is not None
              and o.shape == ref.shape and t != rows[0].title}
     total = sum(diffs.values()) if diffs else None
-    box = best_box(total, size) if total is not None and total.max() > 0 else pick_crop_box(img.hr, size)
+    box = best_window(total, size, max(1, size // 8)) if total is not None and total.max() > 0 else pick_crop_box(img.hr, size)
     y0, x0, n = box
     cut = (slice(y0, y0 + n), slice(x0, x0 + n))
     crop = Crop(s.dataset, s.degradation, img.name, box, reference=rows[0].title if rows else "", difference=score)

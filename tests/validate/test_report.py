@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from sropt.validate import ValidationConfig, validate_artifacts, write_report
-from sropt.validate.report_crops import OutputRow, best_box, choose_crops, heat_map, y_difference
+from sropt.validate.prepare import best_window, pick_crop_box
+from sropt.validate.report_crops import OutputRow, choose_crops, heat_map, y_difference
 from sropt.validate.report_words import parity_sentence, percent
 
 SCALE = 2
@@ -130,12 +131,19 @@ def test_crop_captions_and_markdown_come_from_the_same_context(validated) -> Non
     assert "data:image/png;base64," in page and page.count('width="32" height="32"') >= 3 * 5  # 2x of 16 px
 
 
-def test_best_box_on_a_hand_made_weight() -> None:
+def test_best_window_on_a_hand_made_weight() -> None:
     weight = np.zeros((40, 48))
     weight[16:24, 24:32] = 1.0
-    assert best_box(weight, 8) == (16, 24, 8)
+    assert best_window(weight, 8, 1) == (16, 24, 8)
     # 16 px windows on a 2 px grid: the first window holding the whole block.
-    assert best_box(weight, 16) == (8, 16, 16)
+    assert best_window(weight, 16, 2) == (8, 16, 16)
+
+
+def test_pick_crop_box_finds_the_textured_patch_on_its_grid() -> None:
+    img = np.full((64, 80, 3), 128, np.uint8)
+    img[40:56, 48:64] = np.random.default_rng(3).integers(0, 256, (16, 16, 3))  # the only texture
+    # 16 px windows on an 8 px grid (max(8, 16 // 4)): the one that holds the whole patch.
+    assert pick_crop_box(img, 16) == (40, 48, 16)
 
 
 def test_heat_map_of_a_hand_made_pair() -> None:
