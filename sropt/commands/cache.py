@@ -1,4 +1,4 @@
-"""`sropt cache info|clean`: see and empty sropt's caches (stages, downloaded models, logs, benchmarks).
+"""`sropt cache info|clean`: see and empty sropt's caches (stages, downloaded models and image sets, logs, benchmarks, parity crops, prepared sets).
 
 Thin shell over ``sropt.pipeline.cache_inventory``; the root is
 ``SROPT_CACHE_DIR`` (default: the per-user cache folder).
@@ -18,7 +18,7 @@ cache_app = typer.Typer(
     no_args_is_help=True,
 )
 
-KIND_HELP = "Only this cache kind: stages, models, logs, benchmarks (info also: other). Repeatable."
+KIND_HELP = "Only this cache kind: stages, models, logs, benchmarks, datasets, parity, sets (info also: other). Repeatable."
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,10 @@ cache adds one lister here rather than a branch in the command:
 * ``stages``: pipeline stage outputs (``<key>/`` folders, see cache.py);
 * ``models``: registry models fetched or mirror-copied (``<name>.pb``);
 * ``logs``: run logs kept when a pipeline run fails;
-* ``benchmarks``: artifacts built by ``benchmarks/`` scripts.
+* ``benchmarks``: artifacts built by ``benchmarks/`` scripts;
+* ``datasets``: image sets fetched from the dataset registry (``<name>/``);
+* ``parity``: parity-only rows' SR crops (``sropt.validate.parity_cache``);
+* ``sets``: prepared sets' LR images and bicubic scores (``sropt.validate.set_cache``).
 
 Anything else under the root is listed as ``other`` and never removed: the
 root may be a folder the user shares with other tools.
@@ -161,6 +164,24 @@ def list_run_logs(folder: Path) -> list[CacheItem]:
 def list_benchmark_work(folder: Path) -> list[CacheItem]:
     """Artifacts the benchmark scripts built."""
     return _list_files("benchmarks", folder)
+
+
+@cache_kind("datasets", "datasets")
+def list_dataset_folders(folder: Path) -> list[CacheItem]:
+    """Image sets fetched and verified from the registry (fetched again on demand)."""
+    return _list_files("datasets", folder)
+
+
+@cache_kind("parity", "parity")
+def list_parity_crops(folder: Path) -> list[CacheItem]:
+    """Parity-only rows' SR crops by file, runtime and machine (a miss runs the runtime again)."""
+    return _list_files("parity", folder)
+
+
+@cache_kind("sets", "sets")
+def list_prepared_sets(folder: Path) -> list[CacheItem]:
+    """Degraded LR images and bicubic scores by set content (a miss degrades the set again)."""
+    return _list_files("sets", folder)
 
 
 def list_cache(root: Path, kinds: Iterable[str] | None = None) -> list[CacheItem]:

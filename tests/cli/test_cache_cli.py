@@ -55,6 +55,12 @@ def test_info_reports_true_sizes_and_counts_per_kind(root, capsys):
     (root / "logs").mkdir()
     (root / "logs" / "ci-1.log").write_text("boom\n")
     (root / "notes.txt").write_text("mine")  # not sropt's: listed as other
+    (root / "datasets" / "Set5").mkdir(parents=True)
+    (root / "datasets" / "Set5" / "baby.png").write_bytes(b"d" * 700)
+    (root / "parity").mkdir()
+    (root / "parity" / f"{KEY_OLD}.npz").write_bytes(b"p" * 60)
+    (root / "sets").mkdir()
+    (root / "sets" / f"{KEY_NEW}.npz").write_bytes(b"s" * 90)
 
     out = _json(capsys, ["cache", "info", "--json"])
     kinds = out["kinds"]
@@ -62,7 +68,10 @@ def test_info_reports_true_sizes_and_counts_per_kind(root, capsys):
     assert kinds["models"]["entries"] == 1 and kinds["models"]["size_bytes"] == 40_000
     assert kinds["logs"]["size_bytes"] == 5 and kinds["other"]["size_bytes"] == 4
     assert kinds["benchmarks"]["entries"] == 0
-    assert out["size_bytes"] == stages + 40_000 + 5 + 4
+    # The image sets, parity crops and prepared sets are sropt's own kinds, not "other".
+    assert {k: (kinds[k]["entries"], kinds[k]["size_bytes"]) for k in ("datasets", "parity", "sets")} == {
+        "datasets": (1, 700), "parity": (1, 60), "sets": (1, 90)}
+    assert out["size_bytes"] == stages + 40_000 + 5 + 4 + 700 + 60 + 90
     # The bytes agree with an independent walk of the folder.
     assert out["size_bytes"] == sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     prune = next(i for i in out["items"] if i.get("step") == "prune")
@@ -148,4 +157,14 @@ def test_bad_older_than_exits_2_with_the_accepted_format(root, capsys, value):
 
 def test_unknown_kind_exits_2_with_the_choices(root, capsys):
     assert main(["cache", "info", "--kind", "wheels"]) == 2
-    assert "stages, models, logs, benchmarks, other" in capsys.readouterr().err
+    assert "stages, models, logs, benchmarks, datasets, parity, sets, other" in capsys.readouterr().err
+
+
+def test_clean_removes_prepared_sets_and_parity_crops_by_kind(root, capsys):
+    (root / "sets").mkdir(parents=True)
+    (root / "sets" / f"{KEY_OLD}.npz").write_bytes(b"s")
+    (root / "parity").mkdir()
+    (root / "parity" / f"{KEY_NEW}.npz").write_bytes(b"p")
+    out = _json(capsys, ["cache", "clean", "--kind", "sets", "--json"])
+    assert [i["name"] for i in out["removed"]] == [f"{KEY_OLD}.npz"]
+    assert list((root / "sets").iterdir()) == [] and (root / "parity" / f"{KEY_NEW}.npz").exists()
