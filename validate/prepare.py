@@ -69,7 +69,7 @@ def prepare_set(dataset: Dataset, degradation: str, scale: int, *, tiled: bool =
     if hit is not None:
         _CACHE.move_to_end(key)
         return hit
-    disk_key = set_cache.set_key(content, PAIRED if dataset.paired else degradation, scale)
+    disk_key = set_cache.set_key(content, PAIRED if dataset.paired else _made_by(degradation), scale)
     entry = set_cache.load_entry(disk_key)
     out = _prepare(dataset, degradation, scale, tiled=tiled, cached_lr=entry.lr if entry else {})
     out.cache_key, out.bicubic = disk_key, entry.bicubic if entry else None
@@ -79,6 +79,12 @@ def prepare_set(dataset: Dataset, degradation: str, scale: int, *, tiled: bool =
     while len(_CACHE) > CACHE_SETS:
         _CACHE.popitem(last=False)
     return out
+
+
+def _made_by(degradation: str) -> str:
+    """The degradation's name and the function registered under it: another function under a used name is another key."""
+    fn = get_degradation(degradation)
+    return f"{degradation}={fn.__module__}.{fn.__qualname__}"
 
 
 def store_set(s: EvalSet) -> None:

@@ -9,9 +9,12 @@ degradation and 0.33-0.40 s of bicubic row of a 3.1-3.6 s validation of
 EDSR-T91-b8f64_x3: more than the issue's whole 20% budget outside the model.
 
 The key is what those numbers depend on: the set's content key (every HR/LR
-file's bytes, ``prepare._content_key``), the degradation, the scale, the
-numpy and OpenCV versions (the resize and the SSIM filter run in them) and
-``FORMAT``. The HR images are still decoded from their files (they are what
+file's bytes, ``prepare._content_key``), the degradation (its name and the
+function registered under it, so a degradation a user registers under a
+used name gets entries of its own), the scale, the numpy and OpenCV
+versions (the resize and the SSIM filter run in them) and ``FORMAT``, which
+a change to the built-in degradations, the bicubic upscaling or the
+metrics must bump. The HR images are still decoded from their files (they are what
 the key hashes, and caching them would store the dataset again). An entry
 that is unreadable, or whose LR image does not fit its HR image, is ignored
 and made again.
@@ -46,11 +49,11 @@ class SetEntry:
     bicubic: dict[str, BicubicScore] | None  # image name -> scores; None until a validation scored the set
 
 
-def set_key(content_key: str, degradation: str, scale: int) -> str:
-    """The disk key of one dataset content under one degradation at one scale."""
+def set_key(content_key: str, made_by: str, scale: int) -> str:
+    """The disk key of one dataset content at one scale, its LR images made by ``made_by`` (a degradation, or read)."""
     import cv2
 
-    meta = {"format": FORMAT, "content": content_key, "degradation": degradation, "scale": scale,
+    meta = {"format": FORMAT, "content": content_key, "made_by": made_by, "scale": scale,
             "numpy": np.__version__, "opencv": cv2.__version__}
     return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
 
@@ -61,17 +64,14 @@ def _path(key: str) -> Path:
 
 def load_entry(key: str) -> SetEntry | None:
     """The entry under ``key``; None when absent or unreadable (then the set is made as if new)."""
-    path = _path(key)
-    if not path.is_file():
-        return None
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with np.load(_path(key), allow_pickle=False) as data:
             index = json.loads(str(data["index"]))
             lr = {name: data[f"lr{i}"] for i, name in enumerate(index["lr"])}
             bicubic = index["bicubic"]
-    except (OSError, ValueError, KeyError, TypeError):
+            return SetEntry(lr, None if bicubic is None else {k: tuple(v) for k, v in bicubic.items()})
+    except Exception:  # noqa: BLE001 - absent (FileNotFoundError) or damaged (BadZipFile, EOFError, ...): "make it again"
         return None
-    return SetEntry(lr, None if bicubic is None else {k: tuple(v) for k, v in bicubic.items()})
 
 
 def store_entry(key: str, entry: SetEntry) -> None:

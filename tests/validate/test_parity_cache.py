@@ -60,8 +60,11 @@ def test_stored_crops_come_back_exactly_and_a_damaged_entry_is_a_miss(own_cache:
     back = load_parity("k1")
     assert back is not None and set(back) == set(sr) and back[("Set14", "x")] == []
     np.testing.assert_array_equal(back[("Set5", "matlab-bicubic")][0], sr[("Set5", "matlab-bicubic")][0])
-    (own_cache / "parity" / "k1.npz").write_bytes(b"not an npz")
-    assert load_parity("k1") is None and load_parity("missing") is None and load_parity(None) is None
+    good = (own_cache / "parity" / "k1.npz").read_bytes()
+    for damaged in (b"not an npz", b"", good[: len(good) // 2]):  # BadZipFile, EOFError, a cut-off zip
+        (own_cache / "parity" / "k1.npz").write_bytes(damaged)
+        assert load_parity("k1") is None
+    assert load_parity("missing") is None and load_parity(None) is None
 
 
 def test_a_second_validation_reads_tf_parity_from_the_cache_and_starts_no_tf_process(mini_set: Path, own_cache: Path, monkeypatch):

@@ -88,11 +88,15 @@ def test_a_changed_image_or_a_damaged_entry_is_made_again(mini_set: Path, fresh_
     assert fresh_process[0] == 4  # a new content key: both images degraded again
     bird = next(i for i in changed.images if i.name.startswith("bird"))
     np.testing.assert_array_equal(bird.lr, matlab_bicubic(bird.hr, 3))
-    for entry in (tmp_path / "cache" / "sets").iterdir():
-        entry.write_bytes(b"not an npz")
-    _forget_in_memory(monkeypatch)
-    prepare.prepare_set(load_dataset(mini_set, scale=3), "matlab-bicubic", 3)
-    assert fresh_process[0] == 6
+    # Whatever the damage (not a zip, empty, cut short, one byte flipped), the entry is made again.
+    entries = sorted((tmp_path / "cache" / "sets").iterdir(), key=lambda p: p.stat().st_mtime)
+    good = entries[-1].read_bytes()
+    for n, damaged in enumerate([b"not an npz", b"", good[:1000], good[:200] + bytes([good[200] ^ 0xFF]) + good[201:]]):
+        entries[-1].write_bytes(damaged)
+        _forget_in_memory(monkeypatch)
+        again = prepare.prepare_set(load_dataset(mini_set, scale=3), "matlab-bicubic", 3)
+        assert fresh_process[0] == 6 + 2 * n, damaged[:12]
+        np.testing.assert_array_equal(again.images[0].lr, matlab_bicubic(again.images[0].hr, 3))
 
 
 def test_a_stored_lr_image_that_does_not_fit_its_hr_image_is_made_again(mini_set: Path, fresh_process: list[int], monkeypatch):
@@ -107,3 +111,16 @@ def test_a_stored_lr_image_that_does_not_fit_its_hr_image_is_made_again(mini_set
     again = prepare.prepare_set(ds, "matlab-bicubic", 3)
     assert fresh_process[0] == 3
     np.testing.assert_array_equal(again.images[0].lr, matlab_bicubic(again.images[0].hr, 3))
+
+
+def test_another_function_under_a_used_degradation_name_gets_entries_of_its_own(mini_set: Path, fresh_process: list[int], monkeypatch):
+    ds = load_dataset(mini_set, scale=3)
+    prepare.prepare_set(ds, "matlab-bicubic", 3)  # stored under the built-in function
+
+    def flat(hr, scale):
+        return np.full((hr.shape[0] // scale, hr.shape[1] // scale, 3), 7, np.uint8)
+
+    monkeypatch.setitem(degradation.DEGRADATIONS, "matlab-bicubic", flat)
+    _forget_in_memory(monkeypatch)
+    mine = prepare.prepare_set(ds, "matlab-bicubic", 3)
+    assert all((img.lr == 7).all() for img in mine.images)  # not the stored MATLAB-bicubic images
