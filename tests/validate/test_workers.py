@@ -41,3 +41,14 @@ def test_every_builtin_runner_names_modules_that_exist(runtime):
 
     modules = get_runner(runtime).runtime_modules
     assert modules and all(importlib.util.find_spec(m.split(".")[0]) is not None for m in modules)
+
+
+def test_close_ends_an_unused_warm_up_and_leaves_no_process():
+    import multiprocessing as mp
+
+    pools = WorkerPools(["tf"])  # importing TensorFlow takes seconds: close() ends it instead of waiting
+    warm_up = pools._warm[0][2]
+    pools.close()
+    assert mp.active_children() == []
+    # Ended, not finished: the import never completed (a finished warm-up returns None without error).
+    assert warm_up.cancelled() or warm_up.exception() is not None
