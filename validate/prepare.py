@@ -163,6 +163,7 @@ def pick_crop_box(hr: np.ndarray, size: int) -> tuple[int, int, int]:
     """
     import cv2
 
+    size = min(size, *hr.shape[:2])  # the grid follows the window that fits
     return best_window(np.abs(cv2.Laplacian(bgr_to_y(hr), cv2.CV_64F)), size, max(8, size // 4))
 
 

@@ -144,6 +144,12 @@ def test_pick_crop_box_finds_the_textured_patch_on_its_grid() -> None:
     img[40:56, 48:64] = np.random.default_rng(3).integers(0, 256, (16, 16, 3))  # the only texture
     # 16 px windows on an 8 px grid (max(8, 16 // 4)): the one that holds the whole patch.
     assert pick_crop_box(img, 16) == (40, 48, 16)
+    # A window larger than the image shrinks to it first, and the grid follows the shrunk window:
+    # 40 px (the image's height) on a 10 px grid (not 96 // 4 = 24): x0 = 30 is the first window
+    # holding the patch's Laplacian, columns 49..62.
+    tall = np.full((40, 80, 3), 128, np.uint8)
+    tall[8:24, 50:62] = np.random.default_rng(4).integers(0, 256, (16, 12, 3))
+    assert pick_crop_box(tall, 96) == (0, 30, 40)
 
 
 def test_heat_map_of_a_hand_made_pair() -> None:
