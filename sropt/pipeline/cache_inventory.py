@@ -136,14 +136,35 @@ def list_stage_entries(folder: Path) -> list[CacheItem]:
     return items
 
 
+#: pooch's download temp files (``tempfile.NamedTemporaryFile`` in the target folder: ``tmp`` + 8 characters).
+_POOCH_TEMP = re.compile(r"tmp[a-z0-9_]{8}")
+
+
+def _is_temp(name: str) -> bool:
+    """An atomic-write temp file (``.<name>.<random>.part``, sropt.core.atomic) or a pooch download in progress."""
+    return (name.startswith(".") and name.endswith(".part")) or bool(_POOCH_TEMP.fullmatch(name))
+
+
+def _fresh_temp_inside(folder: Path, now: float) -> bool:
+    """Whether a folder entry (a dataset being fetched file by file) holds a temp file written to lately."""
+    for sub, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                if _is_temp(name) and now - os.lstat(os.path.join(sub, name)).st_mtime < PART_IDLE_S:
+                    return True
+    return False
+
+
 def _list_files(kind: str, folder: Path) -> list[CacheItem]:
-    """Top-level files/folders of ``folder``; atomic-write temp files are building or stale by idleness."""
+    """Top-level files/folders of ``folder``; temp files, and folders holding a fresh one, are building or stale."""
     now, items = time.time(), []
     for path in _children(folder):
         mtime = tree_mtime(path)
         state = "ready"
-        if path.name.startswith(".") and path.name.endswith(".part"):
+        if _is_temp(path.name):
             state = "building" if now - mtime < PART_IDLE_S else "stale"
+        elif path.is_dir() and not path.is_symlink() and _fresh_temp_inside(path, now):
+            state = "building"
         items.append(CacheItem(kind, path, tree_size(path), mtime, state))
     return items
 

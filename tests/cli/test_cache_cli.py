@@ -168,3 +168,20 @@ def test_clean_removes_prepared_sets_and_parity_crops_by_kind(root, capsys):
     out = _json(capsys, ["cache", "clean", "--kind", "sets", "--json"])
     assert [i["name"] for i in out["removed"]] == [f"{KEY_OLD}.npz"]
     assert list((root / "sets").iterdir()) == [] and (root / "parity" / f"{KEY_NEW}.npz").exists()
+
+
+def test_clean_never_removes_a_dataset_being_fetched(root, capsys):
+    # A set is fetched file by file into datasets/<name>/: pooch's temp file (tmp + 8 characters) or an
+    # atomic copy's .part inside the folder means a fetch is running; an old one is a dead fetch's leftover.
+    fetching, copying, done = (root / "datasets" / n for n in ("Set14", "T91", "Set5"))
+    for folder in (fetching, copying, done):
+        folder.mkdir(parents=True)
+        (folder / "baby.png").write_bytes(b"b")
+    (fetching / "tmpa1b2c3d4").write_bytes(b"half")
+    (copying / ".t1.png.x7.part").write_bytes(b"half")
+    (done / "tmpa1b2c3d4").write_bytes(b"old")
+    _age(done, 2 * 3600)
+
+    out = _json(capsys, ["cache", "clean", "--kind", "datasets", "--json"])
+    assert [i["name"] for i in out["removed"]] == ["Set5"]
+    assert out["kept_building"] == 2 and fetching.exists() and copying.exists() and not done.exists()
