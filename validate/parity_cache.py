@@ -19,16 +19,14 @@ such as a test's fake, has no version to key on).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sropt.core.atomic import write_bytes_atomic
-from sropt.core.errors import InputError
 from sropt.core.locations import cache_dir
+from sropt.validate.npz_store import read_npz, write_npz
 
 #: Bump when what a parity row computes changes (contract pre/post-processing, crop rules).
 FORMAT = 1
@@ -68,12 +66,7 @@ def load_parity(key: str | None) -> dict[SetKey, list[np.ndarray]] | None:
     """The SR crops stored under ``key``; None when absent or unreadable (then the row runs)."""
     if key is None:
         return None
-    try:
-        with np.load(_path(key), allow_pickle=False) as data:
-            index = json.loads(str(data["index"]))
-            return {tuple(k): [data[name] for name in names] for k, names in index}
-    except Exception:  # noqa: BLE001 - absent (FileNotFoundError) or damaged (BadZipFile, EOFError, ...): "run the row"
-        return None
+    return read_npz(_path(key), lambda index, data: {tuple(k): [data[name] for name in names] for k, names in index})
 
 
 def store_parity(key: str | None, sr: dict[SetKey, list[np.ndarray]]) -> None:
@@ -86,10 +79,4 @@ def store_parity(key: str | None, sr: dict[SetKey, list[np.ndarray]]) -> None:
         names = [f"s{n}_{i}" for i in range(len(crops))]
         arrays.update(zip(names, crops))
         index.append([list(set_key), names])
-    buf = io.BytesIO()
-    np.savez(buf, index=np.array(json.dumps(index)), **arrays)
-    try:
-        _path(key).parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(_path(key), buf.getvalue())
-    except (OSError, InputError):
-        pass
+    write_npz(_path(key), index, arrays)

@@ -23,16 +23,14 @@ and made again.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sropt.core.atomic import write_bytes_atomic
-from sropt.core.errors import InputError
 from sropt.core.locations import cache_dir
+from sropt.validate.npz_store import read_npz, write_npz
 
 #: Bump when the degradation, the bicubic upscaling or the metrics change what they compute.
 FORMAT = 1
@@ -64,24 +62,15 @@ def _path(key: str) -> Path:
 
 def load_entry(key: str) -> SetEntry | None:
     """The entry under ``key``; None when absent or unreadable (then the set is made as if new)."""
-    try:
-        with np.load(_path(key), allow_pickle=False) as data:
-            index = json.loads(str(data["index"]))
-            lr = {name: data[f"lr{i}"] for i, name in enumerate(index["lr"])}
-            bicubic = index["bicubic"]
-            return SetEntry(lr, None if bicubic is None else {k: tuple(v) for k, v in bicubic.items()})
-    except Exception:  # noqa: BLE001 - absent (FileNotFoundError) or damaged (BadZipFile, EOFError, ...): "make it again"
-        return None
+    def decode(index: dict, data) -> SetEntry:
+        bicubic = index["bicubic"]
+        return SetEntry({name: data[f"lr{i}"] for i, name in enumerate(index["lr"])},
+                        None if bicubic is None else {k: tuple(v) for k, v in bicubic.items()})
+
+    return read_npz(_path(key), decode)
 
 
 def store_entry(key: str, entry: SetEntry) -> None:
     """Keep ``entry`` under ``key`` (atomically; a cache that cannot be written is skipped, never an error)."""
     names = list(entry.lr)
-    buf = io.BytesIO()
-    np.savez(buf, index=np.array(json.dumps({"lr": names, "bicubic": entry.bicubic})),
-             **{f"lr{i}": entry.lr[name] for i, name in enumerate(names)})
-    try:
-        _path(key).parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(_path(key), buf.getvalue())
-    except (OSError, InputError):
-        pass
+    write_npz(_path(key), {"lr": names, "bicubic": entry.bicubic}, {f"lr{i}": entry.lr[name] for i, name in enumerate(names)})
