@@ -163,17 +163,19 @@ def pick_crop_box(hr: np.ndarray, size: int) -> tuple[int, int, int]:
     """
     import cv2
 
-    size = min(size, *hr.shape[:2])  # the grid follows the window that fits
-    return best_window(np.abs(cv2.Laplacian(bgr_to_y(hr), cv2.CV_64F)), size, max(8, size // 4))
+    return best_window(np.abs(cv2.Laplacian(bgr_to_y(hr), cv2.CV_64F)), size, cells=4, min_step=8)
 
 
-def best_window(weight: np.ndarray, size: int, step: int) -> tuple[int, int, int]:
-    """(y0, x0, size) of the ``size`` x ``size`` window, on a grid of ``step`` px, with the largest sum of ``weight``.
+def best_window(weight: np.ndarray, size: int, *, cells: int, min_step: int = 1) -> tuple[int, int, int]:
+    """(y0, x0, n) of the n x n window with the largest sum of ``weight``; n is ``size`` shrunk to fit ``weight``.
 
-    Sums come from one integral image; the first window wins a tie (row by row).
+    Windows sit on a grid of ``max(min_step, n // cells)`` px: the grid follows
+    the window that fits, not the one asked for. Sums come from one integral
+    image; the first window wins a tie (row by row).
     """
     h, w = weight.shape
     size = min(size, h, w)
+    step = max(min_step, size // cells)
     integral = np.zeros((h + 1, w + 1))
     integral[1:, 1:] = weight.cumsum(0).cumsum(1)
     ys, xs = np.arange(0, h - size + 1, step), np.arange(0, w - size + 1, step)

@@ -113,11 +113,7 @@ def _crop(s: EvalSet, img: PreparedImage, rows: list[OutputRow], size: int, scor
     diffs = {t: y_difference(o, ref) for t, o in outputs.items() if ref is not None and o is not None
              and o.shape == ref.shape and t != rows[0].title}
     total = sum(diffs.values()) if diffs else None
-    if total is not None and total.max() > 0:
-        n = min(size, *total.shape)  # the grid follows the window that fits
-        box = best_window(total, n, max(1, n // 8))
-    else:
-        box = pick_crop_box(img.hr, size)
+    box = best_window(total, size, cells=8) if total is not None and total.max() > 0 else pick_crop_box(img.hr, size)
     y0, x0, n = box
     cut = (slice(y0, y0 + n), slice(x0, x0 + n))
     crop = Crop(s.dataset, s.degradation, img.name, box, reference=rows[0].title if rows else "", difference=score)

@@ -134,9 +134,9 @@ def test_crop_captions_and_markdown_come_from_the_same_context(validated) -> Non
 def test_best_window_on_a_hand_made_weight() -> None:
     weight = np.zeros((40, 48))
     weight[16:24, 24:32] = 1.0
-    assert best_window(weight, 8, 1) == (16, 24, 8)
+    assert best_window(weight, 8, cells=8) == (16, 24, 8)  # a 1 px grid
     # 16 px windows on a 2 px grid: the first window holding the whole block.
-    assert best_window(weight, 16, 2) == (8, 16, 16)
+    assert best_window(weight, 16, cells=8) == (8, 16, 16)
 
 
 def test_pick_crop_box_finds_the_textured_patch_on_its_grid() -> None:
