@@ -45,3 +45,16 @@ def small_dataset(datasets: Path, tmp_path: Path) -> Path:
     cv2.imwrite(str(root / "a_baby.png"), baby[100:196, 100:220])
     cv2.imwrite(str(root / "b_bird.png"), bird[50:170, 60:159])
     return root
+
+
+@pytest.fixture
+def mini_set(tmp_path: Path) -> Path:
+    """Two small HR crops of the bundled Set5 (so each row takes well under a second; needs no ../shared)."""
+    from sropt.core.locations import bundled_dir
+
+    root = tmp_path / "mini"
+    root.mkdir()
+    for name, (y, x) in {"baby.png": (100, 100), "bird.png": (50, 60)}.items():
+        img = cv2.imread(str(bundled_dir() / "datasets" / "Set5" / name))
+        cv2.imwrite(str(root / name), img[y : y + 96, x : x + 120])
+    return root

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -15,17 +14,6 @@ from sropt.validate.parity_cache import CACHED_NOTE, load_parity, parity_key, st
 
 BUNDLED = PROJECT_ROOT / "models" / "bundled"
 MODEL = BUNDLED / "EDSR-T91-b8f64_x3.pb"
-
-
-@pytest.fixture
-def mini_set(tmp_path: Path) -> Path:
-    """Two small HR crops of the bundled Set5 (so each row takes well under a second)."""
-    root = tmp_path / "mini"
-    root.mkdir()
-    for name, (y, x) in {"baby.png": (100, 100), "bird.png": (50, 60)}.items():
-        img = cv2.imread(str(BUNDLED / "datasets" / "Set5" / name))
-        cv2.imwrite(str(root / name), img[y : y + 96, x : x + 120])
-    return root
 
 
 @pytest.fixture

@@ -18,16 +18,6 @@ BUNDLED = PROJECT_ROOT / "models" / "bundled"
 
 
 @pytest.fixture
-def mini_set(tmp_path: Path) -> Path:
-    root = tmp_path / "mini"
-    root.mkdir()
-    for name, (y, x) in {"baby.png": (100, 100), "bird.png": (50, 60)}.items():
-        img = cv2.imread(str(BUNDLED / "datasets" / "Set5" / name))
-        cv2.imwrite(str(root / name), img[y : y + 96, x : x + 120])
-    return root
-
-
-@pytest.fixture
 def fresh_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
     """An empty cache folder, no prepared sets in memory, and a count of the HR images degraded."""
     monkeypatch.setenv("SROPT_CACHE_DIR", str(tmp_path / "cache"))
