@@ -24,6 +24,7 @@ left). ``clean`` never removes a building entry.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -169,40 +170,11 @@ def _list_files(kind: str, folder: Path) -> list[CacheItem]:
     return items
 
 
-@cache_kind("models", "models")
-def list_model_files(folder: Path) -> list[CacheItem]:
-    """Fetched registry models."""
-    return _list_files("models", folder)
-
-
-@cache_kind("logs", "logs")
-def list_run_logs(folder: Path) -> list[CacheItem]:
-    """Logs of failed pipeline runs."""
-    return _list_files("logs", folder)
-
-
-@cache_kind("benchmarks", "benchmarks")
-def list_benchmark_work(folder: Path) -> list[CacheItem]:
-    """Artifacts the benchmark scripts built."""
-    return _list_files("benchmarks", folder)
-
-
-@cache_kind("datasets", "datasets")
-def list_dataset_folders(folder: Path) -> list[CacheItem]:
-    """Image sets fetched and verified from the registry (fetched again on demand)."""
-    return _list_files("datasets", folder)
-
-
-@cache_kind("parity", "parity")
-def list_parity_crops(folder: Path) -> list[CacheItem]:
-    """Parity-only rows' SR crops by file, runtime and machine (a miss runs the runtime again)."""
-    return _list_files("parity", folder)
-
-
-@cache_kind("sets", "sets")
-def list_prepared_sets(folder: Path) -> list[CacheItem]:
-    """Degraded LR images and bicubic scores by set content (a miss degrades the set again)."""
-    return _list_files("sets", folder)
+#: Kinds whose entries are the top-level files and folders of ``<root>/<kind>`` (what each holds is in the
+#: module docstring); registered in this order after ``stages``, the order ``info`` prints them.
+FILE_KINDS = ("models", "logs", "benchmarks", "datasets", "parity", "sets")
+for _kind in FILE_KINDS:
+    cache_kind(_kind, _kind)(functools.partial(_list_files, _kind))
 
 
 def list_cache(root: Path, kinds: Iterable[str] | None = None) -> list[CacheItem]:
